@@ -1,0 +1,397 @@
+import type { FastifyBaseLogger } from 'fastify'
+import {
+  fieldError, fieldErrors, InvalidCredentialsError, NotFoundError, PermissionDeniedError,
+  ServiceUnavailableError, type FieldErrors
+} from './errors.js'
+import { renderEmail, type EmailKind } from './mail/templates.js'
+import { decodeUid, encodeUid, type LinkPurpose, type OneTimeLinks } from './one-time-links.js'
+import type { LoginField, ResolvedOptions } from './options.js'
+import { DuplicateUserError, type Mailer, type PasswordHasher, type User, type UserPatch, type UserStore } from './ports.js'
+import type { TokenService } from './tokens.js'
+
+/** A user as the outside world may see it: everything but the password hash. */
+export type AccountUser = Omit<User, 'password'>
+
+export type PasswordValidator = (password: string, user: { username?: string, email?: string }) => string[]
+
+export interface AccountServiceDeps {
+  users: UserStore
+  tokens: TokenService
+  hasher: PasswordHasher
+  validatePassword: PasswordValidator
+  links: OneTimeLinks
+  mailer: Mailer
+  log: FastifyBaseLogger
+  options: ResolvedOptions
+}
+
+const USERNAME_PATTERN = /^[\p{L}\p{N}\p{M}_.@+-]+$/u
+// The WHATWG form-validation address syntax, with a dot required in the domain.
+const EMAIL_PATTERN = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
+const MESSAGES = {
+  usernameInvalid: 'Enter a valid username. It may contain only letters, numbers, and @/./+/-/_ characters.',
+  usernameTooLong: 'Ensure this field has no more than 150 characters.',
+  usernameTaken: 'A user with that username already exists.',
+  emailInvalid: 'Enter a valid email address.',
+  emailTaken: 'A user with that email address already exists.',
+  passwordMismatch: "The two password fields didn't match.",
+  usernameMismatch: "The two {field} fields didn't match.",
+  invalidPassword: 'Invalid password.',
+  invalidUid: "Invalid user id or user doesn't exist.",
+  invalidToken: 'Invalid token for given user.',
+  staleToken: 'Stale token for given user.',
+  emailNotFound: 'User with given email does not exist.',
+  badCredentials: 'No active account found with the given credentials',
+  notFound: 'Not found.'
+} as const
+
+export function toAccountUser (user: User): AccountUser {
+  const { password: _password, ...rest } = user
+  return rest
+}
+
+/** Django's normalize_email: the domain part is case-insensitive, so it is stored lower-cased. */
+export function normalizeEmail (email: string): string {
+  const at = email.lastIndexOf('@')
+  return at < 0 ? email : email.slice(0, at) + email.slice(at).toLowerCase()
+}
+
+/**
+ * The account use cases of djoser's UserViewSet and TokenCreateView, free of HTTP: dialects map their
+ * wire shapes onto these calls and the errors these throw onto their wire shapes.
+ */
+export class AccountService {
+  readonly #d: AccountServiceDeps
+  #dummyHash: Promise<string> | undefined
+
+  constructor (deps: AccountServiceDeps) {
+    this.#d = deps
+  }
+
+  get loginField (): LoginField {
+    return this.#d.options.loginField
+  }
+
+  /** The field a user may change through `me` (the login field is read-only there, as in djoser). */
+  get editableField (): LoginField {
+    return this.#d.options.loginField === 'username' ? 'email' : 'username'
+  }
+
+  // ---- field checks -------------------------------------------------------------------------------
+
+  #checkUsername (username: string): string[] {
+    if (username.length > 150) return [MESSAGES.usernameTooLong]
+    return USERNAME_PATTERN.test(username) ? [] : [MESSAGES.usernameInvalid]
+  }
+
+  #checkEmail (email: string): string[] {
+    return email.length <= 254 && EMAIL_PATTERN.test(email) ? [] : [MESSAGES.emailInvalid]
+  }
+
+  #checkField (field: LoginField, value: string): string[] {
+    return field === 'username' ? this.#checkUsername(value) : this.#checkEmail(value)
+  }
+
+  async #isTaken (field: LoginField, value: string, exceptId?: number): Promise<boolean> {
+    const users = this.#d.users
+    const found = field === 'username' ? await users.findUserByUsername(value) : await users.findUserByEmail(value)
+    return found !== null && found.id !== exceptId
+  }
+
+  #takenMessage (field: LoginField): string {
+    return field === 'username' ? MESSAGES.usernameTaken : MESSAGES.emailTaken
+  }
+
+  /** Maps a store's uniqueness violation (a lost race) to the same 400 the pre-check gives. */
+  #duplicate (error: unknown, fieldName?: (field: LoginField) => string): never {
+    if (error instanceof DuplicateUserError) {
+      throw fieldError(fieldName?.(error.field) ?? error.field, this.#takenMessage(error.field))
+    }
+    throw error
+  }
+
+  #throwIfAny (errors: FieldErrors): void {
+    if (Object.keys(errors).length > 0) throw fieldErrors(errors)
+  }
+
+  // ---- mail and links -------------------------------------------------------------------------------
+
+  #link (purpose: LinkPurpose, template: string, user: User): string {
+    const o = this.#d.options
+    const path = template.replace('{uid}', encodeUid(user.id)).replace('{token}', this.#d.links.make(purpose, user))
+    return `${o.protocol}://${o.domain}/${path.replace(/^\//, '')}`
+  }
+
+  async #mail (kind: EmailKind, user: User, url?: string): Promise<void> {
+    const o = this.#d.options
+    const message = renderEmail(kind, { siteName: o.siteName, domain: o.domain, protocol: o.protocol, username: user.username, email: user.email, url })
+    try {
+      await this.#d.mailer.send({ to: user.email, ...message })
+    } catch (error) {
+      this.#d.log.error({ err: error, kind }, 'fastify-accounts: sending mail failed')
+      throw new ServiceUnavailableError('The mail could not be sent. Try again later.')
+    }
+  }
+
+  async #sendActivation (user: User): Promise<void> {
+    await this.#mail('activation', user, this.#link('activation', this.#d.options.activationUrl, user))
+  }
+
+  /** The user a uid + token pair names, or the 400 djoser gives ({uid} first, then {token}). */
+  async #userFromLink (purpose: LinkPurpose, uid: string, token: string): Promise<User> {
+    const id = decodeUid(uid)
+    const user = id === null ? null : await this.#d.users.findUserById(id)
+    if (user === null) throw fieldError('uid', MESSAGES.invalidUid)
+    if (!this.#d.links.check(purpose, user, token)) throw fieldError('token', MESSAGES.invalidToken)
+    return user
+  }
+
+  // ---- passwords ------------------------------------------------------------------------------------
+
+  #passwordErrors (password: string, user: { username?: string, email?: string }): string[] {
+    return this.#d.validatePassword(password, user)
+  }
+
+  /** Verifies a password; with no user, spends the same hashing time so unknown logins cannot be told apart. */
+  async #verifyPassword (user: User | null, password: string): Promise<boolean> {
+    const hasher = this.#d.hasher
+    if (user === null || user.password === '') {
+      this.#dummyHash ??= hasher.hash(`dummy-${Math.random()}`)
+      await hasher.verify(await this.#dummyHash, password)
+      return false
+    }
+    return hasher.verify(user.password, password)
+  }
+
+  async #requireCurrentPassword (user: User, password: string): Promise<void> {
+    if (!(await this.#verifyPassword(user, password))) throw fieldError('current_password', MESSAGES.invalidPassword)
+  }
+
+  async #afterPasswordChange (user: User): Promise<void> {
+    if (this.#d.options.revokeTokensOnPasswordChange) await this.#d.tokens.revokeUserTokens(user.id)
+    else if (this.#d.options.logoutOnPasswordChange) await this.#d.tokens.deleteUserAuthTokens(user.id)
+    if (this.#d.options.passwordChangedEmailConfirmation) await this.#mail('passwordChanged', user)
+  }
+
+  // ---- use cases ------------------------------------------------------------------------------------
+
+  async findUser (id: number): Promise<User | null> {
+    return this.#d.users.findUserById(id)
+  }
+
+  /** POST /users/: all field errors together, then the password rules (djoser's order). */
+  async register (input: { username: string, email: string, password: string, rePassword?: string }): Promise<User> {
+    const o = this.#d.options
+    const email = normalizeEmail(input.email)
+    const errors: FieldErrors = {}
+    const usernameErrors = this.#checkUsername(input.username)
+    if (usernameErrors.length === 0 && await this.#isTaken('username', input.username)) usernameErrors.push(MESSAGES.usernameTaken)
+    if (usernameErrors.length > 0) errors.username = usernameErrors
+    const emailErrors = this.#checkEmail(email)
+    if (emailErrors.length === 0 && await this.#isTaken('email', email)) emailErrors.push(MESSAGES.emailTaken)
+    if (emailErrors.length > 0) errors.email = emailErrors
+    this.#throwIfAny(errors)
+    const passwordErrors = this.#passwordErrors(input.password, { username: input.username, email })
+    if (passwordErrors.length > 0) throw fieldErrors({ password: passwordErrors })
+    if (o.userCreatePasswordRetype && input.password !== input.rePassword) throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
+
+    const password = await this.#d.hasher.hash(input.password)
+    let user: User
+    try {
+      user = await this.#d.users.createUser({ username: input.username, email, password, isActive: !o.sendActivationEmail })
+    } catch (error) {
+      this.#duplicate(error)
+    }
+    if (o.sendActivationEmail) await this.#sendActivation(user)
+    else if (o.sendConfirmationEmail) await this.#mail('confirmation', user)
+    return user
+  }
+
+  /** POST /users/activation/: 403 when the link is for an account that is already active. */
+  async activate (uid: string, token: string): Promise<void> {
+    const id = decodeUid(uid)
+    const user = id === null ? null : await this.#d.users.findUserById(id)
+    if (user === null) throw fieldError('uid', MESSAGES.invalidUid)
+    if (user.isActive && this.#d.links.check('activation', { ...user, isActive: false }, token)) {
+      throw new PermissionDeniedError(MESSAGES.staleToken)
+    }
+    if (!this.#d.links.check('activation', user, token)) throw fieldError('token', MESSAGES.invalidToken)
+    const activated = await this.#d.users.updateUser(user.id, { isActive: true }, { isActive: false, password: user.password, email: user.email })
+    if (activated === null) throw fieldError('token', MESSAGES.invalidToken)
+    if (this.#d.options.sendConfirmationEmail) await this.#mail('confirmation', activated)
+  }
+
+  /** POST /users/resend_activation/: false when there is nothing to resend (djoser answers 400). */
+  async resendActivation (email: string): Promise<boolean> {
+    if (!this.#d.options.sendActivationEmail) return false
+    const user = await this.#d.users.findUserByEmail(email)
+    if (user === null || user.isActive) return false
+    await this.#sendActivation(user)
+    return true
+  }
+
+  /** GET /users/: self only when hideUsers, everyone for staff. */
+  async listUsers (viewer: AccountUser): Promise<User[]> {
+    if (this.#d.options.hideUsers && !viewer.isStaff) {
+      const self = await this.#d.users.findUserById(viewer.id)
+      return self === null ? [] : [self]
+    }
+    return this.#d.users.listUsers()
+  }
+
+  /** GET /users/{id}/: another user is 404 when hidden, 403 otherwise, unless the viewer is staff. */
+  async userFor (viewer: AccountUser, id: number): Promise<User> {
+    const isSelf = viewer.id === id
+    if (!isSelf && !viewer.isStaff && this.#d.options.hideUsers) throw new NotFoundError(MESSAGES.notFound)
+    const user = await this.#d.users.findUserById(id)
+    if (user === null) throw new NotFoundError(MESSAGES.notFound)
+    if (!isSelf && !viewer.isStaff) throw new PermissionDeniedError('You do not have permission to perform this action.')
+    return user
+  }
+
+  /**
+   * PUT/PATCH /users/me/: only the non-login field is writable. With activation on, a new email
+   * deactivates the account and mails a fresh activation link (djoser's UserSerializer.update).
+   */
+  async updateProfile (current: AccountUser, changes: { username?: string, email?: string }): Promise<User> {
+    const field = this.editableField
+    const raw = changes[field]
+    const user = await this.#d.users.findUserById(current.id)
+    if (user === null) throw new NotFoundError(MESSAGES.notFound)
+    if (raw === undefined) return user
+    const value = field === 'email' ? normalizeEmail(raw) : raw
+    if (value === user[field]) return user
+    const errors = this.#checkField(field, value)
+    if (errors.length === 0 && await this.#isTaken(field, value, user.id)) errors.push(this.#takenMessage(field))
+    if (errors.length > 0) throw fieldErrors({ [field]: errors })
+
+    const patch: UserPatch = { [field]: value }
+    const emailChanged = field === 'email' && value.toLowerCase() !== user.email.toLowerCase()
+    if (emailChanged && this.#d.options.sendActivationEmail) patch.isActive = false
+    let updated: User | null
+    try {
+      updated = await this.#d.users.updateUser(user.id, patch)
+    } catch (error) {
+      this.#duplicate(error)
+    }
+    if (updated === null) throw new NotFoundError(MESSAGES.notFound)
+    if (patch.isActive === false) {
+      await this.#d.tokens.revokeUserTokens(updated.id)
+      await this.#sendActivation(updated)
+    }
+    return updated
+  }
+
+  /** DELETE /users/me/ */
+  async deleteAccount (current: AccountUser, currentPassword: string): Promise<void> {
+    const user = await this.#d.users.findUserById(current.id)
+    if (user === null) throw new NotFoundError(MESSAGES.notFound)
+    await this.#requireCurrentPassword(user, currentPassword)
+    await this.#d.tokens.revokeUserTokens(user.id)
+    await this.#d.users.deleteUser(user.id)
+  }
+
+  /** POST /users/set_password/ */
+  async setPassword (current: AccountUser, input: { newPassword: string, currentPassword: string, reNewPassword?: string }): Promise<void> {
+    const user = await this.#d.users.findUserById(current.id)
+    if (user === null) throw new NotFoundError(MESSAGES.notFound)
+    await this.#requireCurrentPassword(user, input.currentPassword)
+    const errors = this.#passwordErrors(input.newPassword, user)
+    if (errors.length > 0) throw fieldErrors({ new_password: errors })
+    if (this.#d.options.setPasswordRetype && input.newPassword !== input.reNewPassword) {
+      throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
+    }
+    const updated = await this.#d.users.updateUser(user.id, { password: await this.#d.hasher.hash(input.newPassword) }, { password: user.password })
+    if (updated === null) throw fieldError('current_password', MESSAGES.invalidPassword)
+    await this.#afterPasswordChange(updated)
+  }
+
+  /** POST /users/reset_password/: false only when the email is unknown and the option says to tell. */
+  async requestPasswordReset (email: string): Promise<boolean> {
+    const user = await this.#d.users.findUserByEmail(email)
+    if (user === null || !user.isActive || user.password === '') {
+      if (this.#d.options.passwordResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
+      return false
+    }
+    await this.#mail('passwordReset', user, this.#link('password-reset', this.#d.options.passwordResetConfirmUrl, user))
+    return true
+  }
+
+  /** POST /users/reset_password_confirm/: the link dies with the new password and the new last login. */
+  async confirmPasswordReset (input: { uid: string, token: string, newPassword: string, reNewPassword?: string }): Promise<void> {
+    const user = await this.#userFromLink('password-reset', input.uid, input.token)
+    const errors = this.#passwordErrors(input.newPassword, user)
+    if (errors.length > 0) throw fieldErrors({ new_password: errors })
+    if (this.#d.options.passwordResetConfirmRetype && input.newPassword !== input.reNewPassword) {
+      throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
+    }
+    const password = await this.#d.hasher.hash(input.newPassword)
+    const updated = await this.#d.users.updateUser(user.id, { password, lastLogin: new Date() }, { password: user.password })
+    if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
+    await this.#afterPasswordChange(updated)
+  }
+
+  /** POST /users/set_username/: changes the login field (`new_<loginField>` on the wire). */
+  async setUsername (current: AccountUser, input: { newValue: string, currentPassword: string, reNewValue?: string }): Promise<void> {
+    const user = await this.#d.users.findUserById(current.id)
+    if (user === null) throw new NotFoundError(MESSAGES.notFound)
+    await this.#requireCurrentPassword(user, input.currentPassword)
+    await this.#changeLoginField(user, input.newValue, this.#d.options.setUsernameRetype, input.reNewValue)
+  }
+
+  async #changeLoginField (user: User, rawValue: string, retype: boolean, retyped: string | undefined): Promise<void> {
+    const field = this.loginField
+    const wireField = `new_${field}`
+    const value = field === 'email' ? normalizeEmail(rawValue) : rawValue
+    const errors = this.#checkField(field, value)
+    if (errors.length === 0 && await this.#isTaken(field, value, user.id)) errors.push(this.#takenMessage(field))
+    if (errors.length > 0) throw fieldErrors({ [wireField]: errors })
+    if (retype && rawValue !== retyped) throw fieldError('non_field_errors', MESSAGES.usernameMismatch.replace('{field}', field))
+    let updated: User | null
+    try {
+      updated = await this.#d.users.updateUser(user.id, { [field]: value }, { [field]: user[field], password: user.password })
+    } catch (error) {
+      this.#duplicate(error, () => wireField)
+    }
+    if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
+    if (this.#d.options.usernameChangedEmailConfirmation) await this.#mail('usernameChanged', updated)
+  }
+
+  /** POST /users/reset_username/ */
+  async requestUsernameReset (email: string): Promise<boolean> {
+    const user = await this.#d.users.findUserByEmail(email)
+    if (user === null || !user.isActive) {
+      if (this.#d.options.usernameResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
+      return false
+    }
+    await this.#mail('usernameReset', user, this.#link('username-reset', this.#d.options.usernameResetConfirmUrl, user))
+    return true
+  }
+
+  /** POST /users/reset_username_confirm/ */
+  async confirmUsernameReset (input: { uid: string, token: string, newValue: string, reNewValue?: string }): Promise<void> {
+    const user = await this.#userFromLink('username-reset', input.uid, input.token)
+    await this.#changeLoginField(user, input.newValue, this.#d.options.usernameResetConfirmRetype, input.reNewValue)
+  }
+
+  /**
+   * Checks credentials for a login (token or JWT). Unknown user, wrong password and inactive account
+   * are one error, and all three spend one password hash. Upgrades an outdated hash on success.
+   */
+  async authenticateCredentials (login: string, password: string): Promise<User> {
+    const users = this.#d.users
+    const user = this.loginField === 'username' ? await users.findUserByUsername(login) : await users.findUserByEmail(login)
+    const valid = await this.#verifyPassword(user, password)
+    if (user === null || !valid || !user.isActive) throw new InvalidCredentialsError(MESSAGES.badCredentials)
+    if (this.#d.hasher.needsRehash(user.password)) {
+      const rehashed = await users.updateUser(user.id, { password: await this.#d.hasher.hash(password) }, { password: user.password })
+      return rehashed ?? user
+    }
+    return user
+  }
+
+  async recordLogin (user: User): Promise<void> {
+    await this.#d.users.updateUser(user.id, { lastLogin: new Date() })
+  }
+}
+

@@ -1,0 +1,74 @@
+import type { FastifyRequest } from 'fastify'
+import type { AccountService, AccountUser } from './accounts.js'
+import { toAccountUser } from './accounts.js'
+import {
+  BadAuthorizationHeaderError, InvalidAuthTokenError, NotAuthenticatedError, TokenNotValidError, UserInactiveError, UserNotFoundError
+} from './errors.js'
+import type { ResolvedJwtOptions } from './options.js'
+import type { TokenClaims, TokenService } from './tokens.js'
+
+/** How the current request proved who it is (DRF's `request.auth`). */
+export type RequestAuth =
+  | { scheme: 'jwt', claims: TokenClaims }
+  | { scheme: 'token', key: string }
+
+export interface TokenMessage {
+  token_class: string
+  token_type: string
+  message: string
+}
+
+const NO_CREDENTIALS = 'Authentication credentials were not provided.'
+
+/**
+ * DRF's authentication classes in the order a djoser project lists them: simplejwt's JWTAuthentication
+ * (header types from `authHeaderTypes`), then authtoken's TokenAuthentication (`Token <key>`).
+ * Returns the user or throws the error DRF would answer with.
+ */
+export function createAuthenticator (deps: { accounts: AccountService, tokens: TokenService, jwt: ResolvedJwtOptions }) {
+  const { accounts, tokens } = deps
+  const headerTypes = new Set(deps.jwt.authHeaderTypes)
+
+  async function fromJwt (parts: string[]): Promise<{ user: AccountUser, auth: RequestAuth }> {
+    if (parts.length !== 2) {
+      throw new BadAuthorizationHeaderError('Authorization header must contain two space-delimited values')
+    }
+    let claims: TokenClaims
+    try {
+      claims = tokens.verify(parts[1], 'access')
+    } catch (error) {
+      const message = error instanceof Error ? error.message : 'Token is invalid or expired'
+      throw Object.assign(new TokenNotValidError('Given token not valid for any token type'), {
+        tokenMessages: [{ token_class: 'AccessToken', token_type: 'access', message }] satisfies TokenMessage[]
+      })
+    }
+    const userId = tokens.userIdOf(claims)
+    if (userId === null) throw new TokenNotValidError('Token contained no recognizable user identification')
+    const user = await accounts.findUser(userId)
+    if (user === null) throw new UserNotFoundError('User not found')
+    if (!user.isActive) throw new UserInactiveError('User is inactive')
+    return { user: toAccountUser(user), auth: { scheme: 'jwt', claims } }
+  }
+
+  async function fromAuthToken (parts: string[]): Promise<{ user: AccountUser, auth: RequestAuth }> {
+    if (parts.length === 1) throw new InvalidAuthTokenError('Invalid token header. No credentials provided.')
+    if (parts.length > 2) throw new InvalidAuthTokenError('Invalid token header. Token string should not contain spaces.')
+    const key = parts[1]
+    const userId = await tokens.findAuthTokenUser(key)
+    if (userId === null) throw new InvalidAuthTokenError('Invalid token.')
+    const user = await accounts.findUser(userId)
+    if (user === null || !user.isActive) throw new InvalidAuthTokenError('User inactive or deleted.')
+    return { user: toAccountUser(user), auth: { scheme: 'token', key } }
+  }
+
+  return async function authenticateRequest (request: FastifyRequest): Promise<{ user: AccountUser, auth: RequestAuth }> {
+    const header = request.headers.authorization
+    if (typeof header !== 'string' || header.length === 0) throw new NotAuthenticatedError(NO_CREDENTIALS)
+    const parts = header.trim().split(/\s+/)
+    if (headerTypes.has(parts[0])) return fromJwt(parts)
+    if (parts[0].toLowerCase() === 'token') return fromAuthToken(parts)
+    throw new NotAuthenticatedError(NO_CREDENTIALS)
+  }
+}
+
+export type Authenticator = ReturnType<typeof createAuthenticator>

@@ -1,0 +1,245 @@
+import type { Mailer, PasswordHasher, TokenStore, UserStore } from './ports.js'
+import type { PasswordValidationOptions } from './passwords/validators.js'
+
+export type JwtAlgorithm =
+  | 'HS256' | 'HS384' | 'HS512'
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'ES256' | 'ES384' | 'ES512'
+  | 'EdDSA'
+
+export type LoginField = 'username' | 'email'
+
+/** simplejwt's SIMPLE_JWT settings, camelCased. Lifetimes and leeway are in seconds. */
+export interface JwtOptions {
+  /** HMAC secret (HS*) or PEM private key (RS*, PS*, ES*, EdDSA). Required. */
+  signingKey: string
+  /** PEM public key; required for asymmetric algorithms, not allowed with HS*. */
+  verifyingKey?: string
+  algorithm?: JwtAlgorithm
+  accessTokenLifetime?: number
+  refreshTokenLifetime?: number
+  rotateRefreshTokens?: boolean
+  blacklistAfterRotation?: boolean
+  updateLastLogin?: boolean
+  audience?: string
+  issuer?: string
+  leeway?: number
+  authHeaderTypes?: string[]
+  userIdClaim?: string
+  tokenTypeClaim?: string
+  jtiClaim?: string
+  /** A refresh token already rotated out, used again, revokes every token of its rotation family. */
+  refreshReuseDetection?: boolean
+}
+
+/** djoser's DJOSER settings, camelCased, plus what the plugin needs to run. */
+export interface AccountsOptions {
+  /** Where the routes mount, e.g. '/auth'. Fastify's own register option; default ''. */
+  prefix?: string
+  /** Stores for users and tokens; default in-memory stores (lost on restart: for tests and trying out). */
+  store?: { users: UserStore, tokens: TokenStore }
+  /** Where mail goes; default a console mailer that writes each message to the Fastify log. */
+  mailer?: Mailer
+  /** Default argon2id with `argon2` parameters. */
+  passwordHasher?: PasswordHasher
+  argon2?: { memoryCost?: number, timeCost?: number, parallelism?: number }
+  passwordValidation?: PasswordValidationOptions
+  /** HMAC key for activation and reset links (Django's SECRET_KEY); default `jwt.signingKey` when it is an HMAC secret. */
+  secretKey?: string
+  /** Django's PASSWORD_RESET_TIMEOUT, seconds: how long a one-time link lives. */
+  passwordResetTimeout?: number
+  /** Used in mails and links; never taken from the Host header. */
+  domain?: string
+  siteName?: string
+  protocol?: 'http' | 'https'
+  /** Largest accepted request body, bytes. */
+  bodyLimit?: number
+
+  sendActivationEmail?: boolean
+  sendConfirmationEmail?: boolean
+  userCreatePasswordRetype?: boolean
+  setPasswordRetype?: boolean
+  passwordResetConfirmRetype?: boolean
+  setUsernameRetype?: boolean
+  usernameResetConfirmRetype?: boolean
+  passwordResetShowEmailNotFound?: boolean
+  usernameResetShowEmailNotFound?: boolean
+  passwordChangedEmailConfirmation?: boolean
+  usernameChangedEmailConfirmation?: boolean
+  logoutOnPasswordChange?: boolean
+  /** Password change and reset revoke the user's refresh tokens and opaque tokens (beyond djoser). */
+  revokeTokensOnPasswordChange?: boolean
+  hideUsers?: boolean
+  activationUrl?: string
+  passwordResetConfirmUrl?: string
+  usernameResetConfirmUrl?: string
+  loginField?: LoginField
+
+  jwt: JwtOptions
+}
+
+export type ResolvedJwtOptions = Required<Omit<JwtOptions, 'verifyingKey' | 'audience' | 'issuer'>> &
+  Pick<JwtOptions, 'verifyingKey' | 'audience' | 'issuer'>
+
+export type ResolvedOptions =
+  Required<Omit<AccountsOptions, 'jwt' | 'store' | 'mailer' | 'passwordHasher' | 'prefix' | 'argon2' | 'passwordValidation'>> &
+  Pick<AccountsOptions, 'store' | 'mailer' | 'passwordHasher' | 'argon2' | 'passwordValidation'> &
+  { jwt: ResolvedJwtOptions }
+
+/** Every default in one place. Where a default differs from djoser's or simplejwt's, the README says so. */
+export const DEFAULTS = {
+  passwordResetTimeout: 259200,
+  domain: 'localhost:3000',
+  siteName: 'fastify-accounts',
+  protocol: 'http',
+  bodyLimit: 16384,
+  sendActivationEmail: true,
+  sendConfirmationEmail: false,
+  userCreatePasswordRetype: false,
+  setPasswordRetype: false,
+  passwordResetConfirmRetype: false,
+  setUsernameRetype: false,
+  usernameResetConfirmRetype: false,
+  passwordResetShowEmailNotFound: false,
+  usernameResetShowEmailNotFound: false,
+  passwordChangedEmailConfirmation: false,
+  usernameChangedEmailConfirmation: false,
+  logoutOnPasswordChange: false,
+  revokeTokensOnPasswordChange: true,
+  hideUsers: true,
+  activationUrl: '#/activate/{uid}/{token}',
+  passwordResetConfirmUrl: '#/password/reset/confirm/{uid}/{token}',
+  usernameResetConfirmUrl: '#/username/reset/confirm/{uid}/{token}',
+  loginField: 'username',
+  jwt: {
+    algorithm: 'HS256',
+    accessTokenLifetime: 300,
+    refreshTokenLifetime: 86400,
+    rotateRefreshTokens: false,
+    blacklistAfterRotation: false,
+    updateLastLogin: false,
+    leeway: 0,
+    authHeaderTypes: ['Bearer'],
+    userIdClaim: 'user_id',
+    tokenTypeClaim: 'token_type',
+    jtiClaim: 'jti',
+    refreshReuseDetection: true
+  }
+} as const satisfies Omit<ResolvedOptions, 'jwt' | 'secretKey'> & { jwt: Omit<ResolvedJwtOptions, 'signingKey'> }
+
+const BOOLEAN_OPTIONS = [
+  'sendActivationEmail', 'sendConfirmationEmail', 'userCreatePasswordRetype', 'setPasswordRetype',
+  'passwordResetConfirmRetype', 'setUsernameRetype', 'usernameResetConfirmRetype',
+  'passwordResetShowEmailNotFound', 'usernameResetShowEmailNotFound', 'passwordChangedEmailConfirmation',
+  'usernameChangedEmailConfirmation', 'logoutOnPasswordChange', 'revokeTokensOnPasswordChange', 'hideUsers'
+] as const
+const JWT_BOOLEAN_OPTIONS = ['rotateRefreshTokens', 'blacklistAfterRotation', 'updateLastLogin', 'refreshReuseDetection'] as const
+const LINK_OPTIONS = ['activationUrl', 'passwordResetConfirmUrl', 'usernameResetConfirmUrl'] as const
+const ALGORITHMS: readonly JwtAlgorithm[] = [
+  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'
+]
+const KNOWN_OPTIONS = new Set<string>([
+  ...Object.keys(DEFAULTS), 'jwt', 'store', 'mailer', 'passwordHasher', 'argon2', 'passwordValidation', 'secretKey', 'prefix'
+])
+const KNOWN_JWT_OPTIONS = new Set<string>([...Object.keys(DEFAULTS.jwt), 'signingKey', 'verifyingKey', 'audience', 'issuer'])
+
+export class OptionsError extends Error {
+  constructor (message: string) {
+    super(`fastify-accounts: ${message}`)
+    this.name = 'OptionsError'
+  }
+}
+
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function expect (condition: boolean, message: string): asserts condition {
+  if (!condition) throw new OptionsError(message)
+}
+
+function isPositiveInteger (value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0
+}
+
+function hasMethods (value: unknown, methods: string[]): boolean {
+  return isRecord(value) && methods.every((m) => typeof value[m] === 'function')
+}
+
+/** Merges defaults under the given options and rejects anything a Django team could mistype. */
+export function resolveOptions (input: AccountsOptions): ResolvedOptions {
+  expect(isRecord(input), 'options must be an object')
+  for (const key of Object.keys(input)) {
+    expect(KNOWN_OPTIONS.has(key), `unknown option "${key}"`)
+  }
+  expect(isRecord(input.jwt), 'options.jwt is required (at least { signingKey })')
+  for (const key of Object.keys(input.jwt)) {
+    expect(KNOWN_JWT_OPTIONS.has(key), `unknown option "jwt.${key}"`)
+  }
+  const jwt = { ...DEFAULTS.jwt, authHeaderTypes: [...DEFAULTS.jwt.authHeaderTypes], ...stripUndefined(input.jwt) } as ResolvedJwtOptions
+  const options = { ...DEFAULTS, ...stripUndefined(input), jwt } as ResolvedOptions
+
+  expect(ALGORITHMS.includes(jwt.algorithm), `jwt.algorithm must be one of ${ALGORITHMS.join(', ')}`)
+  expect(typeof jwt.signingKey === 'string' && jwt.signingKey.length > 0, 'jwt.signingKey is required')
+  const symmetric = jwt.algorithm.startsWith('HS')
+  if (symmetric) {
+    expect(jwt.verifyingKey === undefined, `jwt.verifyingKey is only for asymmetric algorithms, not ${jwt.algorithm}`)
+    expect(!jwt.signingKey.includes('-----BEGIN'), `jwt.signingKey looks like a PEM key, but ${jwt.algorithm} wants a shared secret`)
+  } else {
+    expect(typeof jwt.verifyingKey === 'string' && jwt.verifyingKey.includes('-----BEGIN'),
+      `jwt.verifyingKey (a PEM public key) is required with ${jwt.algorithm}`)
+    expect(jwt.signingKey.includes('-----BEGIN'), `jwt.signingKey must be a PEM private key with ${jwt.algorithm}`)
+  }
+  for (const key of ['accessTokenLifetime', 'refreshTokenLifetime'] as const) {
+    expect(isPositiveInteger(jwt[key]), `jwt.${key} must be a positive whole number of seconds`)
+  }
+  expect(Number.isInteger(jwt.leeway) && jwt.leeway >= 0, 'jwt.leeway must be a whole number of seconds, 0 or more')
+  for (const key of JWT_BOOLEAN_OPTIONS) expect(typeof jwt[key] === 'boolean', `jwt.${key} must be a boolean`)
+  expect(Array.isArray(jwt.authHeaderTypes) && jwt.authHeaderTypes.length > 0 &&
+    jwt.authHeaderTypes.every((type) => typeof type === 'string' && /^[A-Za-z][\w-]*$/.test(type)),
+  'jwt.authHeaderTypes must be a non-empty array of words such as ["Bearer"] or ["JWT"]')
+  expect(!jwt.authHeaderTypes.includes('Token'), 'jwt.authHeaderTypes cannot include "Token": it is the opaque token scheme')
+  for (const key of ['userIdClaim', 'tokenTypeClaim', 'jtiClaim'] as const) {
+    expect(typeof jwt[key] === 'string' && jwt[key].length > 0, `jwt.${key} must be a non-empty string`)
+  }
+  for (const key of ['audience', 'issuer'] as const) {
+    expect(jwt[key] === undefined || (typeof jwt[key] === 'string' && jwt[key].length > 0), `jwt.${key} must be a non-empty string`)
+  }
+
+  for (const key of BOOLEAN_OPTIONS) expect(typeof options[key] === 'boolean', `${key} must be a boolean`)
+  for (const key of LINK_OPTIONS) {
+    const value = options[key]
+    expect(typeof value === 'string' && value.includes('{uid}') && value.includes('{token}'),
+      `${key} must be a string containing {uid} and {token}`)
+  }
+  expect(options.loginField === 'username' || options.loginField === 'email', 'loginField must be "username" or "email"')
+  expect(isPositiveInteger(options.passwordResetTimeout), 'passwordResetTimeout must be a positive whole number of seconds')
+  expect(isPositiveInteger(options.bodyLimit), 'bodyLimit must be a positive whole number of bytes')
+  expect(options.protocol === 'http' || options.protocol === 'https', 'protocol must be "http" or "https"')
+  for (const key of ['domain', 'siteName'] as const) {
+    expect(typeof options[key] === 'string' && options[key].length > 0, `${key} must be a non-empty string`)
+  }
+
+  if (options.secretKey === undefined) {
+    expect(symmetric, `secretKey (the HMAC key of activation and reset links) is required with ${jwt.algorithm}`)
+    options.secretKey = jwt.signingKey
+  }
+  expect(typeof options.secretKey === 'string' && options.secretKey.length >= 16, 'secretKey must be a string of at least 16 characters')
+
+  if (options.store !== undefined) {
+    expect(isRecord(options.store), 'store must be { users, tokens }')
+    expect(hasMethods(options.store.users, ['createUser', 'findUserById', 'findUserByUsername', 'findUserByEmail', 'updateUser', 'deleteUser', 'listUsers']),
+      'store.users must implement UserStore')
+    expect(hasMethods(options.store.tokens, ['saveRefreshToken', 'findRefreshToken', 'claimRefreshToken', 'revokeRefreshToken', 'saveAuthToken', 'findAuthToken', 'deleteAuthToken']),
+      'store.tokens must implement TokenStore')
+  }
+  expect(options.mailer === undefined || hasMethods(options.mailer, ['send']), 'mailer must implement Mailer { send(message) }')
+  expect(options.passwordHasher === undefined || hasMethods(options.passwordHasher, ['hash', 'verify', 'needsRehash']),
+    'passwordHasher must implement PasswordHasher { hash, verify, needsRehash }')
+  return options
+}
+
+function stripUndefined<T extends object> (value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}

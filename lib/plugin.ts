@@ -1,0 +1,111 @@
+import fastifyJwt, { type JWT } from '@fastify/jwt'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { AccountService, type AccountUser } from './accounts.js'
+import { createAuthenticator, type RequestAuth } from './authenticate.js'
+import { ConsoleMailer } from './mail/console.js'
+import { OneTimeLinks } from './one-time-links.js'
+import { resolveOptions, type AccountsOptions, type ResolvedOptions } from './options.js'
+import { Argon2Hasher } from './passwords/argon2.js'
+import { createPasswordValidator } from './passwords/validators.js'
+import { djoserRoutes } from './routes/djoser.js'
+import { formatDjoserError } from './routes/djoser-errors.js'
+import { MemoryTokenStore, MemoryUserStore } from './stores/memory.js'
+import { TokenService } from './tokens.js'
+
+/** What `app.accounts` exposes: the services, for custom routes and other dialects. */
+export interface AccountsDecorator {
+  accounts: AccountService
+  tokens: TokenService
+  options: ResolvedOptions
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    accounts: AccountsDecorator
+    /** onRequest hook: fills request.user and request.auth, or answers 401 in the dialect's shape. */
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  }
+  interface FastifyRequest {
+    /** How the request authenticated (DRF's request.auth); null until app.authenticate ran. */
+    auth: RequestAuth | null
+  }
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    /** The authenticated user (no password hash); null until app.authenticate ran. */
+    user: AccountUser | null
+  }
+}
+
+async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Promise<void> {
+  const options = resolveOptions(input)
+  const o = options.jwt
+  const store = options.store ?? { users: new MemoryUserStore(), tokens: new MemoryTokenStore() }
+  const symmetric = o.algorithm.startsWith('HS')
+
+  // @fastify/jwt stays inside its own scope, so the host app keeps `app.jwt` for its own use.
+  let jwt: JWT | undefined
+  await app.register(async function jwtScope (scope) {
+    await scope.register(fastifyJwt, {
+      secret: symmetric ? o.signingKey : { private: o.signingKey, public: o.verifyingKey as string },
+      sign: { algorithm: o.algorithm },
+      verify: {
+        // RFC 8725: one allowed algorithm, the configured key's; `none` and HS/RS confusion fail here.
+        algorithms: [o.algorithm],
+        allowedAud: o.audience,
+        allowedIss: o.issuer,
+        clockTolerance: o.leeway * 1000,
+        requiredClaims: ['exp']
+      }
+    })
+    jwt = scope.jwt
+  })
+  if (jwt === undefined) throw new Error('fastify-accounts: @fastify/jwt did not load')
+
+  const tokens = new TokenService(jwt, store.tokens, o)
+  const accounts = new AccountService({
+    users: store.users,
+    tokens,
+    hasher: options.passwordHasher ?? new Argon2Hasher(options.argon2),
+    validatePassword: createPasswordValidator(options.passwordValidation),
+    links: new OneTimeLinks(options.secretKey, options.passwordResetTimeout),
+    mailer: options.mailer ?? new ConsoleMailer(app.log),
+    log: app.log,
+    options
+  })
+  const authenticateRequest = createAuthenticator({ accounts, tokens, jwt: o })
+  const challenge = `${o.authHeaderTypes[0]} realm="api"`
+
+  async function authenticate (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    try {
+      const { user, auth } = await authenticateRequest(request)
+      request.user = user
+      request.auth = auth
+    } catch (error) {
+      const wire = formatDjoserError(error)
+      if (wire === null) throw error
+      if (wire.statusCode === 401) reply.header('www-authenticate', challenge)
+      await reply.code(wire.statusCode).send(wire.body)
+    }
+  }
+
+  app.decorateRequest('user', null)
+  app.decorateRequest('auth', null)
+  app.decorate('accounts', { accounts, tokens, options })
+  app.decorate('authenticate', authenticate)
+
+  await app.register(djoserRoutes, { prefix: input.prefix ?? '', accounts, tokens, options, authenticate })
+}
+
+/**
+ * fastify-accounts: djoser + simplejwt's account and token API for Fastify.
+ *
+ * ```ts
+ * await app.register(accounts, { prefix: '/auth', jwt: { signingKey: process.env.JWT_SECRET } })
+ * app.get('/private', { onRequest: app.authenticate }, async (req) => req.user)
+ * ```
+ */
+export const accounts = fp(accountsPlugin, { fastify: '5.x', name: 'fastify-accounts' })
+export default accounts

@@ -1,0 +1,140 @@
+/**
+ * The four ports the services talk to. Adapters (lib/stores, lib/mail, lib/passwords) implement them;
+ * test/helpers/store-contract.ts is the one contract suite every store adapter passes.
+ */
+
+/** A user row as the services see it. `password` is the encoded hash (never leaves the services). */
+export interface User {
+  id: number
+  username: string
+  email: string
+  /** Encoded password hash (`$argon2id$…`, or a Django-style `algorithm$…` string); '' means unusable. */
+  password: string
+  isActive: boolean
+  isStaff: boolean
+  isSuperuser: boolean
+  lastLogin: Date | null
+  dateJoined: Date
+}
+
+export interface NewUser {
+  username: string
+  email: string
+  password: string
+  isActive: boolean
+  isStaff?: boolean
+  isSuperuser?: boolean
+}
+
+export type UserPatch = Partial<Pick<User, 'username' | 'email' | 'password' | 'isActive' | 'isStaff' | 'isSuperuser' | 'lastLogin'>>
+
+/** Fields an update may be made conditional on (optimistic check: the row must still hold these values). */
+export type UserExpectation = Partial<Pick<User, 'username' | 'email' | 'password' | 'isActive'>>
+
+/** Thrown by a UserStore when a create or update would break the uniqueness of username or email. */
+export class DuplicateUserError extends Error {
+  readonly field: 'username' | 'email'
+  constructor (field: 'username' | 'email') {
+    super(`a user with this ${field} already exists`)
+    this.name = 'DuplicateUserError'
+    this.field = field
+  }
+}
+
+export interface UserStore {
+  /** Inserts a user; throws DuplicateUserError on a taken username (exact) or email (any letter case). */
+  createUser (data: NewUser): Promise<User>
+  findUserById (id: number): Promise<User | null>
+  /** Exact, case-sensitive match, as Django's default username field. */
+  findUserByUsername (username: string): Promise<User | null>
+  /** Case-insensitive match. */
+  findUserByEmail (email: string): Promise<User | null>
+  /**
+   * Applies `patch`; when `expect` is given the update only happens if the row still holds those values.
+   * Returns the updated user, or null when the user is gone or the expectation failed.
+   * Throws DuplicateUserError on a taken username or email.
+   */
+  updateUser (id: number, patch: UserPatch, expect?: UserExpectation): Promise<User | null>
+  /** Returns true when a row was deleted. */
+  deleteUser (id: number): Promise<boolean>
+  /** All users ordered by id. */
+  listUsers (): Promise<User[]>
+  close? (): Promise<void>
+}
+
+/** One issued refresh token (simplejwt's OutstandingToken, plus the rotation family). */
+export interface RefreshTokenRecord {
+  jti: string
+  userId: number
+  /** The jti of the first token of a rotation chain; every rotated descendant shares it. */
+  family: string
+  expiresAt: Date
+  /** Set when the token was rotated (exchanged for a new pair). */
+  usedAt: Date | null
+  /** Set when the token was blacklisted or revoked. */
+  revokedAt: Date | null
+}
+
+export type NewRefreshToken = Pick<RefreshTokenRecord, 'jti' | 'userId' | 'family' | 'expiresAt'>
+
+/** Outcome of claiming a refresh token for rotation. */
+export type RefreshClaim =
+  | { status: 'claimed', record: RefreshTokenRecord }
+  | { status: 'used', record: RefreshTokenRecord }
+  | { status: 'revoked', record: RefreshTokenRecord }
+
+export interface AuthTokenRecord {
+  /** sha256 hex of the 40-hex-char key; the key itself is never stored. */
+  hash: string
+  userId: number
+  createdAt: Date
+}
+
+export interface TokenStore {
+  /** Records an issued refresh token. */
+  saveRefreshToken (record: NewRefreshToken): Promise<void>
+  findRefreshToken (jti: string): Promise<RefreshTokenRecord | null>
+  /**
+   * Atomically marks the token used, for rotation: exactly one concurrent caller gets 'claimed'.
+   * A token with no record (issued elsewhere with the same key) is recorded from `fallback` and claimed.
+   * An already used token answers 'used', a revoked one 'revoked'; neither is changed.
+   */
+  claimRefreshToken (jti: string, fallback: NewRefreshToken): Promise<RefreshClaim>
+  /** Blacklists one refresh token (creating its record from `fallback` when missing). Idempotent. */
+  revokeRefreshToken (jti: string, fallback: NewRefreshToken): Promise<void>
+  /** Revokes every token of a rotation family; returns how many were newly revoked. */
+  revokeRefreshFamily (family: string): Promise<number>
+  /** Revokes every refresh token of a user; returns how many were newly revoked. */
+  revokeUserRefreshTokens (userId: number): Promise<number>
+
+  saveAuthToken (record: AuthTokenRecord): Promise<void>
+  findAuthToken (hash: string): Promise<AuthTokenRecord | null>
+  /** Returns true when a token was deleted. */
+  deleteAuthToken (hash: string): Promise<boolean>
+  /** Returns how many were deleted. */
+  deleteUserAuthTokens (userId: number): Promise<number>
+
+  /** Removes refresh records that expired before `now`; returns how many. */
+  purgeExpired (now: Date): Promise<number>
+  close? (): Promise<void>
+}
+
+export interface MailMessage {
+  to: string
+  subject: string
+  text: string
+  html?: string
+}
+
+export interface Mailer {
+  send (message: MailMessage): Promise<void>
+  close? (): Promise<void>
+}
+
+export interface PasswordHasher {
+  hash (password: string): Promise<string>
+  /** False for a wrong password or a hash it cannot read; never throws for bad input. */
+  verify (encoded: string, password: string): Promise<boolean>
+  /** True when `encoded` should be replaced by a fresh hash (other algorithm or weaker parameters). */
+  needsRehash (encoded: string): boolean
+}

@@ -1,0 +1,310 @@
+import formbody from '@fastify/formbody'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { AccountService, AccountUser } from '../accounts.js'
+import { fieldError, InvalidCredentialsError, NotAuthenticatedError, NotFoundError } from '../errors.js'
+import type { ResolvedOptions } from '../options.js'
+import type { User } from '../ports.js'
+import type { TokenService } from '../tokens.js'
+import { DjoserUser, DjoserUserList, djoserSchemas } from '../../schemas/djoser.js'
+import { Detail, Empty, FieldErrors, NoContent, TokenError } from '../../schemas/shared.js'
+import { formatDjoserError } from './djoser-errors.js'
+import { route } from './route.js'
+import { createValidatorCompiler } from './validation.js'
+
+export interface DialectContext {
+  accounts: AccountService
+  tokens: TokenService
+  options: ResolvedOptions
+  /** The onRequest hook that fills request.user (app.authenticate). */
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+}
+
+function djoserUser (user: User | AccountUser): DjoserUser {
+  return { email: user.email, id: user.id, username: user.username }
+}
+
+/** The authenticated user; the route's onRequest hook guarantees it. */
+function currentUser (request: FastifyRequest): AccountUser {
+  if (request.user === null) throw new NotAuthenticatedError('Authentication credentials were not provided.')
+  return request.user
+}
+
+const BAD_REQUEST = { 400: FieldErrors }
+const UNAUTHORIZED = { 401: TokenError }
+
+/**
+ * The djoser 2.1 + simplejwt 5.2 route set. Encapsulated: its body parsers, validator and error
+ * formatter apply to these routes only.
+ */
+export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance, ctx) => {
+  const { accounts, tokens, options } = ctx
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
+  const s = djoserSchemas(options)
+  const login = options.loginField
+  const editable = accounts.editableField
+  const auth = { security: [{ jwt: [] }, { token: [] }] }
+
+  await app.register(formbody, { bodyLimit: options.bodyLimit })
+  app.setValidatorCompiler(createValidatorCompiler())
+  for (const schema of [DjoserUser, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
+  app.addHook('preValidation', async (request) => {
+    // DRF reads a missing body as {}: every required field is then reported, not "body must be object".
+    if (request.body === undefined || request.body === null) request.body = {}
+  })
+  app.setErrorHandler((error, request, reply) => {
+    const wire = formatDjoserError(error, request.body)
+    if (wire === null) {
+      request.log.error({ err: error }, 'fastify-accounts: unexpected error')
+      return reply.code(500).send({ detail: 'A server error occurred.' })
+    }
+    if (wire.statusCode === 401) reply.header('www-authenticate', `${options.jwt.authHeaderTypes[0]} realm="api"`)
+    return reply.code(wire.statusCode).send(wire.body)
+  })
+
+  const tag = (name: string) => ({ tags: [name] })
+
+  // ---- users ----------------------------------------------------------------------------------------
+
+  route(app, {
+    method: 'POST',
+    url: '/users/',
+    schema: { ...tag('users'), summary: 'Register a user', body: s.UserCreate, response: { 201: DjoserUser, ...BAD_REQUEST } },
+    async handler (request, reply) {
+      const b = request.body
+      const user = await accounts.register({ username: b.username, email: b.email, password: b.password, rePassword: b.re_password })
+      return reply.code(201).send(djoserUser(user))
+    }
+  })
+
+  route(app, {
+    method: 'GET',
+    url: '/users/',
+    schema: { ...tag('users'), summary: 'List users (only yourself unless staff, when hideUsers)', security: auth.security, response: { 200: DjoserUserList, ...UNAUTHORIZED } },
+    onRequest: ctx.authenticate,
+    async handler (request) {
+      return (await accounts.listUsers(currentUser(request))).map(djoserUser)
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/users/activation/',
+    schema: { ...tag('users'), summary: 'Activate an account from the mailed uid and token', body: s.Activation, response: { 204: NoContent, ...BAD_REQUEST, 403: Detail } },
+    async handler (request, reply) {
+      await accounts.activate(request.body.uid, request.body.token)
+      return reply.code(204).send(null)
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/users/resend_activation/',
+    schema: { ...tag('users'), summary: 'Mail the activation link again', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
+    async handler (request, reply) {
+      if (!(await accounts.resendActivation(request.body.email))) {
+        throw fieldError('email', 'There is no inactive account with this email, or activation is off.')
+      }
+      return reply.code(204).send(null)
+    }
+  })
+
+  route(app, {
+    method: 'GET',
+    url: '/users/me/',
+    schema: { ...tag('users'), summary: 'The current user', security: auth.security, response: { 200: DjoserUser, ...UNAUTHORIZED } },
+    onRequest: ctx.authenticate,
+    async handler (request) {
+      return djoserUser(currentUser(request))
+    }
+  })
+
+  route(app, {
+    method: 'PUT',
+    url: '/users/me/',
+    schema: { ...tag('users'), summary: `Update the current user (${editable}; ${login} and id are read-only)`, security: auth.security, body: s.UserUpdate, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    onRequest: ctx.authenticate,
+    async handler (request) {
+      const value = (request.body as Record<string, string | undefined>)[editable]
+      return djoserUser(await accounts.updateProfile(currentUser(request), { [editable]: value }))
+    }
+  })
+
+  route(app, {
+    method: 'PATCH',
+    url: '/users/me/',
+    schema: { ...tag('users'), summary: `Partly update the current user (${editable})`, security: auth.security, body: s.UserPatch, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    onRequest: ctx.authenticate,
+    async handler (request) {
+      const value = (request.body as Record<string, string | undefined>)[editable]
+      return djoserUser(await accounts.updateProfile(currentUser(request), { [editable]: value }))
+    }
+  })
+
+  route(app, {
+    method: 'DELETE',
+    url: '/users/me/',
+    schema: { ...tag('users'), summary: 'Delete the current user', security: auth.security, body: s.UserDelete, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    onRequest: ctx.authenticate,
+    async handler (request, reply) {
+      await accounts.deleteAccount(currentUser(request), request.body.current_password)
+      return reply.code(204).send(null)
+    }
+  })
+
+  route(app, {
+    method: 'GET',
+    url: '/users/:id/',
+    schema: { ...tag('users'), summary: 'A user by id (yourself, or anyone for staff)', security: auth.security, params: s.UserIdParams, response: { 200: DjoserUser, ...UNAUTHORIZED, 403: Detail, 404: Detail } },
+    onRequest: ctx.authenticate,
+    async handler (request) {
+      const viewer = currentUser(request)
+      const id = /^[1-9]\d{0,14}$/.test(request.params.id) ? Number(request.params.id) : null
+      if (id === null) throw new NotFoundError('Not found.')
+      return djoserUser(await accounts.userFor(viewer, id))
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/users/set_password/',
+    schema: { ...tag('users'), summary: 'Change the password', security: auth.security, body: s.SetPassword, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    onRequest: ctx.authenticate,
+    async handler (request, reply) {
+      const b = request.body
+      await accounts.setPassword(currentUser(request), { newPassword: b.new_password, currentPassword: b.current_password, reNewPassword: b.re_new_password })
+      return reply.code(204).send(null)
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/users/reset_password/',
+    schema: { ...tag('users'), summary: 'Mail a password reset link', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
+    async handler (request, reply) {
+      await accounts.requestPasswordReset(request.body.email)
+      return reply.code(204).send(null)
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/users/reset_password_confirm/',
+    schema: { ...tag('users'), summary: 'Set a new password from the mailed uid and token', body: s.PasswordResetConfirm, response: { 204: NoContent, ...BAD_REQUEST } },
+    async handler (request, reply) {
+      const b = request.body
+      await accounts.confirmPasswordReset({ uid: b.uid, token: b.token, newPassword: b.new_password, reNewPassword: b.re_new_password })
+      return reply.code(204).send(null)
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: `/users/set_${login}/`,
+    schema: { ...tag('users'), summary: `Change the ${login}`, security: auth.security, body: s.SetUsername, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    onRequest: ctx.authenticate,
+    async handler (request, reply) {
+      const b = request.body as Record<string, string>
+      await accounts.setUsername(currentUser(request), { newValue: b[`new_${login}`], currentPassword: b.current_password, reNewValue: b[`re_new_${login}`] })
+      return reply.code(204).send(null)
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: `/users/reset_${login}/`,
+    schema: { ...tag('users'), summary: `Mail a ${login} reset link`, body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
+    async handler (request, reply) {
+      await accounts.requestUsernameReset(request.body.email)
+      return reply.code(204).send(null)
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: `/users/reset_${login}_confirm/`,
+    schema: { ...tag('users'), summary: `Set a new ${login} from the mailed uid and token`, body: s.UsernameResetConfirm, response: { 204: NoContent, ...BAD_REQUEST } },
+    async handler (request, reply) {
+      const b = request.body as Record<string, string>
+      await accounts.confirmUsernameReset({ uid: b.uid, token: b.token, newValue: b[`new_${login}`], reNewValue: b[`re_new_${login}`] })
+      return reply.code(204).send(null)
+    }
+  })
+
+  // ---- opaque tokens (DRF authtoken) ----------------------------------------------------------------
+
+  route(app, {
+    method: 'POST',
+    url: '/token/login/',
+    schema: { ...tag('token'), summary: 'Log in for an opaque token', body: s.Login, response: { 200: s.AuthToken, ...BAD_REQUEST } },
+    async handler (request) {
+      const b = request.body as Record<string, string>
+      let user: User
+      try {
+        user = await accounts.authenticateCredentials(b[login], b.password)
+      } catch (error) {
+        if (error instanceof InvalidCredentialsError) throw fieldError('non_field_errors', 'Unable to log in with provided credentials.')
+        throw error
+      }
+      await accounts.recordLogin(user)
+      return { auth_token: await tokens.createAuthToken(user.id) }
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/token/logout/',
+    schema: { ...tag('token'), summary: 'Log out: the presented token (or, with a JWT, all opaque tokens) stops working', security: auth.security, response: { 204: NoContent, ...UNAUTHORIZED } },
+    onRequest: ctx.authenticate,
+    async handler (request, reply) {
+      const user = currentUser(request)
+      if (request.auth?.scheme === 'token') await tokens.deleteAuthToken(request.auth.key)
+      else await tokens.deleteUserAuthTokens(user.id)
+      return reply.code(204).send(null)
+    }
+  })
+
+  // ---- JWT (simplejwt) ------------------------------------------------------------------------------
+
+  route(app, {
+    method: 'POST',
+    url: '/jwt/create/',
+    schema: { ...tag('jwt'), summary: 'Log in for an access and refresh token pair', body: s.Login, response: { 200: s.TokenPair, ...BAD_REQUEST, 401: Detail } },
+    async handler (request) {
+      const b = request.body as Record<string, string>
+      const user = await accounts.authenticateCredentials(b[login], b.password)
+      if (options.jwt.updateLastLogin) await accounts.recordLogin(user)
+      return tokens.issuePair(user.id)
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/jwt/refresh/',
+    schema: { ...tag('jwt'), summary: 'A new access token (and refresh token, when rotating)', body: s.RefreshBody, response: { 200: s.Refreshed, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    async handler (request) {
+      return tokens.refresh(request.body.refresh)
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/jwt/verify/',
+    schema: { ...tag('jwt'), summary: 'Check a token', body: s.VerifyBody, response: { 200: Empty, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    async handler (request) {
+      await tokens.verifyForClient(request.body.token)
+      return {}
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/jwt/blacklist/',
+    schema: { ...tag('jwt'), summary: 'Blacklist a refresh token', body: s.RefreshBody, response: { 200: Empty, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    async handler (request) {
+      await tokens.blacklist(request.body.refresh)
+      return {}
+    }
+  })
+
+}

@@ -1,0 +1,190 @@
+import { DuplicateUserError } from '../ports.js'
+import type {
+  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshTokenRecord, TokenStore, User,
+  UserExpectation, UserPatch, UserStore
+} from '../ports.js'
+
+// Dates are mutable, so a shallow spread is not a copy.
+const copyDate = (d: Date | null): Date | null => (d === null ? null : new Date(d.getTime()))
+const copyUser = (u: User): User => ({ ...u, lastLogin: copyDate(u.lastLogin), dateJoined: new Date(u.dateJoined.getTime()) })
+const copyRefresh = (r: RefreshTokenRecord): RefreshTokenRecord => ({
+  ...r, expiresAt: new Date(r.expiresAt.getTime()), usedAt: copyDate(r.usedAt), revokedAt: copyDate(r.revokedAt)
+})
+const copyAuth = (a: AuthTokenRecord): AuthTokenRecord => ({ ...a, createdAt: new Date(a.createdAt.getTime()) })
+const newRefresh = (r: NewRefreshToken, jti: string): RefreshTokenRecord => ({
+  jti, userId: r.userId, family: r.family, expiresAt: new Date(r.expiresAt.getTime()), usedAt: null, revokedAt: null
+})
+
+/** Process-local user store, for tests and single-process development. */
+export class MemoryUserStore implements UserStore {
+  #nextId = 1
+  // Insertion order is id order, so listing needs no sort.
+  readonly #byId = new Map<number, User>()
+  readonly #idByUsername = new Map<string, number>()
+  readonly #idByEmail = new Map<string, number>()
+
+  async createUser (data: NewUser): Promise<User> {
+    this.#checkUnique(data.username, data.email, null)
+    const user: User = {
+      id: this.#nextId++,
+      username: data.username,
+      email: data.email,
+      password: data.password,
+      isActive: data.isActive,
+      isStaff: data.isStaff ?? false,
+      isSuperuser: data.isSuperuser ?? false,
+      lastLogin: null,
+      dateJoined: new Date()
+    }
+    this.#byId.set(user.id, user)
+    this.#idByUsername.set(user.username, user.id)
+    this.#idByEmail.set(user.email.toLowerCase(), user.id)
+    return copyUser(user)
+  }
+
+  async findUserById (id: number): Promise<User | null> {
+    const user = this.#byId.get(id)
+    return user === undefined ? null : copyUser(user)
+  }
+
+  async findUserByUsername (username: string): Promise<User | null> {
+    return await this.#findById(this.#idByUsername.get(username))
+  }
+
+  async findUserByEmail (email: string): Promise<User | null> {
+    return await this.#findById(this.#idByEmail.get(email.toLowerCase()))
+  }
+
+  async #findById (id: number | undefined): Promise<User | null> {
+    return id === undefined ? null : await this.findUserById(id)
+  }
+
+  async updateUser (id: number, patch: UserPatch, expect: UserExpectation = {}): Promise<User | null> {
+    const user = this.#byId.get(id)
+    if (user === undefined) return null
+    for (const key of ['username', 'email', 'password', 'isActive'] as const) {
+      if (expect[key] !== undefined && expect[key] !== user[key]) return null
+    }
+    this.#checkUnique(patch.username, patch.email, id)
+
+    // Field by field, so nothing outside UserPatch (an id, say) can slip in at run time.
+    const updated: User = {
+      ...user,
+      username: patch.username ?? user.username,
+      email: patch.email ?? user.email,
+      password: patch.password ?? user.password,
+      isActive: patch.isActive ?? user.isActive,
+      isStaff: patch.isStaff ?? user.isStaff,
+      isSuperuser: patch.isSuperuser ?? user.isSuperuser,
+      lastLogin: patch.lastLogin === undefined ? user.lastLogin : copyDate(patch.lastLogin)
+    }
+    this.#idByUsername.delete(user.username)
+    this.#idByEmail.delete(user.email.toLowerCase())
+    this.#byId.set(id, updated)
+    this.#idByUsername.set(updated.username, id)
+    this.#idByEmail.set(updated.email.toLowerCase(), id)
+    return copyUser(updated)
+  }
+
+  async deleteUser (id: number): Promise<boolean> {
+    const user = this.#byId.get(id)
+    if (user === undefined) return false
+    this.#byId.delete(id)
+    this.#idByUsername.delete(user.username)
+    this.#idByEmail.delete(user.email.toLowerCase())
+    return true
+  }
+
+  async listUsers (): Promise<User[]> {
+    return [...this.#byId.values()].map(copyUser)
+  }
+
+  #checkUnique (username: string | undefined, email: string | undefined, self: number | null): void {
+    const taken = (owner: number | undefined): boolean => owner !== undefined && owner !== self
+    if (username !== undefined && taken(this.#idByUsername.get(username))) throw new DuplicateUserError('username')
+    if (email !== undefined && taken(this.#idByEmail.get(email.toLowerCase()))) throw new DuplicateUserError('email')
+  }
+}
+
+/** Process-local token store; claims are atomic because nothing awaits between the check and the write. */
+export class MemoryTokenStore implements TokenStore {
+  readonly #refresh = new Map<string, RefreshTokenRecord>()
+  readonly #auth = new Map<string, AuthTokenRecord>()
+
+  async saveRefreshToken (record: NewRefreshToken): Promise<void> {
+    this.#refresh.set(record.jti, newRefresh(record, record.jti))
+  }
+
+  async findRefreshToken (jti: string): Promise<RefreshTokenRecord | null> {
+    const record = this.#refresh.get(jti)
+    return record === undefined ? null : copyRefresh(record)
+  }
+
+  async claimRefreshToken (jti: string, fallback: NewRefreshToken): Promise<RefreshClaim> {
+    const record = this.#refresh.get(jti)
+    if (record === undefined) {
+      const created = { ...newRefresh(fallback, jti), usedAt: new Date() }
+      this.#refresh.set(jti, created)
+      return { status: 'claimed', record: copyRefresh(created) }
+    }
+    if (record.revokedAt !== null) return { status: 'revoked', record: copyRefresh(record) }
+    if (record.usedAt !== null) return { status: 'used', record: copyRefresh(record) }
+    record.usedAt = new Date()
+    return { status: 'claimed', record: copyRefresh(record) }
+  }
+
+  async revokeRefreshToken (jti: string, fallback: NewRefreshToken): Promise<void> {
+    const record = this.#refresh.get(jti)
+    if (record === undefined) this.#refresh.set(jti, { ...newRefresh(fallback, jti), revokedAt: new Date() })
+    else record.revokedAt ??= new Date()
+  }
+
+  async revokeRefreshFamily (family: string): Promise<number> {
+    return this.#revokeWhere((r) => r.family === family)
+  }
+
+  async revokeUserRefreshTokens (userId: number): Promise<number> {
+    return this.#revokeWhere((r) => r.userId === userId)
+  }
+
+  #revokeWhere (match: (record: RefreshTokenRecord) => boolean): number {
+    const now = new Date()
+    let count = 0
+    for (const record of this.#refresh.values()) {
+      if (record.revokedAt === null && match(record)) {
+        record.revokedAt = now
+        count++
+      }
+    }
+    return count
+  }
+
+  async saveAuthToken (record: AuthTokenRecord): Promise<void> {
+    this.#auth.set(record.hash, copyAuth(record))
+  }
+
+  async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
+    const record = this.#auth.get(hash)
+    return record === undefined ? null : copyAuth(record)
+  }
+
+  async deleteAuthToken (hash: string): Promise<boolean> {
+    return this.#auth.delete(hash)
+  }
+
+  async deleteUserAuthTokens (userId: number): Promise<number> {
+    let count = 0
+    for (const [hash, record] of this.#auth) {
+      if (record.userId === userId && this.#auth.delete(hash)) count++
+    }
+    return count
+  }
+
+  async purgeExpired (now: Date): Promise<number> {
+    let count = 0
+    for (const [jti, record] of this.#refresh) {
+      if (record.expiresAt.getTime() < now.getTime() && this.#refresh.delete(jti)) count++
+    }
+    return count
+  }
+}

@@ -1,0 +1,91 @@
+import { Migrator, PostgresAdapter, SqliteAdapter } from 'kysely'
+import type { Kysely, Migration, MigrationProvider } from 'kysely'
+import type { Database } from './schema.js'
+
+export type SqlDialectName = 'sqlite' | 'postgres'
+
+// Own bookkeeping tables, so an application running its own Kysely migrations on the same database
+// never sees ours as unknown migrations (and vice versa).
+const MIGRATION_TABLE = 'accounts_migration'
+const MIGRATION_LOCK_TABLE = 'accounts_migration_lock'
+
+/** The schema history. Never edit a migration that has shipped: add a new one. */
+export function accountsMigrations (dialect: SqlDialectName): Record<string, Migration> {
+  return {
+    '0001_initial': {
+      async up (db: Kysely<unknown>) {
+        await db.schema.createTable('accounts_user')
+          .addColumn('id', dialect === 'postgres' ? 'serial' : 'integer', (col) =>
+            dialect === 'postgres' ? col.primaryKey() : col.primaryKey().autoIncrement())
+          .addColumn('username', 'text', (col) => col.notNull())
+          .addColumn('email', 'text', (col) => col.notNull())
+          .addColumn('email_lower', 'text', (col) => col.notNull())
+          .addColumn('password', 'text', (col) => col.notNull())
+          .addColumn('is_active', 'integer', (col) => col.notNull())
+          .addColumn('is_staff', 'integer', (col) => col.notNull().defaultTo(0))
+          .addColumn('is_superuser', 'integer', (col) => col.notNull().defaultTo(0))
+          .addColumn('last_login', 'bigint')
+          .addColumn('date_joined', 'bigint', (col) => col.notNull())
+          // The stores map unique violations back to a field by finding the column name in the
+          // constraint name (PostgreSQL) or the error message (SQLite): keep the column in the name.
+          .addUniqueConstraint('accounts_user_username_key', ['username'])
+          .addUniqueConstraint('accounts_user_email_lower_key', ['email_lower'])
+          .execute()
+
+        await db.schema.createTable('accounts_refresh_token')
+          .addColumn('jti', 'text', (col) => col.primaryKey())
+          .addColumn('user_id', 'integer', (col) => col.notNull())
+          .addColumn('family', 'text', (col) => col.notNull())
+          .addColumn('expires_at', 'bigint', (col) => col.notNull())
+          .addColumn('used_at', 'bigint')
+          .addColumn('revoked_at', 'bigint')
+          .execute()
+        for (const column of ['user_id', 'family', 'expires_at']) {
+          await db.schema.createIndex(`accounts_refresh_token_${column}_idx`)
+            .on('accounts_refresh_token').column(column).execute()
+        }
+
+        await db.schema.createTable('accounts_auth_token')
+          .addColumn('hash', 'text', (col) => col.primaryKey())
+          .addColumn('user_id', 'integer', (col) => col.notNull())
+          .addColumn('created_at', 'bigint', (col) => col.notNull())
+          .execute()
+        await db.schema.createIndex('accounts_auth_token_user_id_idx')
+          .on('accounts_auth_token').column('user_id').execute()
+      },
+      async down (db: Kysely<unknown>) {
+        await db.schema.dropTable('accounts_auth_token').execute()
+        await db.schema.dropTable('accounts_refresh_token').execute()
+        await db.schema.dropTable('accounts_user').execute()
+      }
+    }
+  }
+}
+
+function dialectOf (db: Kysely<Database>): SqlDialectName {
+  const adapter = db.getExecutor().adapter
+  if (adapter instanceof SqliteAdapter) return 'sqlite'
+  if (adapter instanceof PostgresAdapter) return 'postgres'
+  throw new Error(`fastify-accounts: unsupported SQL dialect (${adapter.constructor.name}); use SQLite or PostgreSQL`)
+}
+
+/** Brings the accounts tables up to date; safe to run on every start (already applied migrations are skipped). */
+export async function migrateToLatest (db: Kysely<Database>, dialect: SqlDialectName = dialectOf(db)): Promise<void> {
+  const migrations = accountsMigrations(dialect)
+  const provider: MigrationProvider = { getMigrations: async () => migrations }
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE
+  })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new Error(
+      `fastify-accounts: ${failed === undefined ? 'migrating the database' : `migration "${failed}"`} failed: ${reason}`,
+      { cause: error }
+    )
+  }
+}

@@ -1,0 +1,46 @@
+import type { ColumnType, Generated } from 'kysely'
+
+/**
+ * Epoch milliseconds, stored as a 64-bit integer. SQLite returns a number, PostgreSQL's `bigint` a string
+ * (node-postgres keeps int8 lossless), so rows go through `Number()` in the row mappers.
+ */
+export type Millis = ColumnType<number | string, number, number>
+export type NullableMillis = ColumnType<number | string | null, number | null, number | null>
+
+/** Booleans are 0/1 integers so SQLite and PostgreSQL agree. */
+export type Flag = 0 | 1
+
+export interface UserTable {
+  id: Generated<number>
+  username: string
+  email: string
+  /** `email.toLowerCase()`, kept by the store; carries the case-insensitive uniqueness. */
+  email_lower: string
+  password: string
+  is_active: Flag
+  is_staff: Flag
+  is_superuser: Flag
+  last_login: NullableMillis
+  date_joined: Millis
+}
+
+export interface RefreshTokenTable {
+  jti: string
+  user_id: number
+  family: string
+  expires_at: Millis
+  used_at: NullableMillis
+  revoked_at: NullableMillis
+}
+
+export interface AuthTokenTable {
+  hash: string
+  user_id: number
+  created_at: Millis
+}
+
+export interface Database {
+  accounts_user: UserTable
+  accounts_refresh_token: RefreshTokenTable
+  accounts_auth_token: AuthTokenTable
+}
