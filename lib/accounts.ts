@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import {
   fieldError, fieldErrors, InvalidCredentialsError, NotFoundError, PermissionDeniedError,
@@ -154,13 +155,32 @@ export class AccountService {
 
   /** Verifies a password; with no user, spends the same hashing time so unknown logins cannot be told apart. */
   async #verifyPassword (user: User | null, password: string): Promise<boolean> {
-    const hasher = this.#d.hasher
     if (user === null || user.password === '') {
-      this.#dummyHash ??= hasher.hash(`dummy-${Math.random()}`)
-      await hasher.verify(await this.#dummyHash, password)
+      // A random password nobody knows, hashed once; a failed hash is retried on the next login.
+      this.#dummyHash ??= this.#hash(randomBytes(16).toString('hex')).catch((error: unknown) => {
+        this.#dummyHash = undefined
+        throw error
+      })
+      const dummy = await this.#dummyHash
+      await this.#hasherCall((hasher) => hasher.verify(dummy, password))
       return false
     }
-    return hasher.verify(user.password, password)
+    const encoded = user.password
+    return this.#hasherCall((hasher) => hasher.verify(encoded, password))
+  }
+
+  async #hash (password: string): Promise<string> {
+    return this.#hasherCall((hasher) => hasher.hash(password))
+  }
+
+  /** A failing hasher (argon2 out of memory, a custom hasher's bug) is a 503, never a wrong answer. */
+  async #hasherCall<T> (call: (hasher: PasswordHasher) => Promise<T>): Promise<T> {
+    try {
+      return await call(this.#d.hasher)
+    } catch (error) {
+      this.#d.log.error({ err: error }, 'fastify-accounts: password hasher failed')
+      throw new ServiceUnavailableError('Password checking is unavailable. Try again later.')
+    }
   }
 
   async #requireCurrentPassword (user: User, password: string): Promise<void> {
@@ -195,7 +215,7 @@ export class AccountService {
     if (passwordErrors.length > 0) throw fieldErrors({ password: passwordErrors })
     if (o.userCreatePasswordRetype && input.password !== input.rePassword) throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
 
-    const password = await this.#d.hasher.hash(input.password)
+    const password = await this.#hash(input.password)
     let user: User
     try {
       user = await this.#d.users.createUser({ username: input.username, email, password, isActive: !o.sendActivationEmail })
@@ -301,7 +321,7 @@ export class AccountService {
     if (this.#d.options.setPasswordRetype && input.newPassword !== input.reNewPassword) {
       throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
     }
-    const updated = await this.#d.users.updateUser(user.id, { password: await this.#d.hasher.hash(input.newPassword) }, { password: user.password })
+    const updated = await this.#d.users.updateUser(user.id, { password: await this.#hash(input.newPassword) }, { password: user.password })
     if (updated === null) throw fieldError('current_password', MESSAGES.invalidPassword)
     await this.#afterPasswordChange(updated)
   }
@@ -325,7 +345,7 @@ export class AccountService {
     if (this.#d.options.passwordResetConfirmRetype && input.newPassword !== input.reNewPassword) {
       throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
     }
-    const password = await this.#d.hasher.hash(input.newPassword)
+    const password = await this.#hash(input.newPassword)
     const updated = await this.#d.users.updateUser(user.id, { password, lastLogin: new Date() }, { password: user.password })
     if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
     await this.#afterPasswordChange(updated)
@@ -384,7 +404,7 @@ export class AccountService {
     const valid = await this.#verifyPassword(user, password)
     if (user === null || !valid || !user.isActive) throw new InvalidCredentialsError(MESSAGES.badCredentials)
     if (this.#d.hasher.needsRehash(user.password)) {
-      const rehashed = await users.updateUser(user.id, { password: await this.#d.hasher.hash(password) }, { password: user.password })
+      const rehashed = await users.updateUser(user.id, { password: await this.#hash(password) }, { password: user.password })
       return rehashed ?? user
     }
     return user

@@ -43,7 +43,6 @@ export class Argon2Hasher implements PasswordHasher {
   readonly memoryCost: number
   readonly timeCost: number
   readonly parallelism: number
-  #dummy: Promise<string> | undefined
 
   constructor (options: Argon2Options = {}) {
     const { memoryCost, timeCost, parallelism } = { ...ARGON2_DEFAULTS, ...options }
@@ -90,18 +89,5 @@ export class Argon2Hasher implements PasswordHasher {
     // argon2.needsRehash is not used: it flags any difference (so it would downgrade stronger hashes) and throws on bad input.
     return params.m < this.memoryCost || params.t < this.timeCost || params.p < this.parallelism
   }
-
-  /**
-   * Spends the time of one real verification, for a login with an unknown user, so response time
-   * does not reveal which usernames exist. Always false.
-   */
-  async verifyDummy (password: string): Promise<false> {
-    // The random password is never known, so the comparison cannot succeed.
-    this.#dummy ??= this.hash(b64(randomBytes(SALT_BYTES))).catch((err: unknown) => {
-      this.#dummy = undefined
-      throw err
-    })
-    await this.verify(await this.#dummy, password)
-    return false
-  }
 }
+
