@@ -41,6 +41,17 @@ export class DuplicateUserError extends Error {
   }
 }
 
+/**
+ * Thrown by a store adapter when its backing service is down, unreachable or too slow (a bounded
+ * timeout). The plugin answers 503 `{detail}`; the adapter must recover by itself once the service is back.
+ */
+export class StoreUnavailableError extends Error {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StoreUnavailableError'
+  }
+}
+
 export interface UserStore {
   /** Inserts a user; throws DuplicateUserError on a taken username (exact) or email (any letter case). */
   createUser (data: NewUser): Promise<User>

@@ -1,5 +1,6 @@
 import type { FastifyError } from 'fastify'
 import { isAccountsError } from '../errors.js'
+import { StoreUnavailableError } from '../ports.js'
 import type { TokenMessage } from '../authenticate.js'
 import { fieldErrorsFromValidation } from './validation.js'
 
@@ -44,6 +45,9 @@ export function formatDjoserError (error: unknown, body?: unknown): WireError | 
     if (context === 'params') return { statusCode: 404, body: { detail: 'Not found.' } }
     if (context === 'body') return { statusCode: 400, body: fieldErrorsFromValidation(validation, body) }
     return { statusCode: 400, body: { detail: (error as Error).message } }
+  }
+  if (error instanceof StoreUnavailableError) {
+    return { statusCode: 503, body: { detail: 'The service is temporarily unavailable. Try again later.' } }
   }
   if (isAccountsError(error)) {
     if ('fields' in error && error.fields !== undefined) return { statusCode: 400, body: error.fields }
