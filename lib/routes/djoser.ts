@@ -43,7 +43,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   const s = djoserSchemas(options)
   const login = options.loginField
   const editable = accounts.editableField
-  const auth = { security: [{ jwt: [] }, { token: [] }] }
+  const security: Array<Record<string, string[]>> = [{ jwt: [] }, { token: [] }]
 
   await app.register(formbody, { bodyLimit: options.bodyLimit })
   app.setValidatorCompiler(createValidatorCompiler())
@@ -80,7 +80,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   route(app, {
     method: 'GET',
     url: '/users/',
-    schema: { ...tag('users'), summary: 'List users (only yourself unless staff, when hideUsers)', security: auth.security, response: { 200: DjoserUserList, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: 'List users (only yourself unless staff, when hideUsers)', security, response: { 200: DjoserUserList, ...UNAUTHORIZED } },
     onRequest: ctx.authenticate,
     async handler (request) {
       return (await accounts.listUsers(currentUser(request))).map(djoserUser)
@@ -112,7 +112,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   route(app, {
     method: 'GET',
     url: '/users/me/',
-    schema: { ...tag('users'), summary: 'The current user', security: auth.security, response: { 200: DjoserUser, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: 'The current user', security, response: { 200: DjoserUser, ...UNAUTHORIZED } },
     onRequest: ctx.authenticate,
     async handler (request) {
       return djoserUser(currentUser(request))
@@ -122,7 +122,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   route(app, {
     method: 'PUT',
     url: '/users/me/',
-    schema: { ...tag('users'), summary: `Update the current user (${editable}; ${login} and id are read-only)`, security: auth.security, body: s.UserUpdate, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: `Update the current user (${editable}; ${login} and id are read-only)`, security, body: s.UserUpdate, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
     onRequest: ctx.authenticate,
     async handler (request) {
       const value = (request.body as Record<string, string | undefined>)[editable]
@@ -133,7 +133,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   route(app, {
     method: 'PATCH',
     url: '/users/me/',
-    schema: { ...tag('users'), summary: `Partly update the current user (${editable})`, security: auth.security, body: s.UserPatch, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: `Partly update the current user (${editable})`, security, body: s.UserPatch, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
     onRequest: ctx.authenticate,
     async handler (request) {
       const value = (request.body as Record<string, string | undefined>)[editable]
@@ -144,7 +144,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   route(app, {
     method: 'DELETE',
     url: '/users/me/',
-    schema: { ...tag('users'), summary: 'Delete the current user', security: auth.security, body: s.UserDelete, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: 'Delete the current user', security, body: s.UserDelete, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
     onRequest: ctx.authenticate,
     async handler (request, reply) {
       await accounts.deleteAccount(currentUser(request), request.body.current_password)
@@ -155,7 +155,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   route(app, {
     method: 'GET',
     url: '/users/:id/',
-    schema: { ...tag('users'), summary: 'A user by id (yourself, or anyone for staff)', security: auth.security, params: s.UserIdParams, response: { 200: DjoserUser, ...UNAUTHORIZED, 403: Detail, 404: Detail } },
+    schema: { ...tag('users'), summary: 'A user by id (yourself, or anyone for staff)', security, params: s.UserIdParams, response: { 200: DjoserUser, ...UNAUTHORIZED, 403: Detail, 404: Detail } },
     onRequest: ctx.authenticate,
     async handler (request) {
       const viewer = currentUser(request)
@@ -168,7 +168,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   route(app, {
     method: 'POST',
     url: '/users/set_password/',
-    schema: { ...tag('users'), summary: 'Change the password', security: auth.security, body: s.SetPassword, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: 'Change the password', security, body: s.SetPassword, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
     onRequest: ctx.authenticate,
     async handler (request, reply) {
       const b = request.body
@@ -201,7 +201,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   route(app, {
     method: 'POST',
     url: `/users/set_${login}/`,
-    schema: { ...tag('users'), summary: `Change the ${login}`, security: auth.security, body: s.SetUsername, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: `Change the ${login}`, security, body: s.SetUsername, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
     onRequest: ctx.authenticate,
     async handler (request, reply) {
       const b = request.body as Record<string, string>
@@ -254,7 +254,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   route(app, {
     method: 'POST',
     url: '/token/logout/',
-    schema: { ...tag('token'), summary: 'Log out: the presented token (or, with a JWT, all opaque tokens) stops working', security: auth.security, response: { 204: NoContent, ...UNAUTHORIZED } },
+    schema: { ...tag('token'), summary: 'Log out: the presented token (or, with a JWT, all opaque tokens) stops working', security, response: { 204: NoContent, ...UNAUTHORIZED } },
     onRequest: ctx.authenticate,
     async handler (request, reply) {
       const user = currentUser(request)
