@@ -295,10 +295,8 @@ export class AccountService {
       this.#duplicate(error)
     }
     if (updated === null) throw new NotFoundError(MESSAGES.notFound)
-    if (patch.isActive === false) {
-      await this.#d.tokens.revokeUserTokens(updated.id)
-      await this.#sendActivation(updated)
-    }
+    // Tokens are kept, as in djoser: authentication refuses the inactive user until the new link is used.
+    if (patch.isActive === false) await this.#sendActivation(updated)
     return updated
   }
 

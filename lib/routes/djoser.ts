@@ -46,6 +46,14 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   const security: Array<Record<string, string[]>> = [{ jwt: [] }, { token: [] }]
 
   await app.register(formbody, { bodyLimit: options.bodyLimit })
+  // DRF reads an empty JSON body as {}; Fastify's parser would answer 400 (e.g. a bodyless fetch() to logout).
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.bodyLimit }, (request, body, done) => {
+    const text = body.toString()
+    if (text.trim() === '') return done(null, {})
+    parseJson(request, text, done)
+  })
   app.setValidatorCompiler(createValidatorCompiler())
   for (const schema of [DjoserUser, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
   app.addHook('preValidation', async (request) => {
