@@ -48,7 +48,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
   await app.register(formbody, { bodyLimit: options.bodyLimit })
   // DRF reads an empty JSON body as {}; Fastify's parser would answer 400 (e.g. a bodyless fetch() to logout).
   const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.removeContentTypeParser('application/json')
+  app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.bodyLimit }, (request, body, done) => {
     const text = body.toString()
     if (text.trim() === '') return done(null, {})
