@@ -89,6 +89,12 @@ export class AccountService {
     return email.length <= 254 && EMAIL_PATTERN.test(email) ? [] : [MESSAGES.emailInvalid]
   }
 
+  /** djoser's EmailField on the reset and resend bodies. */
+  #requireValidEmail (email: string): void {
+    const errors = this.#checkEmail(email)
+    if (errors.length > 0) throw fieldErrors({ email: errors })
+  }
+
   #checkField (field: LoginField, value: string): string[] {
     return field === 'username' ? this.#checkUsername(value) : this.#checkEmail(value)
   }
@@ -243,6 +249,7 @@ export class AccountService {
 
   /** POST /users/resend_activation/: false when there is nothing to resend (djoser answers 400). */
   async resendActivation (email: string): Promise<boolean> {
+    this.#requireValidEmail(email)
     if (!this.#d.options.sendActivationEmail) return false
     const user = await this.#d.users.findUserByEmail(email)
     if (user === null || user.isActive) return false
@@ -326,6 +333,7 @@ export class AccountService {
 
   /** POST /users/reset_password/: false only when the email is unknown and the option says to tell. */
   async requestPasswordReset (email: string): Promise<boolean> {
+    this.#requireValidEmail(email)
     const user = await this.#d.users.findUserByEmail(email)
     if (user === null || !user.isActive || user.password === '') {
       if (this.#d.options.passwordResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
@@ -353,17 +361,19 @@ export class AccountService {
   async setUsername (current: AccountUser, input: { newValue: string, currentPassword: string, reNewValue?: string }): Promise<void> {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    await this.#requireCurrentPassword(user, input.currentPassword)
-    await this.#changeLoginField(user, input.newValue, this.#d.options.setUsernameRetype, input.reNewValue)
+    // DRF validates both fields before either fails: a wrong password and a taken name are both reported.
+    const errors: FieldErrors = await this.#verifyPassword(user, input.currentPassword) ? {} : { current_password: [MESSAGES.invalidPassword] }
+    await this.#changeLoginField(user, input.newValue, this.#d.options.setUsernameRetype, input.reNewValue, errors)
   }
 
-  async #changeLoginField (user: User, rawValue: string, retype: boolean, retyped: string | undefined): Promise<void> {
+  async #changeLoginField (user: User, rawValue: string, retype: boolean, retyped: string | undefined, errors: FieldErrors = {}): Promise<void> {
     const field = this.loginField
     const wireField = `new_${field}`
     const value = field === 'email' ? normalizeEmail(rawValue) : rawValue
-    const errors = this.#checkField(field, value)
-    if (errors.length === 0 && await this.#isTaken(field, value, user.id)) errors.push(this.#takenMessage(field))
-    if (errors.length > 0) throw fieldErrors({ [wireField]: errors })
+    const valueErrors = this.#checkField(field, value)
+    if (valueErrors.length === 0 && await this.#isTaken(field, value, user.id)) valueErrors.push(this.#takenMessage(field))
+    if (valueErrors.length > 0) errors[wireField] = valueErrors
+    this.#throwIfAny(errors)
     if (retype && rawValue !== retyped) throw fieldError('non_field_errors', MESSAGES.usernameMismatch.replace('{field}', field))
     let updated: User | null
     try {
@@ -377,6 +387,7 @@ export class AccountService {
 
   /** POST /users/reset_username/ */
   async requestUsernameReset (email: string): Promise<boolean> {
+    this.#requireValidEmail(email)
     const user = await this.#d.users.findUserByEmail(email)
     if (user === null || !user.isActive) {
       if (this.#d.options.usernameResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)

@@ -45,7 +45,8 @@ export class OneTimeLinks {
     const match = /^([0-9a-z]{1,13})-([0-9a-f]{40})$/.exec(token)
     if (match === null) return false
     const timestamp = parseInt(match[1], 36)
-    const age = now / 1000 - EPOCH_2001 - timestamp
+    // Whole seconds on both sides, as Django: a link lives at least the full timeout.
+    const age = Math.floor(now / 1000 - EPOCH_2001) - timestamp
     if (!(age >= 0 && age <= this.#timeoutSeconds)) return false
     return timingSafeEqual(Buffer.from(match[2]), Buffer.from(this.#mac(purpose, user, timestamp)))
   }
