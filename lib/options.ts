@@ -199,7 +199,8 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   expect(Array.isArray(jwt.authHeaderTypes) && jwt.authHeaderTypes.length > 0 &&
     jwt.authHeaderTypes.every((type) => typeof type === 'string' && /^[A-Za-z][\w-]*$/.test(type)),
   'jwt.authHeaderTypes must be a non-empty array of words such as ["Bearer"] or ["JWT"]')
-  expect(!jwt.authHeaderTypes.includes('Token'), 'jwt.authHeaderTypes cannot include "Token": it is the opaque token scheme')
+  expect(!jwt.authHeaderTypes.some((type) => type.toLowerCase() === 'token'),
+    'jwt.authHeaderTypes cannot include "Token": it is the opaque token scheme')
   for (const key of ['userIdClaim', 'tokenTypeClaim', 'jtiClaim'] as const) {
     expect(typeof jwt[key] === 'string' && jwt[key].length > 0, `jwt.${key} must be a non-empty string`)
   }

@@ -57,7 +57,8 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
         allowedAud: o.audience,
         allowedIss: o.issuer,
         clockTolerance: o.leeway * 1000,
-        requiredClaims: ['exp']
+        // fast-jwt skips aud/iss checks when the claim is absent; PyJWT (simplejwt) requires them.
+        requiredClaims: ['exp', ...(o.audience === undefined ? [] : ['aud']), ...(o.issuer === undefined ? [] : ['iss'])]
       }
     })
     jwt = scope.jwt

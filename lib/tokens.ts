@@ -125,9 +125,10 @@ export class TokenService {
     }
     const fallback = this.#recordOf(claims)
     const claim = await this.#store.claimRefreshToken(fallback.jti, fallback)
-    if (claim.status === 'revoked') throw new TokenNotValidError('Token is blacklisted')
-    if (claim.status === 'used' && (o.blacklistAfterRotation || o.refreshReuseDetection)) {
-      if (o.refreshReuseDetection) await this.#store.revokeRefreshFamily(claim.record.family)
+    // A rotated-out token seen again is reuse, whether or not rotation also blacklisted it.
+    const reused = claim.record.usedAt !== null && claim.status !== 'claimed'
+    if (reused && o.refreshReuseDetection) await this.#store.revokeRefreshFamily(claim.record.family)
+    if (claim.status === 'revoked' || (reused && (o.blacklistAfterRotation || o.refreshReuseDetection))) {
       throw new TokenNotValidError('Token is blacklisted')
     }
     if (o.blacklistAfterRotation) await this.#store.revokeRefreshToken(fallback.jti, fallback)
