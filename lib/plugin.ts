@@ -2,22 +2,25 @@ import fastifyJwt, { type JWT } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AccountService, type AccountUser } from './accounts.js'
-import { createAuthenticator, type RequestAuth } from './authenticate.js'
+import { createAuthenticator, type Authenticator, type RequestAuth } from './authenticate.js'
 import { ConsoleMailer } from './mail/console.js'
 import { OneTimeLinks } from './one-time-links.js'
 import { resolveOptions, type AccountsOptions, type ResolvedOptions } from './options.js'
 import { Argon2Hasher } from './passwords/argon2.js'
 import { createPasswordValidator } from './passwords/validators.js'
 import { djoserRoutes } from './routes/djoser.js'
-import { formatDjoserError } from './routes/djoser-errors.js'
+import { djoserErrorFormatter } from './routes/djoser-errors.js'
+import { authenticateHook } from './routes/scope.js'
 import { MemoryTokenStore, MemoryUserStore } from './stores/memory.js'
 import { TokenService } from './tokens.js'
 
-/** What `app.accounts` exposes: the services, for custom routes and other dialects. */
+/** What `app.accounts` exposes: the services, for custom routes and the dialects' route plugins. */
 export interface AccountsDecorator {
   accounts: AccountService
   tokens: TokenService
   options: ResolvedOptions
+  /** Resolves the request's credentials to a user, or throws the error to format. */
+  authenticateRequest: Authenticator
 }
 
 declare module 'fastify' {
@@ -77,27 +80,13 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
     options
   })
   const authenticateRequest = createAuthenticator({ accounts, tokens, jwt: o })
-  const challenge = `${o.authHeaderTypes[0]} realm="api"`
-
-  async function authenticate (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    try {
-      const { user, auth } = await authenticateRequest(request)
-      request.user = user
-      request.auth = auth
-    } catch (error) {
-      const wire = formatDjoserError(error)
-      if (wire === null) throw error
-      if (wire.statusCode === 401) reply.header('www-authenticate', challenge)
-      await reply.code(wire.statusCode).send(wire.body)
-    }
-  }
 
   app.decorateRequest('user', null)
   app.decorateRequest('auth', null)
-  app.decorate('accounts', { accounts, tokens, options })
-  app.decorate('authenticate', authenticate)
+  app.decorate('accounts', { accounts, tokens, options, authenticateRequest })
+  app.decorate('authenticate', authenticateHook(authenticateRequest, djoserErrorFormatter(o.authHeaderTypes[0])))
 
-  await app.register(djoserRoutes, { prefix: input.prefix ?? '', accounts, tokens, options, authenticate })
+  await app.register(djoserRoutes, { prefix: input.prefix ?? '' })
 }
 
 /**

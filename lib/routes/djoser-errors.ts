@@ -2,12 +2,9 @@ import type { FastifyError } from 'fastify'
 import { isAccountsError } from '../errors.js'
 import { StoreUnavailableError } from '../ports.js'
 import type { TokenMessage } from '../authenticate.js'
+import type { ErrorFormatter, WireError } from './scope.js'
 import { fieldErrorsFromValidation } from './validation.js'
 
-export interface WireError {
-  statusCode: number
-  body: Record<string, unknown>
-}
 
 /** simplejwt's `code` for each of our errors that carries one on the wire. */
 const SIMPLEJWT_CODES: Record<string, string> = {
@@ -36,9 +33,17 @@ function fastifyError (error: FastifyError): WireError | null {
 
 /**
  * The one formatter of the djoser + simplejwt dialect: DRF's `{detail}`, `{field: [..]}`, and simplejwt's
- * `{detail, code[, messages]}`. Returns null for an error that is not a client's fault (a bug: 500).
+ * `{detail, code[, messages]}`; a 401 carries simplejwt's `WWW-Authenticate` challenge.
  */
-export function formatDjoserError (error: unknown, body?: unknown): WireError | null {
+export function djoserErrorFormatter (authHeaderType: string): ErrorFormatter {
+  const challenge = { 'www-authenticate': `${authHeaderType} realm="api"` }
+  return (error, body) => {
+    const wire = formatDjoserError(error, body)
+    return wire !== null && wire.statusCode === 401 ? { ...wire, headers: challenge } : wire
+  }
+}
+
+function formatDjoserError (error: unknown, body?: unknown): WireError | null {
   const validation = (error as Partial<FastifyError> | null)?.validation
   if (validation !== undefined) {
     const context = (error as FastifyError).validationContext
@@ -51,12 +56,12 @@ export function formatDjoserError (error: unknown, body?: unknown): WireError | 
   }
   if (isAccountsError(error)) {
     if ('fields' in error && error.fields !== undefined) return { statusCode: 400, body: error.fields }
-    const body: Record<string, unknown> = { detail: error.message }
+    const payload: Record<string, unknown> = { detail: error.message }
     const code = SIMPLEJWT_CODES[error.code]
-    if (code !== undefined) body.code = code
+    if (code !== undefined) payload.code = code
     const messages = (error as { tokenMessages?: TokenMessage[] }).tokenMessages
-    if (messages !== undefined) body.messages = messages
-    return { statusCode: error.statusCode, body }
+    if (messages !== undefined) payload.messages = messages
+    return { statusCode: error.statusCode, body: payload }
   }
   if (error instanceof Error && typeof (error as FastifyError).code === 'string') return fastifyError(error as FastifyError)
   return null

@@ -1,24 +1,13 @@
-import formbody from '@fastify/formbody'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import type { AccountService, AccountUser } from '../accounts.js'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { AccountUser } from '../accounts.js'
 import { fieldError, InvalidCredentialsError, NotAuthenticatedError, NotFoundError } from '../errors.js'
-import type { ResolvedOptions } from '../options.js'
 import type { User } from '../ports.js'
-import type { TokenService } from '../tokens.js'
 import { DjoserUser, DjoserUserList, djoserSchemas } from '../../schemas/djoser.js'
 import { Detail, Empty, FieldErrors, NoContent, TokenError } from '../../schemas/shared.js'
-import { formatDjoserError } from './djoser-errors.js'
+import { djoserErrorFormatter } from './djoser-errors.js'
 import { route } from './route.js'
-import { createValidatorCompiler } from './validation.js'
-
-export interface DialectContext {
-  accounts: AccountService
-  tokens: TokenService
-  options: ResolvedOptions
-  /** The onRequest hook that fills request.user (app.authenticate). */
-  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
-}
+import { authenticateHook, prepareDialectScope } from './scope.js'
 
 function djoserUser (user: User | AccountUser): DjoserUser {
   return { email: user.email, id: user.id, username: user.username }
@@ -34,41 +23,24 @@ const BAD_REQUEST = { 400: FieldErrors }
 const UNAUTHORIZED = { 401: TokenError }
 
 /**
- * The djoser 2.1 + simplejwt 5.2 route set. Encapsulated: its body parsers, validator and error
- * formatter apply to these routes only.
+ * The djoser 2.1 + simplejwt 5.2 route set, on the services of `app.accounts`. Encapsulated: its body
+ * parsers, validator and error formatter apply to these routes only, so it can sit beside other dialects.
  */
-export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance, ctx) => {
-  const { accounts, tokens, options } = ctx
+export const djoserRoutes: FastifyPluginAsync = async (instance) => {
+  const { accounts, tokens, options } = instance.accounts
   const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const s = djoserSchemas(options)
   const login = options.loginField
   const editable = accounts.editableField
   const security: Array<Record<string, string[]>> = [{ jwt: [] }, { token: [] }]
 
-  await app.register(formbody, { bodyLimit: options.bodyLimit })
-  // DRF reads an empty JSON body as {}; Fastify's parser would answer 400 (e.g. a bodyless fetch() to logout).
-  const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.removeContentTypeParser(['application/json', 'text/plain'])
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.bodyLimit }, (request, body, done) => {
-    const text = body.toString()
-    if (text.trim() === '') return done(null, {})
-    parseJson(request, text, done)
+  await prepareDialectScope(app, {
+    bodyLimit: options.bodyLimit,
+    formatError: djoserErrorFormatter(options.jwt.authHeaderTypes[0]),
+    serverError: { detail: 'A server error occurred.' }
   })
-  app.setValidatorCompiler(createValidatorCompiler())
   for (const schema of [DjoserUser, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
-  app.addHook('preValidation', async (request) => {
-    // DRF reads a missing body as {}: every required field is then reported, not "body must be object".
-    if (request.body === undefined || request.body === null) request.body = {}
-  })
-  app.setErrorHandler((error, request, reply) => {
-    const wire = formatDjoserError(error, request.body)
-    if (wire === null) {
-      request.log.error({ err: error }, 'fastify-accounts: unexpected error')
-      return reply.code(500).send({ detail: 'A server error occurred.' })
-    }
-    if (wire.statusCode === 401) reply.header('www-authenticate', `${options.jwt.authHeaderTypes[0]} realm="api"`)
-    return reply.code(wire.statusCode).send(wire.body)
-  })
+  const authenticate = authenticateHook(instance.accounts.authenticateRequest, djoserErrorFormatter(options.jwt.authHeaderTypes[0]))
 
   const tag = (name: string) => ({ tags: [name] })
 
@@ -89,7 +61,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
     method: 'GET',
     url: '/users/',
     schema: { ...tag('users'), summary: 'List users (only yourself unless staff, when hideUsers)', security, response: { 200: DjoserUserList, ...UNAUTHORIZED } },
-    onRequest: ctx.authenticate,
+    onRequest: authenticate,
     async handler (request) {
       return (await accounts.listUsers(currentUser(request))).map(djoserUser)
     }
@@ -121,7 +93,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
     method: 'GET',
     url: '/users/me/',
     schema: { ...tag('users'), summary: 'The current user', security, response: { 200: DjoserUser, ...UNAUTHORIZED } },
-    onRequest: ctx.authenticate,
+    onRequest: authenticate,
     async handler (request) {
       return djoserUser(currentUser(request))
     }
@@ -131,7 +103,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
     method: 'PUT',
     url: '/users/me/',
     schema: { ...tag('users'), summary: `Update the current user (${editable}; ${login} and id are read-only)`, security, body: s.UserUpdate, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
-    onRequest: ctx.authenticate,
+    onRequest: authenticate,
     async handler (request) {
       const value = (request.body as Record<string, string | undefined>)[editable]
       return djoserUser(await accounts.updateProfile(currentUser(request), { [editable]: value }))
@@ -142,7 +114,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
     method: 'PATCH',
     url: '/users/me/',
     schema: { ...tag('users'), summary: `Partly update the current user (${editable})`, security, body: s.UserPatch, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
-    onRequest: ctx.authenticate,
+    onRequest: authenticate,
     async handler (request) {
       const value = (request.body as Record<string, string | undefined>)[editable]
       return djoserUser(await accounts.updateProfile(currentUser(request), { [editable]: value }))
@@ -153,7 +125,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
     method: 'DELETE',
     url: '/users/me/',
     schema: { ...tag('users'), summary: 'Delete the current user', security, body: s.UserDelete, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
-    onRequest: ctx.authenticate,
+    onRequest: authenticate,
     async handler (request, reply) {
       await accounts.deleteAccount(currentUser(request), request.body.current_password)
       return reply.code(204).send(null)
@@ -164,7 +136,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
     method: 'GET',
     url: '/users/:id/',
     schema: { ...tag('users'), summary: 'A user by id (yourself, or anyone for staff)', security, params: s.UserIdParams, response: { 200: DjoserUser, ...UNAUTHORIZED, 403: Detail, 404: Detail } },
-    onRequest: ctx.authenticate,
+    onRequest: authenticate,
     async handler (request) {
       const viewer = currentUser(request)
       const id = /^[1-9]\d{0,14}$/.test(request.params.id) ? Number(request.params.id) : null
@@ -177,7 +149,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
     method: 'POST',
     url: '/users/set_password/',
     schema: { ...tag('users'), summary: 'Change the password', security, body: s.SetPassword, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
-    onRequest: ctx.authenticate,
+    onRequest: authenticate,
     async handler (request, reply) {
       const b = request.body
       await accounts.setPassword(currentUser(request), { newPassword: b.new_password, currentPassword: b.current_password, reNewPassword: b.re_new_password })
@@ -210,7 +182,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
     method: 'POST',
     url: `/users/set_${login}/`,
     schema: { ...tag('users'), summary: `Change the ${login}`, security, body: s.SetUsername, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
-    onRequest: ctx.authenticate,
+    onRequest: authenticate,
     async handler (request, reply) {
       const b = request.body as Record<string, string>
       await accounts.setUsername(currentUser(request), { newValue: b[`new_${login}`], currentPassword: b.current_password, reNewValue: b[`re_new_${login}`] })
@@ -263,7 +235,7 @@ export const djoserRoutes: FastifyPluginAsync<DialectContext> = async (instance,
     method: 'POST',
     url: '/token/logout/',
     schema: { ...tag('token'), summary: 'Log out: the presented token (or, with a JWT, all opaque tokens) stops working', security, response: { 204: NoContent, ...UNAUTHORIZED } },
-    onRequest: ctx.authenticate,
+    onRequest: authenticate,
     async handler (request, reply) {
       const user = currentUser(request)
       if (request.auth?.scheme === 'token') await tokens.deleteAuthToken(request.auth.key)

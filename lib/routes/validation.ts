@@ -6,10 +6,10 @@ const Ajv = AjvModule.default
 
 /**
  * A validator compiler for the dialects: every field's error at once (DRF reports them all, Fastify's
- * default stops at the first), unknown keys dropped, numbers accepted where DRF's CharField takes them.
+ * default stops at the first), unknown keys dropped, no type coercion (a boolean is not a username).
  */
 export function createValidatorCompiler (): FastifySchemaCompiler<unknown> {
-  const ajv = new Ajv({ allErrors: true, removeAdditional: true, coerceTypes: true, useDefaults: true, strict: false })
+  const ajv = new Ajv({ allErrors: true, removeAdditional: true, coerceTypes: false, useDefaults: true, strict: false })
   return ({ schema }) => ajv.compile(schema as object)
 }
 

@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Mailer } from './ports.js'
+import { accounts } from './plugin.js'
+import { DEFAULTS, resolveOptions, type AccountsOptions } from './options.js'
+import { SmtpMailer } from './mail/smtp.js'
+import { createSqliteStores, type SqliteStores } from './stores/sqlite.js'
+
+/** A mistake in the example server's environment or config file; the message says what to fix. */
+export class ConfigError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+export interface BuildServerOptions {
+  /** Fastify's logger option; default pino at `info` (or `LOG_LEVEL`). */
+  logger?: boolean | object
+  /** Called on the new instance before anything is registered (hooks, extra plugins, routes). */
+  configure?: (app: FastifyInstance) => void | Promise<void>
+}
+
+interface PackageJson { name: string, version: string, description?: string }
+
+/** The package root: the nearest folder above this module with our package.json (works from lib/ and dist/lib/). */
+export function packageRoot (): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const candidate = join(dir, 'package.json')
+    if (existsSync(candidate)) {
+      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as Partial<PackageJson>
+      if (pkg.name === 'fastify-accounts') return dir
+    }
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error('fastify-accounts: cannot find its package.json above ' + fileURLToPath(import.meta.url))
+    dir = parent
+  }
+}
+
+function readPackageJson (): PackageJson {
+  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as PackageJson
+}
+
+/** `sqlite:<path>`, `sqlite:///abs/path`, `sqlite::memory:` → a better-sqlite3 filename. */
+export function sqliteFilename (url: string): string {
+  const match = /^sqlite:(.*)$/i.exec(url)
+  if (match === null) {
+    if (/^postgres(ql)?:\/\//i.test(url)) {
+      throw new ConfigError('DATABASE_URL: PostgreSQL support arrives with the PostgreSQL store; for now use a SQLite URL such as sqlite:./data/accounts.db')
+    }
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]
+    throw new ConfigError(`DATABASE_URL: unsupported ${scheme === undefined ? 'value' : `scheme "${scheme}:"`}; use sqlite:<path> (e.g. sqlite:./data/accounts.db) or sqlite::memory:`)
+  }
+  let path = match[1]
+  if (path === ':memory:') return ':memory:'
+  // sqlite:///abs/path.db (SQLAlchemy style) is /abs/path.db; sqlite://x is not a path anyone means.
+  if (path.startsWith('//')) path = path.slice(2)
+  if (path === '') throw new ConfigError('DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/accounts.db, or sqlite::memory:')
+  return resolve(path)
+}
+
+type FileOptions = Partial<Omit<AccountsOptions, 'jwt'>> & { jwt?: Partial<AccountsOptions['jwt']> }
+
+/** Options that are objects with methods, so cannot come from JSON; the environment selects them. */
+const NOT_FROM_JSON: Record<string, string> = {
+  store: 'set DATABASE_URL instead',
+  mailer: 'set SMTP_URL instead',
+  passwordHasher: 'it is not configurable from JSON'
+}
+
+function readConfigFile (file: string): FileOptions {
+  const path = resolve(file)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new ConfigError(`ACCOUNTS_CONFIG: cannot read ${path}${code === 'ENOENT' ? ': no such file' : `: ${(error as Error).message}`}`)
+  }
+  let config: unknown
+  try {
+    config = JSON.parse(text)
+  } catch (error) {
+    throw new ConfigError(`ACCOUNTS_CONFIG: ${path} is not valid JSON: ${(error as Error).message}`)
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new ConfigError(`ACCOUNTS_CONFIG: ${path} must hold a JSON object of plugin options`)
+  }
+  for (const key of Object.keys(config)) {
+    if (Object.hasOwn(NOT_FROM_JSON, key)) throw new ConfigError(`ACCOUNTS_CONFIG: ${path}: "${key}" cannot be set in the file; ${NOT_FROM_JSON[key]}`)
+  }
+  const jwt = (config as { jwt?: unknown }).jwt
+  if (jwt !== undefined && (typeof jwt !== 'object' || jwt === null || Array.isArray(jwt))) {
+    throw new ConfigError(`ACCOUNTS_CONFIG: ${path}: "jwt" must be an object`)
+  }
+  return config as FileOptions
+}
+
+/**
+ * The JWT secret kept in `<dataDir>/jwt-secret` when JWT_SECRET is not set: 64 random hex characters,
+ * created with mode 0600 on the first start and reused afterwards, so tokens survive restarts.
+ */
+function storedJwtSecret (dataDir: string): string {
+  const file = join(dataDir, 'jwt-secret')
+  try {
+    mkdirSync(dataDir, { recursive: true })
+    // 'wx': never overwrite a secret another process has just written.
+    writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new ConfigError(`JWT_SECRET is not set and ${file} cannot be created: ${(error as Error).message}`)
+    }
+  }
+  let secret: string
+  try {
+    if (!statSync(file).isFile()) throw new Error('not a file')
+    secret = readFileSync(file, 'utf8').trim()
+  } catch (error) {
+    throw new ConfigError(`JWT_SECRET is not set and ${file} cannot be read: ${(error as Error).message}`)
+  }
+  if (secret.length < 32) throw new ConfigError(`${file} holds a JWT secret shorter than 32 characters; delete it to generate a new one, or set JWT_SECRET`)
+  return secret
+}
+
+/** Stands in for the stored secret while the options are checked (an HMAC secret, as the stored one). */
+const PROVISIONAL_SECRET = `provisional-${randomBytes(32).toString('hex')}`
+
+/** webmaster@<host> as Django's DEFAULT_FROM_EMAIL, without the port of `domain`. */
+function defaultFrom (domain: string): string {
+  return `webmaster@${domain.replace(/:\d+$/, '')}`
+}
+
+/**
+ * The example server (`npm start`) as a function, ready to listen: the plugin under `/auth` on a SQLite
+ * file, Swagger UI at /docs and the OpenAPI document at /openapi.json. Configured by the environment:
+ * DATABASE_URL, SMTP_URL (+ SMTP_FROM), JWT_SECRET, DATA_DIR, ACCOUNTS_CONFIG, LOG_LEVEL.
+ */
+export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const dataDir = resolve(env.DATA_DIR ?? './data')
+  const configFile = env.ACCOUNTS_CONFIG !== undefined && env.ACCOUNTS_CONFIG !== '' ? env.ACCOUNTS_CONFIG : undefined
+  const fileOptions: FileOptions = configFile === undefined ? {} : readConfigFile(configFile)
+  const databaseUrl = env.DATABASE_URL !== undefined && env.DATABASE_URL !== '' ? env.DATABASE_URL : `sqlite:${join(dataDir, 'accounts.db')}`
+  const filename = sqliteFilename(databaseUrl)
+
+  const { jwt: fileJwt, ...fileRest } = fileOptions
+  const envSecret = env.JWT_SECRET !== undefined && env.JWT_SECRET !== '' ? env.JWT_SECRET : undefined
+  const options: AccountsOptions = { prefix: '/auth', ...fileRest, jwt: { signingKey: envSecret ?? PROVISIONAL_SECRET, ...fileJwt } }
+  // Check the options before writing or opening anything, so a typo names the file it came from.
+  try {
+    resolveOptions(options)
+  } catch (error) {
+    const message = (error as Error).message.replace(/^fastify-accounts: /, '')
+    throw new ConfigError(configFile === undefined ? message : `ACCOUNTS_CONFIG: ${resolve(configFile)}: ${message}`)
+  }
+  if (typeof options.prefix !== 'string' || (options.prefix !== '' && !options.prefix.startsWith('/'))) {
+    throw new ConfigError(`ACCOUNTS_CONFIG: ${resolve(configFile ?? '')}: "prefix" must be a path starting with /, or ""`)
+  }
+
+  let mailer: SmtpMailer | undefined
+  if (env.SMTP_URL !== undefined && env.SMTP_URL !== '') {
+    try {
+      mailer = new SmtpMailer({ url: env.SMTP_URL, from: env.SMTP_FROM ?? defaultFrom(options.domain ?? DEFAULTS.domain) })
+    } catch (error) {
+      throw new ConfigError(`SMTP_URL: ${(error as Error).message}`)
+    }
+  }
+
+  // Only now, with everything else checked: a failed start leaves no secret file behind.
+  if (options.jwt.signingKey === PROVISIONAL_SECRET) {
+    try {
+      options.jwt = { ...options.jwt, signingKey: storedJwtSecret(dataDir) }
+    } catch (error) {
+      await mailer?.close()
+      throw error
+    }
+  }
+
+  const pkg = readPackageJson()
+  const app = Fastify({ logger: opts.logger ?? { level: env.LOG_LEVEL ?? 'info' } })
+
+  let stores: SqliteStores | undefined
+  let closed = false
+  async function closeResources (): Promise<void> {
+    if (closed) return
+    closed = true
+    await stores?.close()
+    await mailer?.close()
+  }
+  app.addHook('onClose', closeResources)
+
+  try {
+    if (opts.configure !== undefined) await opts.configure(app)
+    stores = await createSqliteStores(filename)
+    if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
+      app.log.warn('REDIS_URL is set, but the Redis token store is not available yet: tokens are kept in the SQL database')
+    }
+
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: { title: pkg.name, version: pkg.version, description: pkg.description },
+        components: {
+          securitySchemes: {
+            jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Authorization: Bearer <access token>' },
+            token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <key>: an opaque token from /token/login/' }
+          }
+        }
+      },
+      refResolver: {
+        // Components are named after each schema's $id (DjoserUser, not def-0).
+        buildLocalReference (json, _baseUri, _fragment, i) {
+          return typeof json.$id === 'string' && json.$id !== '' ? json.$id : `def-${i}`
+        }
+      }
+    })
+
+    const mailerOption: { mailer?: Mailer } = mailer === undefined ? {} : { mailer }
+    await app.register(accounts, { ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens } })
+    await app.register(swaggerUi, { routePrefix: '/docs' })
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+    await app.ready()
+  } catch (error) {
+    await closeResources().catch(() => {})
+    await app.close().catch(() => {})
+    throw error
+  }
+  return app
+}
