@@ -10,6 +10,10 @@ export type JwtAlgorithm =
 
 export type LoginField = 'username' | 'email'
 
+/** The wire format the routes speak (and `app.authenticate` answers in). */
+export type DialectName = 'djoser' | 'dj-rest-auth' | 'sanic-jwt' | 'drf-jwt'
+export const DIALECTS: readonly DialectName[] = ['djoser', 'dj-rest-auth', 'sanic-jwt', 'drf-jwt']
+
 /** simplejwt's SIMPLE_JWT settings, camelCased. Lifetimes and leeway are in seconds. */
 export interface JwtOptions {
   /** HMAC secret (HS*) or PEM private key (RS*, PS*, ES*, EdDSA). Required. */
@@ -37,6 +41,8 @@ export interface JwtOptions {
 export interface AccountsOptions {
   /** Where the routes mount, e.g. '/auth'. Fastify's own register option; default ''. */
   prefix?: string
+  /** Which project's wire format the routes speak. */
+  dialect?: DialectName
   /** Stores for users and tokens; default in-memory stores (lost on restart: for tests and trying out). */
   store?: { users: UserStore, tokens: TokenStore }
   /** Where mail goes; default a console mailer that writes each message to the Fastify log. */
@@ -89,6 +95,7 @@ export type ResolvedOptions =
 
 /** Every default in one place. Where a default differs from djoser's or simplejwt's, the README says so. */
 export const DEFAULTS = {
+  dialect: 'djoser',
   passwordResetTimeout: 259200,
   domain: 'localhost:3000',
   siteName: 'fastify-accounts',
@@ -214,6 +221,7 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
     expect(typeof value === 'string' && value.includes('{uid}') && value.includes('{token}'),
       `${key} must be a string containing {uid} and {token}`)
   }
+  expect(DIALECTS.includes(options.dialect), `dialect must be one of ${DIALECTS.join(', ')}`)
   expect(options.loginField === 'username' || options.loginField === 'email', 'loginField must be "username" or "email"')
   expect(isPositiveInteger(options.passwordResetTimeout), 'passwordResetTimeout must be a positive whole number of seconds')
   expect(isPositiveInteger(options.bodyLimit), 'bodyLimit must be a positive whole number of bytes')

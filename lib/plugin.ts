@@ -1,16 +1,16 @@
 import fastifyJwt, { type JWT } from '@fastify/jwt'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AccountService, type AccountUser } from './accounts.js'
 import { createAuthenticator, type Authenticator, type RequestAuth } from './authenticate.js'
 import { ConsoleMailer } from './mail/console.js'
 import { OneTimeLinks } from './one-time-links.js'
-import { resolveOptions, type AccountsOptions, type ResolvedOptions } from './options.js'
+import { OptionsError, resolveOptions, type AccountsOptions, type DialectName, type ResolvedOptions } from './options.js'
 import { Argon2Hasher } from './passwords/argon2.js'
 import { createPasswordValidator } from './passwords/validators.js'
 import { djoserRoutes } from './routes/djoser.js'
 import { djoserErrorFormatter } from './routes/djoser-errors.js'
-import { authenticateHook } from './routes/scope.js'
+import { authenticateHook, type ErrorFormatter } from './routes/scope.js'
 import { MemoryTokenStore, MemoryUserStore } from './stores/memory.js'
 import { TokenService } from './tokens.js'
 
@@ -21,6 +21,21 @@ export interface AccountsDecorator {
   options: ResolvedOptions
   /** Resolves the request's credentials to a user, or throws the error to format. */
   authenticateRequest: Authenticator
+  /** The configured key's signer and verifier, for dialects whose tokens are not simplejwt's. */
+  jwt: JWT
+}
+
+interface DialectModule {
+  routes: FastifyPluginAsync
+  formatError: ErrorFormatter
+}
+
+/** The route set and error shape of each dialect; `dialect` picks one, the others can be registered beside it. */
+function dialectModule (name: DialectName, o: ResolvedOptions): DialectModule {
+  switch (name) {
+    case 'djoser': return { routes: djoserRoutes, formatError: djoserErrorFormatter(o.jwt.authHeaderTypes[0]) }
+    default: throw new OptionsError(`dialect "${name}" is not available yet`)
+  }
 }
 
 declare module 'fastify' {
@@ -83,10 +98,11 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
 
   app.decorateRequest('user', null)
   app.decorateRequest('auth', null)
-  app.decorate('accounts', { accounts, tokens, options, authenticateRequest })
-  app.decorate('authenticate', authenticateHook(authenticateRequest, djoserErrorFormatter(o.authHeaderTypes[0])))
+  const dialect = dialectModule(options.dialect, options)
+  app.decorate('accounts', { accounts, tokens, options, authenticateRequest, jwt })
+  app.decorate('authenticate', authenticateHook(authenticateRequest, dialect.formatError))
 
-  await app.register(djoserRoutes, { prefix: input.prefix ?? '' })
+  await app.register(dialect.routes, { prefix: input.prefix ?? '' })
 }
 
 /**
