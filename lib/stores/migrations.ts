@@ -69,15 +69,29 @@ function dialectOf (db: Kysely<Database>): SqlDialectName {
   throw new Error(`fastify-accounts: unsupported SQL dialect (${adapter.constructor.name}); use SQLite or PostgreSQL`)
 }
 
-/** Brings the accounts tables up to date; safe to run on every start (already applied migrations are skipped). */
-export async function migrateToLatest (db: Kysely<Database>, dialect: SqlDialectName = dialectOf(db)): Promise<void> {
+export interface MigrateOptions {
+  /**
+   * PostgreSQL: the schema the tables live in (the connection's search_path must name it too). Kysely's
+   * migrator looks its bookkeeping table up across all schemas unless told which one, so pass it whenever
+   * another schema of the same database may hold fastify-accounts tables as well.
+   */
+  schema?: string
+}
+
+/**
+ * Brings the accounts tables up to date; safe to run on every start and from several processes at once
+ * (already applied migrations are skipped; on PostgreSQL an advisory lock serialises concurrent runs).
+ * Returns the names of the migrations it applied.
+ */
+export async function migrateToLatest (db: Kysely<Database>, dialect: SqlDialectName = dialectOf(db), options: MigrateOptions = {}): Promise<string[]> {
   const migrations = accountsMigrations(dialect)
   const provider: MigrationProvider = { getMigrations: async () => migrations }
   const migrator = new Migrator({
     db,
     provider,
     migrationTableName: MIGRATION_TABLE,
-    migrationLockTableName: MIGRATION_LOCK_TABLE
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema })
   })
   const { error, results } = await migrator.migrateToLatest()
   if (error !== undefined) {
@@ -88,4 +102,5 @@ export async function migrateToLatest (db: Kysely<Database>, dialect: SqlDialect
       { cause: error }
     )
   }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
 }

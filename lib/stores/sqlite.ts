@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
-import { KyselyTokenStore, KyselyUserStore } from './kysely.js'
+import { KyselyTokenStore, KyselyUserStore, withStoreErrors } from './kysely.js'
 import { migrateToLatest } from './migrations.js'
 import type { Database } from './schema.js'
 
@@ -10,12 +10,23 @@ export interface SqliteStores {
   users: KyselyUserStore
   tokens: KyselyTokenStore
   db: Kysely<Database>
+  /** The migrations this open applied (none when the file was up to date or `migrate: false`). */
+  applied: string[]
   /** Closes the database; the stores are unusable afterwards. */
   close (): Promise<void>
 }
 
-/** Opens (creating when missing) and migrates a SQLite database; `':memory:'` gives a private in-memory one. */
-export async function createSqliteStores (filename: string): Promise<SqliteStores> {
+export interface SqliteStoreOptions {
+  /** Bring the tables up to date on open (default true); `npm run migrate` opens with false and migrates itself. */
+  migrate?: boolean
+}
+
+/**
+ * Opens (creating when missing) and migrates a SQLite database; `':memory:'` gives a private in-memory one.
+ * A database that stays locked past the busy timeout, or a file that cannot be read or written, surfaces
+ * as StoreUnavailableError (503).
+ */
+export async function createSqliteStores (filename: string, options: SqliteStoreOptions = {}): Promise<SqliteStores> {
   const inMemory = filename === ':memory:' || filename === ''
   if (!inMemory) mkdirSync(dirname(filename), { recursive: true })
 
@@ -26,17 +37,24 @@ export async function createSqliteStores (filename: string): Promise<SqliteStore
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
 
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const db = new Kysely<Database>({ dialect: withStoreErrors(new SqliteDialect({ database: sqlite })) })
+  let applied: string[] = []
   try {
-    await migrateToLatest(db)
+    if (options.migrate ?? true) applied = await migrateToLatest(db, 'sqlite')
   } catch (err) {
     await db.destroy()
     throw err
   }
+  let closed = false
   return {
     users: new KyselyUserStore(db),
     tokens: new KyselyTokenStore(db),
     db,
-    close: async () => { await db.destroy() }
+    applied,
+    close: async () => {
+      if (closed) return
+      closed = true
+      await db.destroy()
+    }
   }
 }

@@ -366,6 +366,20 @@ export function storeContract (t: Test, name: string, factory: () => Promise<Con
       t.equal(await tokens.revokeUserRefreshTokens(99), 0)
     })
 
+    t.test('family and user revocations reach records created by claim and revoke fallbacks', async (t) => {
+      const { tokens } = await open(t)
+      await tokens.saveRefreshToken(refresh('saved', { userId: 5, family: 'F' }))
+      await tokens.claimRefreshToken('claimed', refresh('claimed', { userId: 5, family: 'F' }))
+      await tokens.revokeRefreshToken('revoked', refresh('revoked', { userId: 5, family: 'F' }))
+      await tokens.claimRefreshToken('other', refresh('other', { userId: 5, family: 'G' }))
+      t.equal(await tokens.revokeRefreshFamily('F'), 2, 'saved and claimed (revoked already was)')
+      t.equal((await tokens.findRefreshToken('other'))?.revokedAt, null, 'family G untouched')
+      t.equal(await tokens.revokeUserRefreshTokens(5), 1, 'then the user\'s last one, in family G')
+      for (const jti of ['saved', 'claimed', 'revoked', 'other']) {
+        t.equal((await tokens.claimRefreshToken(jti, refresh(jti))).status, 'revoked', `${jti} is revoked`)
+      }
+    })
+
     t.test('auth tokens: save, find, delete', async (t) => {
       const { tokens } = await open(t)
       const createdAt = new Date('2024-03-04T05:06:07.089Z')

@@ -1,0 +1,55 @@
+/**
+ * `npm run migrate`: brings the database DATABASE_URL names up to date and exits (0 done, 1 failed).
+ * DATABASE_URL as for the example server: `postgres://…`, `sqlite:<path>`; default the SQLite file
+ * `<DATA_DIR or ./data>/accounts.db`. DATABASE_SCHEMA picks a PostgreSQL schema other than the current one.
+ * Safe to run while instances are serving, and from several places at once (an advisory lock serialises runs).
+ */
+import { realpathSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createStores, redactUrl } from './stores/factory.js'
+
+export interface MigrateResult {
+  url: string
+  /** The migrations applied by this run (empty when the database was up to date). */
+  applied: string[]
+}
+
+/** The database URL for an environment: DATABASE_URL, else the example server's SQLite file. */
+export function databaseUrlOf (env: NodeJS.ProcessEnv): string {
+  if (env.DATABASE_URL !== undefined && env.DATABASE_URL !== '') return env.DATABASE_URL
+  return `sqlite:${join(resolve(env.DATA_DIR ?? './data'), 'accounts.db')}`
+}
+
+export async function migrate (env: NodeJS.ProcessEnv = process.env): Promise<MigrateResult> {
+  const url = databaseUrlOf(env)
+  const schema = env.DATABASE_SCHEMA !== undefined && env.DATABASE_SCHEMA !== '' ? env.DATABASE_SCHEMA : undefined
+  const stores = await createStores({ databaseUrl: url, migrate: true, postgres: { schema, poolSize: 1 } })
+  await stores.close()
+  return { url, applied: stores.applied }
+}
+
+async function main (): Promise<void> {
+  try {
+    const { url, applied } = await migrate(process.env)
+    const where = redactUrl(url)
+    console.log(applied.length === 0
+      ? `fastify-accounts: ${where} is up to date`
+      : `fastify-accounts: ${where}: applied ${applied.join(', ')}`)
+  } catch (error) {
+    console.error(`fastify-accounts: migrating failed: ${(error instanceof Error ? error.message : String(error)).replace(/^fastify-accounts: /, '')}`)
+    process.exitCode = 1
+  }
+}
+
+function runDirectly (): boolean {
+  const script = process.argv[1]
+  if (script === undefined) return false
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
+  } catch {
+    return false
+  }
+}
+
+if (runDirectly()) await main()

@@ -1,0 +1,115 @@
+import { resolve } from 'node:path'
+import type { Kysely } from 'kysely'
+import type { TokenStore, UserStore } from '../ports.js'
+import { createPostgresStores, type PostgresStoreOptions } from './postgres.js'
+import { RedisTokenStore, type RedisTokenStoreOptions } from './redis.js'
+import type { Database } from './schema.js'
+import { createSqliteStores } from './sqlite.js'
+
+/** What the stores log (a pino or Fastify logger fits). */
+export interface StoreLogger {
+  info (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+}
+
+export interface CreateStoresOptions {
+  /**
+   * `sqlite:<path>` (`sqlite:./data/accounts.db`, `sqlite:///abs/path.db`, `sqlite::memory:`), or
+   * `postgres://…` / `postgresql://…` (a libpq URI).
+   */
+  databaseUrl: string
+  /** `redis://…` / `rediss://…`: keep refresh records, the blacklist and opaque tokens in Redis instead. */
+  redisUrl?: string
+  /** Bring the SQL tables up to date on open (default true). */
+  migrate?: boolean
+  logger?: StoreLogger
+  /** PostgreSQL pool and timeout settings. */
+  postgres?: Omit<PostgresStoreOptions, 'logger' | 'migrate'>
+  /** Redis key prefix, TTL and timeout settings. */
+  redis?: Omit<RedisTokenStoreOptions, 'logger'>
+}
+
+export interface Stores {
+  users: UserStore
+  tokens: TokenStore
+  /** The SQL database of the user store (and of the token store unless Redis keeps the tokens). */
+  db: Kysely<Database>
+  kind: { users: 'sqlite' | 'postgres', tokens: 'sqlite' | 'postgres' | 'redis' }
+  /** The SQL migrations this open applied. */
+  applied: string[]
+  /** Closes the database pool and the Redis connection. Idempotent. */
+  close (): Promise<void>
+}
+
+/** `sqlite:<path>`, `sqlite:///abs/path`, `sqlite::memory:` → a better-sqlite3 filename (relative paths from the cwd). */
+export function sqliteFilenameOf (url: string): string {
+  const match = /^sqlite:(.*)$/i.exec(url)
+  if (match === null) throw new TypeError(`fastify-accounts: not a sqlite: URL: ${url}`)
+  let path = match[1]
+  if (path === ':memory:') return ':memory:'
+  // sqlite:///abs/path.db (SQLAlchemy style) is /abs/path.db.
+  if (path.startsWith('//')) path = path.slice(2)
+  if (path === '') throw new TypeError('fastify-accounts: sqlite: needs a file path, e.g. sqlite:./data/accounts.db, or sqlite::memory:')
+  return resolve(path)
+}
+
+/** `url` with its password replaced, for logs. */
+export function redactUrl (url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== '') parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
+  }
+}
+
+/**
+ * Opens the stores a deployment's URLs name: SQLite or PostgreSQL for users (and tokens), plus Redis for
+ * tokens when `redisUrl` is set. The SQL schema is migrated on open unless `migrate: false`.
+ */
+export async function createStores (options: CreateStoresOptions): Promise<Stores> {
+  const { databaseUrl, redisUrl, logger } = options
+  const migrate = options.migrate ?? true
+  let sqlStores: { users: UserStore, tokens: TokenStore, db: Kysely<Database>, applied: string[], close: () => Promise<void> }
+  let sqlKind: 'sqlite' | 'postgres'
+  if (/^sqlite:/i.test(databaseUrl)) {
+    sqlStores = await createSqliteStores(sqliteFilenameOf(databaseUrl), { migrate })
+    sqlKind = 'sqlite'
+  } else if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    sqlStores = await createPostgresStores(databaseUrl, { ...options.postgres, migrate, logger })
+    sqlKind = 'postgres'
+  } else {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1]
+    throw new TypeError(`fastify-accounts: unsupported database URL ${scheme === undefined ? `"${redactUrl(databaseUrl)}"` : `scheme "${scheme}:"`}; use sqlite:<path>, sqlite::memory: or postgres://…`)
+  }
+
+  let redis: RedisTokenStore | undefined
+  if (redisUrl !== undefined && redisUrl !== '') {
+    try {
+      if (!/^rediss?:\/\//i.test(redisUrl)) throw new TypeError(`fastify-accounts: unsupported Redis URL "${redactUrl(redisUrl)}"; use redis://… or rediss://…`)
+      redis = new RedisTokenStore(redisUrl, { ...options.redis, logger })
+      await redis.connect()
+    } catch (error) {
+      await redis?.close()
+      await sqlStores.close()
+      throw error
+    }
+  }
+
+  let closed: Promise<void> | undefined
+  return {
+    users: sqlStores.users,
+    tokens: redis ?? sqlStores.tokens,
+    db: sqlStores.db,
+    applied: sqlStores.applied,
+    kind: { users: sqlKind, tokens: redis === undefined ? sqlKind : 'redis' },
+    close: async () => {
+      closed ??= Promise.allSettled([redis?.close(), sqlStores.close()]).then((results) => {
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+        if (failed !== undefined) throw failed.reason
+      })
+      await closed
+    }
+  }
+}

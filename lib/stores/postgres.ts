@@ -1,0 +1,270 @@
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import type { DatabaseIntrospector, DatabaseMetadata, Dialect, PostgresPool, PostgresPoolClient, SchemaMetadata, TableMetadata } from 'kysely'
+import pg from 'pg'
+import type { StoreLogger } from './factory.js'
+import { isUnavailableError, KyselyTokenStore, KyselyUserStore, storeError, withStoreErrors } from './kysely.js'
+import { migrateToLatest } from './migrations.js'
+import type { Database } from './schema.js'
+
+export interface PostgresStoreOptions {
+  /**
+   * The schema that holds the tables (created when missing; the connections' search_path is set to it).
+   * Default: the connection's current schema (normally `public`). Lower-case letters, digits and `_`.
+   */
+  schema?: string
+  /** Connections in the pool (default 10). Each instance of the app has its own pool. */
+  poolSize?: number
+  /** How long to wait for a connection, new or from the pool, before answering 503 (default 1000 ms). */
+  connectionTimeoutMs?: number
+  /**
+   * How long one statement may run (default 1500 ms): PostgreSQL's `statement_timeout` and `lock_timeout`,
+   * plus a client-side read timeout 500 ms longer, which covers a server that stopped answering on an open
+   * connection. Migrations run without it.
+   */
+  statementTimeoutMs?: number
+  /** Idle connections are closed after this long (default 10000 ms). */
+  idleTimeoutMs?: number
+  /** Shown in pg_stat_activity (default `fastify-accounts`). */
+  applicationName?: string
+  /** Bring the tables up to date on open (default true). Several instances may migrate at once. */
+  migrate?: boolean
+  /** Where pool errors go (an idle connection dropped by the server, say); default nowhere. */
+  logger?: StoreLogger
+}
+
+export interface PostgresStores {
+  users: KyselyUserStore
+  tokens: KyselyTokenStore
+  db: Kysely<Database>
+  /** The schema the tables live in. */
+  schema: string
+  /** The migrations this open applied (none when the schema was up to date or `migrate: false`). */
+  applied: string[]
+  /** Ends the pool (waiting for checked-out connections); the stores are unusable afterwards. Idempotent. */
+  close (): Promise<void>
+}
+
+const DEFAULTS = {
+  poolSize: 10,
+  connectionTimeoutMs: 1000,
+  statementTimeoutMs: 1500,
+  idleTimeoutMs: 10_000,
+  applicationName: 'fastify-accounts'
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+
+const INT8_OID = 20
+
+/**
+ * node-postgres parses `bigint` to a string, to stay lossless. Our bigints are epoch milliseconds and row
+ * counts, far below 2^53, so they become numbers, for this pool only (pg.types stays untouched).
+ */
+const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
+  oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)
+) as typeof pg.types.getTypeParser
+
+function positive (name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`fastify-accounts: ${name} must be a positive integer, not ${String(value)}`)
+  return value
+}
+
+/**
+ * Kysely's view of `pool`, handing back a connection that failed at the socket level (cut, timed out)
+ * destroyed rather than idle, so the next query gets a fresh one. A pool without this can lend out a
+ * connection that a client-side read timeout left waiting for an answer that will never come.
+ */
+function discardingBrokenClients (pool: pg.Pool): PostgresPool {
+  return {
+    async connect (): Promise<PostgresPoolClient> {
+      const client = await pool.connect()
+      let broken: Error | undefined
+      const query = (...args: unknown[]): unknown => {
+        const result = (client.query as (...a: unknown[]) => unknown)(...args)
+        // A cursor (Kysely's streamQuery) comes back as is; a query as a promise.
+        if (!(result instanceof Promise)) return result
+        return result.catch((error: unknown) => {
+          if (isUnavailableError(error)) broken = error as Error
+          throw error
+        })
+      }
+      return {
+        query: query as PostgresPoolClient['query'],
+        release: () => { client.release(broken) }
+      }
+    },
+    end: async () => { await pool.end() }
+  }
+}
+
+interface PoolSettings {
+  url: string
+  schema: string | undefined
+  max: number
+  connectionTimeoutMs: number
+  statementTimeoutMs: number | null
+  idleTimeoutMs: number
+  applicationName: string
+  logger: StoreLogger | undefined
+}
+
+function createPool (s: PoolSettings): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: s.url,
+    max: s.max,
+    connectionTimeoutMillis: s.connectionTimeoutMs,
+    idleTimeoutMillis: s.idleTimeoutMs,
+    application_name: s.applicationName,
+    keepAlive: true,
+    ...(s.statementTimeoutMs === null
+      ? {}
+      : {
+          statement_timeout: s.statementTimeoutMs,
+          lock_timeout: s.statementTimeoutMs,
+          // Client-side: fires only when the server did not cancel the statement itself (it is gone).
+          query_timeout: s.statementTimeoutMs + 500
+        }),
+    ...(s.schema === undefined ? {} : { options: `-c search_path=${s.schema}` }),
+    types: { getTypeParser }
+  })
+  // A connection the server drops while it is idle (restart, pg_terminate_backend, network) emits 'error'
+  // on the pool and on the client; without listeners that would crash the process. The pool discards it.
+  pool.on('error', (error) => {
+    s.logger?.warn({ err: error }, 'fastify-accounts: an idle PostgreSQL connection failed; it is replaced on next use')
+  })
+  pool.on('connect', (client) => {
+    client.on('error', () => { /* reported by the pool's listener or by the failing query */ })
+  })
+  return pool
+}
+
+/**
+ * What Kysely's migrator needs to know (which schemas and tables exist), for the current schema only.
+ * Kysely's own PostgreSQL introspector reads every table of every schema and resolves their names one by
+ * one, so another schema dropped meanwhile (another app, another test) makes it fail with
+ * `schema "…" does not exist`; this one reads the catalogue in one snapshot and needs no name lookups.
+ */
+class CurrentSchemaIntrospector implements DatabaseIntrospector {
+  readonly #db: Kysely<unknown>
+
+  constructor (db: Kysely<unknown>) {
+    this.#db = db
+  }
+
+  async getSchemas (): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace`.execute(this.#db)
+    return rows
+  }
+
+  async getTables (): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ name: string, schema: string, kind: string }>`
+      select c.relname as name, n.nspname as schema, c.relkind as kind
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'p', 'v', 'm')`.execute(this.#db)
+    return rows.map((r) => ({ name: r.name, schema: r.schema, isView: r.kind === 'v' || r.kind === 'm', columns: [] }))
+  }
+
+  async getMetadata (): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() }
+  }
+}
+
+function migrationDialect (dialect: Dialect): Dialect {
+  return { ...dialect, createIntrospector: (db) => new CurrentSchemaIntrospector(db) }
+}
+
+/**
+ * Kysely on `pool`, and how to close both. pg-pool's end() resolves once it has asked every connection to
+ * close, before their sockets are gone; `close` waits for them too (at most 2 s), so nothing is left open.
+ */
+function kyselyOn (pool: pg.Pool, forMigrations = false): { db: Kysely<Database>, close: () => Promise<void> } {
+  const open = new Set<pg.PoolClient>()
+  let allClosed: (() => void) | undefined
+  pool.on('connect', (client) => { open.add(client) })
+  pool.on('remove', (client) => {
+    open.delete(client)
+    if (open.size === 0) allClosed?.()
+  })
+  const dialect = withStoreErrors(new PostgresDialect({ pool: discardingBrokenClients(pool) }))
+  const db = new Kysely<Database>({ dialect: forMigrations ? migrationDialect(dialect) : dialect })
+  return {
+    db,
+    close: async () => {
+      const drained = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000)
+        timer.unref()
+        allClosed = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      await db.destroy()
+      if (open.size > 0) await drained
+      else allClosed?.()
+    }
+  }
+}
+
+/**
+ * Opens PostgreSQL stores on a pooled connection (node-postgres): the same Kysely stores as SQLite.
+ * `url` is a libpq connection URI, `postgres://user:password@host:5432/db` (with `?sslmode=…` when needed).
+ * Migrates on open unless `migrate: false`, on a separate connection without the statement timeout.
+ * A database that is down, unreachable or slower than the timeouts surfaces as StoreUnavailableError (503);
+ * the pool reconnects by itself when it is back.
+ */
+export async function createPostgresStores (url: string, options: PostgresStoreOptions = {}): Promise<PostgresStores> {
+  if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
+    throw new TypeError(`fastify-accounts: schema must be lower-case letters, digits and _ (at most 63), not "${options.schema}"`)
+  }
+  const settings: PoolSettings = {
+    url,
+    schema: options.schema,
+    max: positive('poolSize', options.poolSize, DEFAULTS.poolSize),
+    connectionTimeoutMs: positive('connectionTimeoutMs', options.connectionTimeoutMs, DEFAULTS.connectionTimeoutMs),
+    statementTimeoutMs: positive('statementTimeoutMs', options.statementTimeoutMs, DEFAULTS.statementTimeoutMs),
+    idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs, DEFAULTS.idleTimeoutMs),
+    applicationName: options.applicationName ?? DEFAULTS.applicationName,
+    logger: options.logger
+  }
+
+  // Migrations (and creating the schema) may legitimately outlast the request timeout: their own pool.
+  const { db: setup, close: closeSetup } = kyselyOn(createPool({ ...settings, max: 1, statementTimeoutMs: null }), true)
+  let schema: string
+  let applied: string[] = []
+  try {
+    if (options.schema !== undefined) {
+      await sql`create schema if not exists ${sql.id(options.schema)}`.execute(setup).catch(async (error: unknown) => {
+        // Two instances creating the schema at once: one of them loses on the catalog's unique index.
+        const { rows } = await sql<{ n: number }>`select count(*) as n from pg_namespace where nspname = ${options.schema}`.execute(setup)
+        if (Number(rows[0]?.n) !== 1) throw error
+      })
+      schema = options.schema
+    } else {
+      const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(setup)
+      const current = rows[0]?.schema ?? null
+      if (current === null) throw new Error('fastify-accounts: the search_path of this connection names no existing schema; pass `schema`')
+      schema = current
+    }
+    if (options.migrate ?? true) applied = await migrateToLatest(setup, 'postgres', { schema })
+  } catch (error) {
+    throw storeError(error)
+  } finally {
+    await closeSetup()
+  }
+
+  // With no schema given, the connections' own search_path keeps resolving to `schema`.
+  const { db, close } = kyselyOn(createPool(settings))
+  let closed: Promise<void> | undefined
+  return {
+    users: new KyselyUserStore(db),
+    tokens: new KyselyTokenStore(db),
+    db,
+    schema,
+    applied,
+    close: async () => {
+      closed ??= close()
+      await closed
+    }
+  }
+}

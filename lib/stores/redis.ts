@@ -1,0 +1,452 @@
+import { createHash } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { StoreUnavailableError } from '../ports.js'
+import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshTokenRecord, TokenStore } from '../ports.js'
+import type { StoreLogger } from './factory.js'
+
+export interface RedisTokenStoreOptions {
+  /** Prepended to every key (default `accounts:`), so several apps or tests can share one Redis database. */
+  keyPrefix?: string
+  /**
+   * How long a refresh record (and its blacklist entry) is kept after the token expires (default 300 s).
+   * Keep it at least the `jwt.leeway`, so a blacklisted token cannot come back within the leeway.
+   */
+  refreshGraceSeconds?: number
+  /**
+   * Opaque (DRF) tokens expire this long after creation. Default: never, as DRF's tokens; they are then
+   * bounded by deletion: logout, password change or reset, account deletion.
+   */
+  authTokenTtlSeconds?: number | null
+  /** For a client this store creates from a URL: how long connecting may take (default 1000 ms). */
+  connectTimeoutMs?: number
+  /** For a client this store creates from a URL: how long one command may take (default 1000 ms). */
+  commandTimeoutMs?: number
+  /** For a client this store creates from a URL: its name in CLIENT LIST (default `fastify-accounts`). */
+  connectionName?: string
+  /** Where connection losses and recoveries are reported (once per outage). */
+  logger?: StoreLogger
+}
+
+export interface RedisClientOptions {
+  /** Default 1000 ms. */
+  connectTimeoutMs?: number
+  /** Default 1000 ms. */
+  commandTimeoutMs?: number
+  /** Default `fastify-accounts`. */
+  connectionName?: string
+}
+
+/**
+ * An ioredis client set up to fail fast and recover by itself: connecting and each command are bounded
+ * (1 s by default); while Redis is unreachable commands fail at once instead of queueing (no offline
+ * queue, no retry of commands cut off by a lost connection, so nothing stale runs when it comes back);
+ * reconnection is tried at once, then every 100 ms to 1 s for as long as it takes. Connects on first `connect()`.
+ */
+export function createRedisClient (url: string, options: RedisClientOptions = {}): Redis {
+  const commandTimeout = options.commandTimeoutMs ?? 1000
+  return new Redis(url, {
+    lazyConnect: true,
+    connectionName: options.connectionName ?? 'fastify-accounts',
+    connectTimeout: options.connectTimeoutMs ?? 1000,
+    commandTimeout,
+    // A connection that stops answering while commands wait is dropped and re-established.
+    socketTimeout: commandTimeout * 2,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    // At once after a lost connection (a killed client, a failover), then backing off to once a second.
+    retryStrategy: (times: number) => Math.min((times - 1) * 100, 1000)
+  })
+}
+
+/** Redis answers that mean "not now" (loading, failing over, out of memory), not a bug. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|OOM|MISCONF)\b/
+
+/** A failed command as the store throws it: StoreUnavailableError (503) unless Redis rejected the command itself. */
+function redisError (error: unknown): unknown {
+  if (error instanceof StoreUnavailableError) return error
+  const message = error instanceof Error ? error.message : String(error)
+  if (error instanceof Error && error.name === 'ReplyError' && !TRANSIENT_REPLY.test(message)) return error
+  return new StoreUnavailableError(`fastify-accounts: Redis is unavailable: ${message}`, { cause: error })
+}
+
+class Script {
+  readonly source: string
+  readonly sha: string
+  constructor (source: string) {
+    this.source = source
+    this.sha = createHash('sha1').update(source).digest('hex')
+  }
+}
+
+// ---- Lua ------------------------------------------------------------------------------------------------
+// Keys (P is the prefix):
+//   P rt:<jti>            hash u (user id), f (family), e (expires, ms), ua (used at), ra (revoked at);
+//                         expires at e + grace
+//   P rt-exp              zset jti -> e, for purgeExpired
+//   P rt-user:<id>        zset jti -> e, for revokeUserRefreshTokens
+//   P rt-family:<family>  zset jti -> e, for revokeRefreshFamily
+//   P at:<sha256>         hash u, c (created, ms); no expiry unless authTokenTtlSeconds
+//   P at-user:<id>        zset sha256 -> expiry (+inf when none), for deleteUserAuthTokens
+// Every index drops members whose record has expired each time it grows, and expires with its newest
+// member, so nothing outlives the tokens it describes.
+
+// KEYS: record, rt-exp, rt-user, rt-family. ARGV: jti, user, family, expires, now, floor (now - grace), grace.
+const CREATE = `
+local function index(key, member, score)
+  redis.call('ZADD', key, score, member)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[6])
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', key, string.format('%d', tonumber(top[2]) + tonumber(ARGV[7]))) end
+end
+local function create(usedAt, revokedAt)
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'u', ARGV[2], 'f', ARGV[3], 'e', ARGV[4])
+  if usedAt ~= '' then redis.call('HSET', KEYS[1], 'ua', usedAt) end
+  if revokedAt ~= '' then redis.call('HSET', KEYS[1], 'ra', revokedAt) end
+  index(KEYS[2], ARGV[1], ARGV[4])
+  index(KEYS[3], ARGV[1], ARGV[4])
+  index(KEYS[4], ARGV[1], ARGV[4])
+  redis.call('PEXPIREAT', KEYS[1], string.format('%d', tonumber(ARGV[4]) + tonumber(ARGV[7])))
+end
+`
+
+// A jti already recorded is left as it is (never un-revoked); returns 0 then.
+const SAVE = new Script(CREATE + `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+create('', '')
+return 1
+`)
+
+// Returns status, user, family, expires, used at, revoked at ('' for none).
+const CLAIM = new Script(CREATE + `
+local r = redis.call('HMGET', KEYS[1], 'u', 'f', 'e', 'ua', 'ra')
+if not r[1] then
+  create(ARGV[5], '')
+  return {'claimed', ARGV[2], ARGV[3], ARGV[4], ARGV[5], ''}
+end
+local usedAt, revokedAt = r[4] or '', r[5] or ''
+if revokedAt ~= '' then return {'revoked', r[1], r[2], r[3], usedAt, revokedAt} end
+if usedAt ~= '' then return {'used', r[1], r[2], r[3], usedAt, revokedAt} end
+redis.call('HSET', KEYS[1], 'ua', ARGV[5])
+return {'claimed', r[1], r[2], r[3], ARGV[5], ''}
+`)
+
+const REVOKE = new Script(CREATE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  create('', ARGV[5])
+  return 1
+end
+return redis.call('HSETNX', KEYS[1], 'ra', ARGV[5])
+`)
+
+// KEYS: an rt-user or rt-family index. ARGV: prefix, now, the record field it indexes ('u' or 'f'), its value.
+const REVOKE_INDEXED = new Script(`
+local n = 0
+for _, jti in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local key = ARGV[1] .. 'rt:' .. jti
+  if redis.call('HGET', key, ARGV[3]) == ARGV[4] then
+    n = n + redis.call('HSETNX', key, 'ra', ARGV[2])
+  else
+    redis.call('ZREM', KEYS[1], jti)
+  end
+end
+return n
+`)
+
+// KEYS: rt-exp. ARGV: prefix, now, batch size. Returns how many records it deleted and how many it looked at.
+const PURGE = new Script(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local n = 0
+for _, jti in ipairs(ids) do
+  local key = ARGV[1] .. 'rt:' .. jti
+  local r = redis.call('HMGET', key, 'u', 'f')
+  if r[1] then
+    n = n + redis.call('DEL', key)
+    redis.call('ZREM', ARGV[1] .. 'rt-user:' .. r[1], jti)
+    redis.call('ZREM', ARGV[1] .. 'rt-family:' .. r[2], jti)
+  end
+  redis.call('ZREM', KEYS[1], jti)
+end
+return {n, #ids}
+`)
+
+// KEYS: at:<hash>, at-user:<id>. ARGV: hash, user, created, expires ('' for never), now.
+const SAVE_AUTH = new Script(`
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'u', ARGV[2], 'c', ARGV[3])
+local score = '+inf'
+if ARGV[4] ~= '' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+  score = ARGV[4]
+end
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
+local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if top[2] == 'inf' then
+  redis.call('PERSIST', KEYS[2])
+elseif top[2] then
+  redis.call('PEXPIREAT', KEYS[2], top[2])
+end
+return 1
+`)
+
+// KEYS: at:<hash>. ARGV: prefix, hash.
+const DELETE_AUTH = new Script(`
+local user = redis.call('HGET', KEYS[1], 'u')
+if not user then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', ARGV[1] .. 'at-user:' .. user, ARGV[2])
+return 1
+`)
+
+// KEYS: at-user:<id>. ARGV: prefix, user.
+const DELETE_USER_AUTH = new Script(`
+local n = 0
+for _, hash in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local key = ARGV[1] .. 'at:' .. hash
+  if redis.call('HGET', key, 'u') == ARGV[2] then n = n + redis.call('DEL', key) end
+end
+redis.call('DEL', KEYS[1])
+return n
+`)
+
+const PURGE_BATCH = 500
+
+type Reply = Array<string | null>
+
+const millis = (value: string): Date => new Date(Number(value))
+const optionalMillis = (value: string | null | undefined): Date | null =>
+  value === null || value === undefined || value === '' ? null : millis(value)
+
+function nonNegative (name: string, value: number, allowZero = true): number {
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new TypeError(`fastify-accounts: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds, not ${String(value)}`)
+  }
+  return value
+}
+
+/**
+ * TokenStore on Redis (ioredis): refresh-token records, the blacklist and opaque tokens, shared by every
+ * instance of the app. Claims and revocations are Lua scripts, atomic across instances. Refresh records
+ * expire with their tokens (plus `refreshGraceSeconds`); the per-user and per-family indexes prune
+ * themselves and expire with their newest token. Redis 5 or newer (tested with 7.0), standalone or a
+ * Sentinel-managed primary through a client you pass; not Redis Cluster (the scripts touch keys they compute).
+ *
+ * Given a URL, the store owns its client (set up by {@link createRedisClient}) and closes it; given a
+ * client, the caller keeps it (`close()` leaves it open) and should configure the same bounded timeouts.
+ */
+export class RedisTokenStore implements TokenStore {
+  readonly #client: Redis
+  readonly #ownsClient: boolean
+  readonly #prefix: string
+  readonly #graceMs: number
+  readonly #authTtlMs: number | null
+  readonly #connectTimeoutMs: number
+  readonly #logger: StoreLogger | undefined
+  #down = false
+  #closed: Promise<void> | undefined
+
+  constructor (clientOrUrl: Redis | string, options: RedisTokenStoreOptions = {}) {
+    this.#prefix = options.keyPrefix ?? 'accounts:'
+    this.#graceMs = nonNegative('refreshGraceSeconds', options.refreshGraceSeconds ?? 300) * 1000
+    const authTtl = options.authTokenTtlSeconds ?? null
+    this.#authTtlMs = authTtl === null ? null : nonNegative('authTokenTtlSeconds', authTtl, false) * 1000
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 1000
+    this.#logger = options.logger
+    if (typeof clientOrUrl === 'string') {
+      this.#client = createRedisClient(clientOrUrl, options)
+      this.#ownsClient = true
+      this.#client.on('error', (error: Error) => { this.#reportDown(error) })
+      this.#client.on('ready', () => { this.#reportUp() })
+    } else {
+      if (clientOrUrl.options.keyPrefix !== undefined && clientOrUrl.options.keyPrefix !== '') {
+        throw new TypeError('fastify-accounts: give the RedisTokenStore a client without ioredis\' keyPrefix, and the prefix as its keyPrefix option (its scripts build keys themselves)')
+      }
+      this.#client = clientOrUrl
+      this.#ownsClient = false
+    }
+  }
+
+  /** The client in use (for health checks); do not close it while the store is in use. */
+  get client (): Redis {
+    return this.#client
+  }
+
+  #reportDown (error: Error): void {
+    if (this.#down) return
+    this.#down = true
+    this.#logger?.warn({ err: error }, 'fastify-accounts: Redis connection lost; token requests get 503 until it is back')
+  }
+
+  #reportUp (): void {
+    if (!this.#down) return
+    this.#down = false
+    this.#logger?.info({}, 'fastify-accounts: Redis connection is back')
+  }
+
+  /** Waits until the client is ready (at most the connect timeout); rejects with StoreUnavailableError. */
+  async connect (): Promise<void> {
+    const client = this.#client
+    if (client.status === 'ready') return
+    if (client.status === 'wait') {
+      // ioredis rejects with "Connection is closed."; the 'error' event before it says why.
+      let cause: Error | undefined
+      const onError = (error: Error): void => { cause ??= error }
+      client.on('error', onError)
+      try {
+        await client.connect()
+      } catch (error) {
+        throw redisError(cause ?? error)
+      } finally {
+        client.off('error', onError)
+      }
+      return
+    }
+    await new Promise<void>((resolve, reject) => {
+      const done = (error?: Error): void => {
+        clearTimeout(timer)
+        client.off('ready', onReady)
+        client.off('end', onEnd)
+        if (error === undefined) resolve()
+        else reject(redisError(error))
+      }
+      const onReady = (): void => { done() }
+      const onEnd = (): void => { done(new Error('Connection is closed.')) }
+      const timer = setTimeout(() => { done(new Error(`not ready after ${this.#connectTimeoutMs} ms`)) }, this.#connectTimeoutMs)
+      client.once('ready', onReady)
+      client.once('end', onEnd)
+    })
+  }
+
+  async #guard<T> (work: Promise<T>): Promise<T> {
+    try {
+      return await work
+    } catch (error) {
+      throw redisError(error)
+    }
+  }
+
+  async #run (script: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
+    const client = this.#client
+    return await this.#guard((async () => {
+      try {
+        return await client.evalsha(script.sha, keys.length, ...keys, ...args)
+      } catch (error) {
+        if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error
+        return await client.eval(script.source, keys.length, ...keys, ...args)
+      }
+    })())
+  }
+
+  #key (kind: 'rt' | 'rt-user' | 'rt-family' | 'at' | 'at-user', id: string | number): string {
+    return `${this.#prefix}${kind}:${id}`
+  }
+
+  #createArgs (jti: string, record: NewRefreshToken): { keys: string[], args: Array<string | number> } {
+    const now = Date.now()
+    return {
+      keys: [this.#key('rt', jti), `${this.#prefix}rt-exp`, this.#key('rt-user', record.userId), this.#key('rt-family', record.family)],
+      args: [jti, record.userId, record.family, record.expiresAt.getTime(), now, now - this.#graceMs, this.#graceMs]
+    }
+  }
+
+  async saveRefreshToken (record: NewRefreshToken): Promise<void> {
+    const { keys, args } = this.#createArgs(record.jti, record)
+    // As the SQL stores' primary key: a jti is recorded once.
+    if (Number(await this.#run(SAVE, keys, args)) !== 1) throw new Error(`fastify-accounts: refresh token ${record.jti} is already recorded`)
+  }
+
+  async findRefreshToken (jti: string): Promise<RefreshTokenRecord | null> {
+    const [u, f, e, ua, ra] = await this.#guard(this.#client.hmget(this.#key('rt', jti), 'u', 'f', 'e', 'ua', 'ra')) as Reply
+    if (u === null || f === null || e === null) return null
+    return { jti, userId: Number(u), family: f, expiresAt: millis(e), usedAt: optionalMillis(ua), revokedAt: optionalMillis(ra) }
+  }
+
+  async claimRefreshToken (jti: string, fallback: NewRefreshToken): Promise<RefreshClaim> {
+    const { keys, args } = this.#createArgs(jti, fallback)
+    const [status, u, f, e, ua, ra] = await this.#run(CLAIM, keys, args) as string[]
+    const record: RefreshTokenRecord = {
+      jti, userId: Number(u), family: f, expiresAt: millis(e), usedAt: optionalMillis(ua), revokedAt: optionalMillis(ra)
+    }
+    if (status !== 'claimed' && status !== 'used' && status !== 'revoked') throw new Error(`fastify-accounts: unexpected claim status ${String(status)}`)
+    return { status, record }
+  }
+
+  async revokeRefreshToken (jti: string, fallback: NewRefreshToken): Promise<void> {
+    const { keys, args } = this.#createArgs(jti, fallback)
+    await this.#run(REVOKE, keys, args)
+  }
+
+  async revokeRefreshFamily (family: string): Promise<number> {
+    return Number(await this.#run(REVOKE_INDEXED, [this.#key('rt-family', family)], [this.#prefix, Date.now(), 'f', family]))
+  }
+
+  async revokeUserRefreshTokens (userId: number): Promise<number> {
+    return Number(await this.#run(REVOKE_INDEXED, [this.#key('rt-user', userId)], [this.#prefix, Date.now(), 'u', String(userId)]))
+  }
+
+  async saveAuthToken (record: AuthTokenRecord): Promise<void> {
+    const created = record.createdAt.getTime()
+    const expires = this.#authTtlMs === null ? '' : created + this.#authTtlMs
+    await this.#run(SAVE_AUTH, [this.#key('at', record.hash), this.#key('at-user', record.userId)],
+      [record.hash, record.userId, created, expires, Date.now()])
+  }
+
+  async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
+    const [u, c] = await this.#guard(this.#client.hmget(this.#key('at', hash), 'u', 'c')) as Reply
+    if (u === null || c === null) return null
+    return { hash, userId: Number(u), createdAt: millis(c) }
+  }
+
+  async deleteAuthToken (hash: string): Promise<boolean> {
+    return Number(await this.#run(DELETE_AUTH, [this.#key('at', hash)], [this.#prefix, hash])) === 1
+  }
+
+  async deleteUserAuthTokens (userId: number): Promise<number> {
+    return Number(await this.#run(DELETE_USER_AUTH, [this.#key('at-user', userId)], [this.#prefix, String(userId)]))
+  }
+
+  /** Records expire by themselves; this removes those that expired before `now` ahead of their TTL. */
+  async purgeExpired (now: Date): Promise<number> {
+    let total = 0
+    for (;;) {
+      const [deleted, seen] = await this.#run(PURGE, [`${this.#prefix}rt-exp`], [this.#prefix, now.getTime(), PURGE_BATCH]) as number[]
+      total += Number(deleted)
+      if (Number(seen) < PURGE_BATCH) return total
+    }
+  }
+
+  /** Closes the connection when the store created it (a passed-in client is left to its owner). Idempotent. */
+  async close (): Promise<void> {
+    this.#closed ??= this.#close()
+    await this.#closed
+  }
+
+  async #close (): Promise<void> {
+    if (!this.#ownsClient) return
+    const client = this.#client
+    // Between two connection attempts there is no socket: disconnecting only cancels the next attempt.
+    if (client.status === 'end') return
+    if (client.status === 'reconnecting') {
+      client.disconnect()
+      return
+    }
+    // Resolved once the socket is closed and reconnection has stopped (bounded, should 'end' never come).
+    const ended = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000)
+      timer.unref()
+      client.once('end', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+    if (client.status === 'ready') {
+      // QUIT lets commands already sent finish first; fall back to dropping the connection.
+      await client.quit().catch(() => { client.disconnect() })
+    } else {
+      client.disconnect()
+    }
+    await ended
+  }
+}
