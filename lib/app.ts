@@ -9,7 +9,7 @@ import type { Mailer } from './ports.js'
 import { accounts } from './plugin.js'
 import { DEFAULTS, resolveOptions, type AccountsOptions } from './options.js'
 import { SmtpMailer } from './mail/smtp.js'
-import { createSqliteStores, type SqliteStores } from './stores/sqlite.js'
+import { createStores, type Stores } from './stores/factory.js'
 
 /** A mistake in the example server's environment or config file; the message says what to fix. */
 export class ConfigError extends Error {
@@ -47,22 +47,14 @@ function readPackageJson (): PackageJson {
   return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as PackageJson
 }
 
-/** `sqlite:<path>`, `sqlite:///abs/path`, `sqlite::memory:` → a better-sqlite3 filename. */
-export function sqliteFilename (url: string): string {
-  const match = /^sqlite:(.*)$/i.exec(url)
-  if (match === null) {
-    if (/^postgres(ql)?:\/\//i.test(url)) {
-      throw new ConfigError('DATABASE_URL: PostgreSQL support arrives with the PostgreSQL store; for now use a SQLite URL such as sqlite:./data/accounts.db')
-    }
-    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]
-    throw new ConfigError(`DATABASE_URL: unsupported ${scheme === undefined ? 'value' : `scheme "${scheme}:"`}; use sqlite:<path> (e.g. sqlite:./data/accounts.db) or sqlite::memory:`)
+/** Checks DATABASE_URL's scheme up front, so a typo fails before anything is written. */
+function checkDatabaseUrl (url: string): void {
+  if (/^sqlite:/i.test(url) || /^postgres(ql)?:\/\//i.test(url)) {
+    if (/^sqlite:(\/\/)?$/i.test(url)) throw new ConfigError('DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/accounts.db, or sqlite::memory:')
+    return
   }
-  let path = match[1]
-  if (path === ':memory:') return ':memory:'
-  // sqlite:///abs/path.db (SQLAlchemy style) is /abs/path.db; sqlite://x is not a path anyone means.
-  if (path.startsWith('//')) path = path.slice(2)
-  if (path === '') throw new ConfigError('DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/accounts.db, or sqlite::memory:')
-  return resolve(path)
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]
+  throw new ConfigError(`DATABASE_URL: unsupported ${scheme === undefined ? 'value' : `scheme "${scheme}:"`}; use sqlite:<path>, sqlite::memory: or postgres://user@host/db`)
 }
 
 type FileOptions = Partial<Omit<AccountsOptions, 'jwt'>> & { jwt?: Partial<AccountsOptions['jwt']> }
@@ -146,7 +138,7 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
   const configFile = env.ACCOUNTS_CONFIG !== undefined && env.ACCOUNTS_CONFIG !== '' ? env.ACCOUNTS_CONFIG : undefined
   const fileOptions: FileOptions = configFile === undefined ? {} : readConfigFile(configFile)
   const databaseUrl = env.DATABASE_URL !== undefined && env.DATABASE_URL !== '' ? env.DATABASE_URL : `sqlite:${join(dataDir, 'accounts.db')}`
-  const filename = sqliteFilename(databaseUrl)
+  checkDatabaseUrl(databaseUrl)
 
   const { jwt: fileJwt, ...fileRest } = fileOptions
   const envSecret = env.JWT_SECRET !== undefined && env.JWT_SECRET !== '' ? env.JWT_SECRET : undefined
@@ -184,7 +176,7 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
   const pkg = readPackageJson()
   const app = Fastify({ logger: opts.logger ?? { level: env.LOG_LEVEL ?? 'info' } })
 
-  let stores: SqliteStores | undefined
+  let stores: Stores | undefined
   let closed = false
   async function closeResources (): Promise<void> {
     if (closed) return
@@ -196,10 +188,10 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
 
   try {
     if (opts.configure !== undefined) await opts.configure(app)
-    stores = await createSqliteStores(filename)
-    if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
-      app.log.warn('REDIS_URL is set, but the Redis token store is not available yet: tokens are kept in the SQL database')
-    }
+    const redisUrl = env.REDIS_URL !== undefined && env.REDIS_URL !== '' ? env.REDIS_URL : undefined
+    const schema = env.DATABASE_SCHEMA !== undefined && env.DATABASE_SCHEMA !== '' ? { postgres: { schema: env.DATABASE_SCHEMA } } : {}
+    const keyPrefix = env.REDIS_KEY_PREFIX !== undefined && env.REDIS_KEY_PREFIX !== '' ? { redis: { keyPrefix: env.REDIS_KEY_PREFIX } } : {}
+    stores = await createStores({ databaseUrl, redisUrl, logger: app.log, ...schema, ...keyPrefix })
 
     await app.register(swagger, {
       openapi: {

@@ -1,3 +1,4 @@
+import { deleteKeys, keysWithTtl, PG_URL, REDIS_URL, serviceTest, testSchema, uniqueName } from './helpers/services.js'
 import { EventEmitter, once } from 'node:events'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
@@ -291,8 +292,6 @@ t.test('bad configuration makes buildServer reject with a message that says what
   await rejects({ ACCOUNTS_CONFIG: proto }, /unknown option "__proto__"/, '__proto__ is just an unknown key')
   t.equal(({} as Record<string, unknown>).hideUsers, undefined, 'no prototype pollution')
 
-  await rejects({ DATABASE_URL: 'postgres://user:pw@localhost/accounts' }, /PostgreSQL support arrives with the PostgreSQL store/, 'postgres')
-  await rejects({ DATABASE_URL: 'postgresql://localhost/accounts' }, /PostgreSQL support arrives with the PostgreSQL store/, 'postgresql')
   await rejects({ DATABASE_URL: 'mysql://localhost/accounts' }, /DATABASE_URL: unsupported scheme "mysql:"/, 'mysql')
   await rejects({ DATABASE_URL: './accounts.db' }, /DATABASE_URL: unsupported value; use sqlite:/, 'a bare path')
   await rejects({ DATABASE_URL: 'sqlite:' }, /DATABASE_URL: sqlite: needs a file path/, 'sqlite: without a path')
@@ -461,5 +460,33 @@ t.test('npm start: listens on HOST:PORT and closes on SIGTERM / SIGINT', async t
     const port = new URL(first.url).port
     await t.rejects(start({ DATA_DIR: dir, DATABASE_URL: `sqlite:${file}`, PORT: port }, { logger: false }), { code: 'EADDRINUSE' })
     t.notOk(existsSync(`${file}-wal`), 'the database of the failed start is closed')
+  })
+})
+
+t.test('PostgreSQL and Redis from DATABASE_URL and REDIS_URL: one session across two instances', async t => {
+  await serviceTest(t, 'postgres + redis', ['postgres', 'redis'], async t => {
+    const dir = t.testdir()
+    const smtp = await smtpServer(t)
+    const keyPrefix = `${uniqueName('fa-server')}:`
+    t.teardown(async () => { await deleteKeys(keyPrefix) })
+    const env = {
+      DATA_DIR: dir, DATABASE_URL: PG_URL, DATABASE_SCHEMA: testSchema(t), REDIS_URL, REDIS_KEY_PREFIX: keyPrefix,
+      SMTP_URL: smtp.url, JWT_SECRET: 'shared-secret-of-both-instances-0123456789', ACCOUNTS_CONFIG: config(dir, { jwt: { rotateRefreshTokens: true } })
+    }
+    const first = await build(t, env)
+    const second = await build(t, env)
+
+    t.equal((await register(first, 'alice')).statusCode, 201)
+    const activated = await second.inject({ method: 'POST', url: '/auth/users/activation/', payload: activationLink(smtp.received[0].raw) })
+    t.equal(activated.statusCode, 204, 'the link mailed by one instance works on the other')
+    const pair = json(await login(second, 'alice'))
+    t.equal((await me(first, `Bearer ${pair.access}`)).statusCode, 200, 'a token from one instance works on the other')
+
+    const rotated = await first.inject({ method: 'POST', url: '/auth/jwt/refresh/', payload: { refresh: pair.refresh } })
+    t.equal(rotated.statusCode, 200, rotated.body)
+    const reused = await second.inject({ method: 'POST', url: '/auth/jwt/refresh/', payload: { refresh: pair.refresh } })
+    t.equal(reused.statusCode, 401, 'the rotated-out token is refused on the other instance')
+    t.equal(json(reused).code, 'token_not_valid')
+    t.ok((await keysWithTtl(keyPrefix)).size > 0, 'refresh records are in Redis')
   })
 })
