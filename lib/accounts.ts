@@ -206,7 +206,7 @@ export class AccountService {
   }
 
   /** POST /users/: all field errors together, then the password rules (djoser's order). */
-  async register (input: { username: string, email: string, password: string, rePassword?: string }): Promise<User> {
+  async register (input: { username: string, email: string, password: string, rePassword?: string }, retype = this.#d.options.userCreatePasswordRetype): Promise<User> {
     const o = this.#d.options
     const email = normalizeEmail(input.email)
     const errors: FieldErrors = {}
@@ -219,7 +219,7 @@ export class AccountService {
     this.#throwIfAny(errors)
     const passwordErrors = this.#passwordErrors(input.password, { username: input.username, email })
     if (passwordErrors.length > 0) throw fieldErrors({ password: passwordErrors })
-    if (o.userCreatePasswordRetype && input.password !== input.rePassword) throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
+    if (retype && input.password !== input.rePassword) throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
 
     const password = await this.#hash(input.password)
     let user: User
@@ -317,13 +317,14 @@ export class AccountService {
   }
 
   /** POST /users/set_password/ */
-  async setPassword (current: AccountUser, input: { newPassword: string, currentPassword: string, reNewPassword?: string }): Promise<void> {
+  /** Without `currentPassword` the old password is not asked (dj-rest-auth's default); `retype` overrides the option. */
+  async setPassword (current: AccountUser, input: { newPassword: string, currentPassword?: string, reNewPassword?: string }, retype = this.#d.options.setPasswordRetype): Promise<void> {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    await this.#requireCurrentPassword(user, input.currentPassword)
+    if (input.currentPassword !== undefined) await this.#requireCurrentPassword(user, input.currentPassword)
     const errors = this.#passwordErrors(input.newPassword, user)
     if (errors.length > 0) throw fieldErrors({ new_password: errors })
-    if (this.#d.options.setPasswordRetype && input.newPassword !== input.reNewPassword) {
+    if (retype && input.newPassword !== input.reNewPassword) {
       throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
     }
     const updated = await this.#d.users.updateUser(user.id, { password: await this.#hash(input.newPassword) }, { password: user.password })
@@ -344,11 +345,11 @@ export class AccountService {
   }
 
   /** POST /users/reset_password_confirm/: the link dies with the new password and the new last login. */
-  async confirmPasswordReset (input: { uid: string, token: string, newPassword: string, reNewPassword?: string }): Promise<void> {
+  async confirmPasswordReset (input: { uid: string, token: string, newPassword: string, reNewPassword?: string }, retype = this.#d.options.passwordResetConfirmRetype): Promise<void> {
     const user = await this.#userFromLink('password-reset', input.uid, input.token)
     const errors = this.#passwordErrors(input.newPassword, user)
     if (errors.length > 0) throw fieldErrors({ new_password: errors })
-    if (this.#d.options.passwordResetConfirmRetype && input.newPassword !== input.reNewPassword) {
+    if (retype && input.newPassword !== input.reNewPassword) {
       throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
     }
     const password = await this.#hash(input.newPassword)
@@ -407,9 +408,11 @@ export class AccountService {
    * Checks credentials for a login (token or JWT). Unknown user, wrong password and inactive account
    * are one error, and all three spend one password hash. Upgrades an outdated hash on success.
    */
-  async authenticateCredentials (login: string, password: string): Promise<User> {
+  async authenticateCredentials (login: string, password: string, by: LoginField | 'usernameOrEmail' = this.loginField): Promise<User> {
     const users = this.#d.users
-    const user = this.loginField === 'username' ? await users.findUserByUsername(login) : await users.findUserByEmail(login)
+    const user = by === 'email' || (by === 'usernameOrEmail' && login.includes('@'))
+      ? await users.findUserByEmail(login)
+      : await users.findUserByUsername(login)
     const valid = await this.#verifyPassword(user, password)
     if (user === null || !valid || !user.isActive) throw new InvalidCredentialsError(MESSAGES.badCredentials)
     if (this.#d.hasher.needsRehash(user.password)) {
