@@ -8,6 +8,8 @@ export interface User {
   id: number
   username: string
   email: string
+  firstName: string
+  lastName: string
   /** Encoded password hash (`$argon2id$…`, or a Django-style `algorithm$…` string); '' means unusable. */
   password: string
   isActive: boolean
@@ -24,9 +26,17 @@ export interface NewUser {
   isActive: boolean
   isStaff?: boolean
   isSuperuser?: boolean
+  firstName?: string
+  lastName?: string
+  /** Kept when given (an import from Django keeps its ids); otherwise the next free id. */
+  id?: number
+  /** Default now. */
+  dateJoined?: Date
+  /** Default null. */
+  lastLogin?: Date | null
 }
 
-export type UserPatch = Partial<Pick<User, 'username' | 'email' | 'password' | 'isActive' | 'isStaff' | 'isSuperuser' | 'lastLogin'>>
+export type UserPatch = Partial<Pick<User, 'username' | 'email' | 'firstName' | 'lastName' | 'password' | 'isActive' | 'isStaff' | 'isSuperuser' | 'lastLogin'>>
 
 /** Fields an update may be made conditional on (optimistic check: the row must still hold these values). */
 export type UserExpectation = Partial<Pick<User, 'username' | 'email' | 'password' | 'isActive'>>
@@ -53,7 +63,10 @@ export class StoreUnavailableError extends Error {
 }
 
 export interface UserStore {
-  /** Inserts a user; throws DuplicateUserError on a taken username (exact) or email (any letter case). */
+  /**
+   * Inserts a user; throws DuplicateUserError on a taken username (exact) or email (any letter case).
+   * With an explicit id, later ids continue after the largest one.
+   */
   createUser (data: NewUser): Promise<User>
   findUserById (id: number): Promise<User | null>
   /** Exact, case-sensitive match, as Django's default username field. */

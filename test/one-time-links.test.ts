@@ -16,6 +16,8 @@ function user (overrides: Partial<User> = {}): User {
     id: 7,
     username: 'alice',
     email: 'alice@example.com',
+    firstName: '',
+    lastName: '',
     password: '$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g',
     isActive: true,
     isStaff: false,

@@ -2,6 +2,7 @@ import type {
   CompiledQuery, DatabaseConnection, Dialect, Driver, Insertable, Kysely, QueryResult, Selectable, TransactionSettings,
   Updateable
 } from 'kysely'
+import { PostgresAdapter, sql } from 'kysely'
 import { DuplicateUserError, StoreUnavailableError } from '../ports.js'
 import type {
   AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshTokenRecord, TokenStore, User,
@@ -21,6 +22,8 @@ function toUser (row: UserRow): User {
     id: Number(row.id),
     username: row.username,
     email: row.email,
+    firstName: row.first_name,
+    lastName: row.last_name,
     password: row.password,
     isActive: Number(row.is_active) === 1,
     isStaff: Number(row.is_staff) === 1,
@@ -231,18 +234,25 @@ export class KyselyUserStore implements UserStore {
   async createUser (data: NewUser): Promise<User> {
     const row = await mapDuplicate(this.#db.insertInto('accounts_user')
       .values({
+        ...(data.id === undefined ? {} : { id: data.id }),
         username: data.username,
         email: data.email,
         email_lower: data.email.toLowerCase(),
+        first_name: data.firstName ?? '',
+        last_name: data.lastName ?? '',
         password: data.password,
         is_active: flag(data.isActive),
         is_staff: flag(data.isStaff ?? false),
         is_superuser: flag(data.isSuperuser ?? false),
-        last_login: null,
-        date_joined: Date.now()
+        last_login: data.lastLogin == null ? null : data.lastLogin.getTime(),
+        date_joined: (data.dateJoined ?? new Date()).getTime()
       })
       .returningAll()
       .executeTakeFirstOrThrow())
+    // PostgreSQL's serial does not see explicit ids: move it past them, or the next signup collides.
+    if (data.id !== undefined && this.#db.getExecutor().adapter instanceof PostgresAdapter) {
+      await sql`select setval(pg_get_serial_sequence('accounts_user', 'id'), (select max(id) from accounts_user))`.execute(this.#db)
+    }
     return toUser(row)
   }
 
@@ -270,6 +280,8 @@ export class KyselyUserStore implements UserStore {
       set.email = patch.email
       set.email_lower = patch.email.toLowerCase()
     }
+    if (patch.firstName !== undefined) set.first_name = patch.firstName
+    if (patch.lastName !== undefined) set.last_name = patch.lastName
     if (patch.password !== undefined) set.password = patch.password
     if (patch.isActive !== undefined) set.is_active = flag(patch.isActive)
     if (patch.isStaff !== undefined) set.is_staff = flag(patch.isStaff)

@@ -18,23 +18,27 @@ const newRefresh = (r: NewRefreshToken, jti: string): RefreshTokenRecord => ({
 /** Process-local user store, for tests and single-process development. */
 export class MemoryUserStore implements UserStore {
   #nextId = 1
-  // Insertion order is id order, so listing needs no sort.
   readonly #byId = new Map<number, User>()
   readonly #idByUsername = new Map<string, number>()
   readonly #idByEmail = new Map<string, number>()
 
   async createUser (data: NewUser): Promise<User> {
     this.#checkUnique(data.username, data.email, null)
+    if (data.id !== undefined && this.#byId.has(data.id)) throw new Error(`a user with id ${data.id} already exists`)
+    const id = data.id ?? this.#nextId
+    this.#nextId = Math.max(this.#nextId, id + 1)
     const user: User = {
-      id: this.#nextId++,
+      id,
       username: data.username,
       email: data.email,
+      firstName: data.firstName ?? '',
+      lastName: data.lastName ?? '',
       password: data.password,
       isActive: data.isActive,
       isStaff: data.isStaff ?? false,
       isSuperuser: data.isSuperuser ?? false,
-      lastLogin: null,
-      dateJoined: new Date()
+      lastLogin: copyDate(data.lastLogin ?? null),
+      dateJoined: data.dateJoined === undefined ? new Date() : new Date(data.dateJoined.getTime())
     }
     this.#byId.set(user.id, user)
     this.#idByUsername.set(user.username, user.id)
@@ -72,6 +76,8 @@ export class MemoryUserStore implements UserStore {
       ...user,
       username: patch.username ?? user.username,
       email: patch.email ?? user.email,
+      firstName: patch.firstName ?? user.firstName,
+      lastName: patch.lastName ?? user.lastName,
       password: patch.password ?? user.password,
       isActive: patch.isActive ?? user.isActive,
       isStaff: patch.isStaff ?? user.isStaff,
@@ -96,7 +102,7 @@ export class MemoryUserStore implements UserStore {
   }
 
   async listUsers (): Promise<User[]> {
-    return [...this.#byId.values()].map(copyUser)
+    return [...this.#byId.values()].sort((a, b) => a.id - b.id).map(copyUser)
   }
 
   #checkUnique (username: string | undefined, email: string | undefined, self: number | null): void {
@@ -106,12 +112,67 @@ export class MemoryUserStore implements UserStore {
   }
 }
 
-/** Process-local token store; claims are atomic because nothing awaits between the check and the write. */
+export interface MemoryTokenStoreOptions {
+  /**
+   * At most this often (default 60 s), a write first drops the refresh records that expired more than
+   * `refreshGraceSeconds` ago, so a long-running process does not keep every token it ever issued.
+   * 0 turns the sweep off (then call `purgeExpired` yourself).
+   */
+  sweepIntervalSeconds?: number
+  /**
+   * How long a refresh record (and its blacklist mark) outlives its token (default 300 s, as the Redis
+   * store). Keep it at least the `jwt.leeway`, so a blacklisted token cannot come back within the leeway.
+   */
+  refreshGraceSeconds?: number
+}
+
+function seconds (name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new TypeError(`fastify-accounts: ${name} must be a non-negative number of seconds, not ${String(value)}`)
+  return value * 1000
+}
+
+/**
+ * Process-local token store; claims are atomic because nothing awaits between the check and the write.
+ * Expired refresh records are swept on write (see {@link MemoryTokenStoreOptions}); opaque tokens, as
+ * DRF's, live until deleted.
+ */
 export class MemoryTokenStore implements TokenStore {
   readonly #refresh = new Map<string, RefreshTokenRecord>()
   readonly #auth = new Map<string, AuthTokenRecord>()
+  readonly #sweepMs: number
+  readonly #graceMs: number
+  #nextSweep: number
+
+  constructor (options: MemoryTokenStoreOptions = {}) {
+    this.#sweepMs = seconds('sweepIntervalSeconds', options.sweepIntervalSeconds ?? 60)
+    this.#graceMs = seconds('refreshGraceSeconds', options.refreshGraceSeconds ?? 300)
+    this.#nextSweep = Date.now() + this.#sweepMs
+  }
+
+  /** How many records the store holds (for monitoring and the memory benchmark). */
+  get size (): { refresh: number, auth: number } {
+    return { refresh: this.#refresh.size, auth: this.#auth.size }
+  }
+
+  /** Before a write: one pass over the refresh records when the sweep is due. */
+  #sweepIfDue (): void {
+    if (this.#sweepMs === 0) return
+    const now = Date.now()
+    if (now < this.#nextSweep) return
+    this.#nextSweep = now + this.#sweepMs
+    this.#purge(now - this.#graceMs)
+  }
+
+  #purge (before: number): number {
+    let count = 0
+    for (const [jti, record] of this.#refresh) {
+      if (record.expiresAt.getTime() < before && this.#refresh.delete(jti)) count++
+    }
+    return count
+  }
 
   async saveRefreshToken (record: NewRefreshToken): Promise<void> {
+    this.#sweepIfDue()
     this.#refresh.set(record.jti, newRefresh(record, record.jti))
   }
 
@@ -121,6 +182,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async claimRefreshToken (jti: string, fallback: NewRefreshToken): Promise<RefreshClaim> {
+    this.#sweepIfDue()
     const record = this.#refresh.get(jti)
     if (record === undefined) {
       const created = { ...newRefresh(fallback, jti), usedAt: new Date() }
@@ -134,6 +196,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async revokeRefreshToken (jti: string, fallback: NewRefreshToken): Promise<void> {
+    this.#sweepIfDue()
     const record = this.#refresh.get(jti)
     if (record === undefined) this.#refresh.set(jti, { ...newRefresh(fallback, jti), revokedAt: new Date() })
     else record.revokedAt ??= new Date()
@@ -181,10 +244,6 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async purgeExpired (now: Date): Promise<number> {
-    let count = 0
-    for (const [jti, record] of this.#refresh) {
-      if (record.expiresAt.getTime() < now.getTime() && this.#refresh.delete(jti)) count++
-    }
-    return count
+    return this.#purge(now.getTime())
   }
 }

@@ -20,6 +20,8 @@ export function accountsMigrations (dialect: SqlDialectName): Record<string, Mig
           .addColumn('username', 'text', (col) => col.notNull())
           .addColumn('email', 'text', (col) => col.notNull())
           .addColumn('email_lower', 'text', (col) => col.notNull())
+          .addColumn('first_name', 'text', (col) => col.notNull().defaultTo(''))
+          .addColumn('last_name', 'text', (col) => col.notNull().defaultTo(''))
           .addColumn('password', 'text', (col) => col.notNull())
           .addColumn('is_active', 'integer', (col) => col.notNull())
           .addColumn('is_staff', 'integer', (col) => col.notNull().defaultTo(0))

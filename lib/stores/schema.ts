@@ -16,6 +16,8 @@ export interface UserTable {
   email: string
   /** `email.toLowerCase()`, kept by the store; carries the case-insensitive uniqueness. */
   email_lower: string
+  first_name: string
+  last_name: string
   password: string
   is_active: Flag
   is_staff: Flag

@@ -62,6 +62,34 @@ export function storeContract (t: Test, name: string, factory: () => Promise<Con
       t.same(await users.findUserById(2), root, 'reads back what it returned')
     })
 
+    t.test('names default to empty and round-trip; a patch changes them', async (t) => {
+      const { users } = await open(t)
+      const plain = await users.createUser(newUser('plain'))
+      t.match(plain, { firstName: '', lastName: '' })
+      const named = await users.createUser(newUser('named', { firstName: 'Ada', lastName: 'Lovelace' }))
+      t.match(await users.findUserById(named.id), { firstName: 'Ada', lastName: 'Lovelace' })
+      t.match(await users.updateUser(named.id, { lastName: 'King' }), { firstName: 'Ada', lastName: 'King' })
+      t.match(await users.findUserByUsername('named'), { firstName: 'Ada', lastName: 'King' })
+    })
+
+    t.test('createUser keeps an explicit id, dates and last login; later ids continue after it', async (t) => {
+      const { users } = await open(t)
+      const joined = new Date('2019-03-04T05:06:07.891Z')
+      const lastLogin = new Date('2024-01-02T03:04:05.678Z')
+      const imported = await users.createUser(newUser('imported', { id: 42, dateJoined: joined, lastLogin }))
+      t.equal(imported.id, 42)
+      t.same(imported.dateJoined, joined)
+      t.same(imported.lastLogin, lastLogin)
+      t.same(await users.findUserById(42), imported)
+      const older = await users.createUser(newUser('older', { id: 7 }))
+      t.equal(older.id, 7, 'a smaller explicit id is kept too')
+      const next = await users.createUser(newUser('next'))
+      t.equal(next.id, 43, 'the next generated id follows the largest')
+      t.same((await users.listUsers()).map((u) => u.id), [7, 42, 43], 'listed by id')
+      await t.rejects(users.createUser(newUser('clash', { id: 42 })), 'a taken id is refused')
+      t.equal((await users.listUsers()).length, 3, 'and nothing was added')
+    })
+
     t.test('ids are not reused after a delete', async (t) => {
       const { users } = await open(t)
       await users.createUser(newUser('a'))
