@@ -46,6 +46,16 @@ const MESSAGES = {
   notFound: 'Not found.'
 } as const
 
+/** The profile fields a user may change about themselves. */
+export interface ProfileChanges {
+  username?: string
+  email?: string
+  firstName?: string
+  lastName?: string
+}
+
+const WIRE_NAMES: Record<keyof ProfileChanges, string> = { username: 'username', email: 'email', firstName: 'first_name', lastName: 'last_name' }
+
 export function toAccountUser (user: User): AccountUser {
   const { password: _password, ...rest } = user
   return rest
@@ -277,23 +287,33 @@ export class AccountService {
   }
 
   /**
-   * PUT/PATCH /users/me/: only the non-login field is writable. With activation on, a new email
-   * deactivates the account and mails a fresh activation link (djoser's UserSerializer.update).
+   * PUT/PATCH /users/me/: by default only the non-login field is writable (djoser); a dialect names its
+   * own writable fields. With activation on, a new email deactivates the account and mails a fresh
+   * activation link (djoser's UserSerializer.update). Every field's errors are reported together.
    */
-  async updateProfile (current: AccountUser, changes: { username?: string, email?: string }): Promise<User> {
-    const field = this.editableField
-    const raw = changes[field]
+  async updateProfile (current: AccountUser, changes: ProfileChanges, writable: Array<keyof ProfileChanges> = [this.editableField]): Promise<User> {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    if (raw === undefined) return user
-    const value = field === 'email' ? normalizeEmail(raw) : raw
-    if (value === user[field]) return user
-    const errors = this.#checkField(field, value)
-    if (errors.length === 0 && await this.#isTaken(field, value, user.id)) errors.push(this.#takenMessage(field))
-    if (errors.length > 0) throw fieldErrors({ [field]: errors })
+    const patch: UserPatch = {}
+    const errors: FieldErrors = {}
+    for (const field of writable) {
+      const raw = changes[field]
+      if (raw === undefined) continue
+      const value = field === 'email' ? normalizeEmail(raw) : raw
+      if (value === user[field]) continue
+      const fieldErrors = field === 'firstName' || field === 'lastName'
+        ? (value.length > 150 ? [MESSAGES.usernameTooLong] : [])
+        : this.#checkField(field, value)
+      if (fieldErrors.length === 0 && (field === 'username' || field === 'email') && await this.#isTaken(field, value, user.id)) {
+        fieldErrors.push(this.#takenMessage(field))
+      }
+      if (fieldErrors.length > 0) errors[WIRE_NAMES[field]] = fieldErrors
+      else patch[field] = value
+    }
+    this.#throwIfAny(errors)
+    if (Object.keys(patch).length === 0) return user
 
-    const patch: UserPatch = { [field]: value }
-    const emailChanged = field === 'email' && value.toLowerCase() !== user.email.toLowerCase()
+    const emailChanged = patch.email !== undefined && patch.email.toLowerCase() !== user.email.toLowerCase()
     if (emailChanged && this.#d.options.sendActivationEmail) patch.isActive = false
     let updated: User | null
     try {
@@ -415,7 +435,7 @@ export class AccountService {
       : await users.findUserByUsername(login)
     const valid = await this.#verifyPassword(user, password)
     if (user === null || !valid || !user.isActive) throw new InvalidCredentialsError(MESSAGES.badCredentials)
-    if (this.#d.hasher.needsRehash(user.password)) {
+    if (this.#d.options.rehashOnLogin && this.#d.hasher.needsRehash(user.password)) {
       const rehashed = await users.updateUser(user.id, { password: await this.#hash(password) }, { password: user.password })
       return rehashed ?? user
     }

@@ -51,6 +51,8 @@ export interface AccountsOptions {
   passwordHasher?: PasswordHasher
   argon2?: { memoryCost?: number, timeCost?: number, parallelism?: number }
   passwordValidation?: PasswordValidationOptions
+  /** A login with a hash in an older format or with weaker parameters stores a fresh argon2id hash. */
+  rehashOnLogin?: boolean
   /** HMAC key for activation and reset links (Django's SECRET_KEY); default `jwt.signingKey` when it is an HMAC secret. */
   secretKey?: string
   /** Django's PASSWORD_RESET_TIMEOUT, seconds: how long a one-time link lives. */
@@ -101,6 +103,7 @@ export const DEFAULTS = {
   siteName: 'fastify-accounts',
   protocol: 'http',
   bodyLimit: 16384,
+  rehashOnLogin: true,
   sendActivationEmail: true,
   sendConfirmationEmail: false,
   userCreatePasswordRetype: false,
@@ -136,7 +139,7 @@ export const DEFAULTS = {
 } as const satisfies Omit<ResolvedOptions, 'jwt' | 'secretKey'> & { jwt: Omit<ResolvedJwtOptions, 'signingKey'> }
 
 const BOOLEAN_OPTIONS = [
-  'sendActivationEmail', 'sendConfirmationEmail', 'userCreatePasswordRetype', 'setPasswordRetype',
+  'rehashOnLogin', 'sendActivationEmail', 'sendConfirmationEmail', 'userCreatePasswordRetype', 'setPasswordRetype',
   'passwordResetConfirmRetype', 'setUsernameRetype', 'usernameResetConfirmRetype',
   'passwordResetShowEmailNotFound', 'usernameResetShowEmailNotFound', 'passwordChangedEmailConfirmation',
   'usernameChangedEmailConfirmation', 'logoutOnPasswordChange', 'revokeTokensOnPasswordChange', 'hideUsers'
