@@ -38,7 +38,7 @@ function assertTokenNotValid (t: Test, res: LightMyRequestResponse, what: string
   t.same(Object.keys(messages[0] ?? {}).sort(), ['message', 'token_class', 'token_type'], `${what}: message keys`)
 }
 
-const USER_KEYS = ['dateJoined', 'email', 'id', 'isActive', 'isStaff', 'isSuperuser', 'lastLogin', 'username']
+const USER_KEYS = ['dateJoined', 'email', 'firstName', 'id', 'isActive', 'isStaff', 'isSuperuser', 'lastLogin', 'lastName', 'username']
 
 t.test('app.authenticate fills request.user', async t => {
   t.test('Bearer <access>: 200 with the user, without password', async t => {
