@@ -4,6 +4,7 @@ import {
   fieldError, fieldErrors, InvalidCredentialsError, NotFoundError, PermissionDeniedError,
   ServiceUnavailableError, type FieldErrors
 } from './errors.js'
+import type { AccountsEventEmitter } from './events.js'
 import { renderEmail, type EmailKind } from './mail/templates.js'
 import { decodeUid, encodeUid, type LinkPurpose, type OneTimeLinks } from './one-time-links.js'
 import type { LoginField, ResolvedOptions } from './options.js'
@@ -22,6 +23,7 @@ export interface AccountServiceDeps {
   validatePassword: PasswordValidator
   links: OneTimeLinks
   mailer: Mailer
+  events: AccountsEventEmitter
   log: FastifyBaseLogger
   options: ResolvedOptions
 }
@@ -238,6 +240,7 @@ export class AccountService {
     } catch (error) {
       this.#duplicate(error)
     }
+    this.#d.events.emit('user.created', { userId: user.id })
     if (o.sendActivationEmail) await this.#sendActivation(user)
     else if (o.sendConfirmationEmail) await this.#mail('confirmation', user)
     return user
@@ -254,6 +257,7 @@ export class AccountService {
     if (!this.#d.links.check('activation', user, token)) throw fieldError('token', MESSAGES.invalidToken)
     const activated = await this.#d.users.updateUser(user.id, { isActive: true }, { isActive: false, password: user.password, email: user.email })
     if (activated === null) throw fieldError('token', MESSAGES.invalidToken)
+    this.#d.events.emit('user.activated', { userId: activated.id })
     if (this.#d.options.sendConfirmationEmail) await this.#mail('confirmation', activated)
   }
 
@@ -322,6 +326,7 @@ export class AccountService {
       this.#duplicate(error)
     }
     if (updated === null) throw new NotFoundError(MESSAGES.notFound)
+    this.#d.events.emit('user.updated', { userId: updated.id, fields: Object.keys(patch).map((field) => WIRE_NAMES[field as keyof ProfileChanges] ?? field) })
     // Tokens are kept, as in djoser: authentication refuses the inactive user until the new link is used.
     if (patch.isActive === false) await this.#sendActivation(updated)
     return updated
@@ -334,6 +339,7 @@ export class AccountService {
     await this.#requireCurrentPassword(user, currentPassword)
     await this.#d.tokens.revokeUserTokens(user.id)
     await this.#d.users.deleteUser(user.id)
+    this.#d.events.emit('user.deleted', { userId: user.id })
   }
 
   /** POST /users/set_password/ */
@@ -349,6 +355,7 @@ export class AccountService {
     }
     const updated = await this.#d.users.updateUser(user.id, { password: await this.#hash(input.newPassword) }, { password: user.password })
     if (updated === null) throw fieldError('current_password', MESSAGES.invalidPassword)
+    this.#d.events.emit('password.changed', { userId: updated.id })
     await this.#afterPasswordChange(updated)
   }
 
@@ -375,6 +382,7 @@ export class AccountService {
     const password = await this.#hash(input.newPassword)
     const updated = await this.#d.users.updateUser(user.id, { password, lastLogin: new Date() }, { password: user.password })
     if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
+    this.#d.events.emit('password.reset', { userId: updated.id })
     await this.#afterPasswordChange(updated)
   }
 
@@ -403,6 +411,7 @@ export class AccountService {
       this.#duplicate(error, () => wireField)
     }
     if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
+    this.#d.events.emit('username.changed', { userId: updated.id, field })
     if (this.#d.options.usernameChangedEmailConfirmation) await this.#mail('usernameChanged', updated)
   }
 
@@ -434,7 +443,12 @@ export class AccountService {
       ? await users.findUserByEmail(login)
       : await users.findUserByUsername(login)
     const valid = await this.#verifyPassword(user, password)
-    if (user === null || !valid || !user.isActive) throw new InvalidCredentialsError(MESSAGES.badCredentials)
+    if (user === null || !valid || !user.isActive) {
+      const reason = user === null ? 'unknown-user' : !valid ? 'wrong-password' : 'inactive'
+      this.#d.events.emit('login.failed', { login, userId: user?.id ?? null, reason })
+      throw new InvalidCredentialsError(MESSAGES.badCredentials)
+    }
+    this.#d.events.emit('login.succeeded', { userId: user.id })
     if (this.#d.options.rehashOnLogin && this.#d.hasher.needsRehash(user.password)) {
       const rehashed = await users.updateUser(user.id, { password: await this.#hash(password) }, { password: user.password })
       return rehashed ?? user

@@ -2,6 +2,7 @@ export { accounts, accounts as default, type AccountsDecorator } from './plugin.
 export { DEFAULTS, OptionsError, type AccountsOptions, type DialectName, type JwtOptions, type JwtAlgorithm, type LoginField } from './options.js'
 export type { AccountUser } from './accounts.js'
 export type { RequestAuth } from './authenticate.js'
+export { AccountsEventEmitter, type AccountsEvents, type AccountsEventName } from './events.js'
 export * from './ports.js'
 export * from './errors.js'
 export { MemoryTokenStore, MemoryUserStore } from './stores/memory.js'

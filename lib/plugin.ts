@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import fp from 'fastify-plugin'
 import { AccountService, type AccountUser } from './accounts.js'
 import { createAuthenticator, type Authenticator, type RequestAuth } from './authenticate.js'
+import { AccountsEventEmitter } from './events.js'
 import { ConsoleMailer } from './mail/console.js'
 import { OneTimeLinks } from './one-time-links.js'
 import { OptionsError, resolveOptions, type AccountsOptions, type DialectName, type ResolvedOptions } from './options.js'
@@ -23,6 +24,8 @@ export interface AccountsDecorator {
   authenticateRequest: Authenticator
   /** The configured key's signer and verifier, for dialects whose tokens are not simplejwt's. */
   jwt: JWT
+  /** Audit events: `app.accounts.events.on('login.failed', …)`. */
+  events: AccountsEventEmitter
 }
 
 interface DialectModule {
@@ -83,6 +86,7 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
   })
   if (jwt === undefined) throw new Error('fastify-accounts: @fastify/jwt did not load')
 
+  const events = new AccountsEventEmitter((error, event) => app.log.error({ err: error, event }, 'fastify-accounts: an event listener failed'))
   const tokens = new TokenService(jwt, store.tokens, o)
   const accounts = new AccountService({
     users: store.users,
@@ -91,6 +95,7 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
     validatePassword: createPasswordValidator(options.passwordValidation),
     links: new OneTimeLinks(options.secretKey, options.passwordResetTimeout),
     mailer: options.mailer ?? new ConsoleMailer(app.log),
+    events,
     log: app.log,
     options
   })
@@ -99,7 +104,7 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
   app.decorateRequest('user', null)
   app.decorateRequest('auth', null)
   const dialect = dialectModule(options.dialect, options)
-  app.decorate('accounts', { accounts, tokens, options, authenticateRequest, jwt })
+  app.decorate('accounts', { accounts, tokens, options, authenticateRequest, jwt, events })
   app.decorate('authenticate', authenticateHook(authenticateRequest, dialect.formatError))
 
   await app.register(dialect.routes, { prefix: input.prefix ?? '' })

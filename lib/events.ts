@@ -1,0 +1,61 @@
+import { EventEmitter } from 'node:events'
+
+/** What happened, for audit logs and metrics. Payloads carry ids, never passwords or tokens. */
+export interface AccountsEvents {
+  'login.succeeded': { userId: number }
+  /** `userId` is null when the login named no account; `login` is what was typed. */
+  'login.failed': { login: string, userId: number | null, reason: 'unknown-user' | 'wrong-password' | 'inactive' }
+  'user.created': { userId: number }
+  'user.activated': { userId: number }
+  'user.updated': { userId: number, fields: string[] }
+  'user.deleted': { userId: number }
+  'password.changed': { userId: number }
+  'password.reset': { userId: number }
+  'username.changed': { userId: number, field: 'username' | 'email' }
+  'token.refreshed': { userId: number, rotated: boolean }
+  'token.reuseDetected': { userId: number, family: string }
+  'token.revoked': { userId: number | null, reason: 'blacklist' | 'logout' | 'password-change' | 'user-deleted' }
+}
+
+export type AccountsEventName = keyof AccountsEvents
+
+type Listener<K extends AccountsEventName> = (payload: AccountsEvents[K]) => void
+
+/**
+ * A typed event emitter: `app.accounts.events.on('login.failed', ({ login }) => …)`. A listener that
+ * throws is logged and never breaks the request that emitted the event.
+ */
+export class AccountsEventEmitter {
+  readonly #emitter = new EventEmitter()
+  readonly #onListenerError: (error: unknown, event: AccountsEventName) => void
+
+  constructor (onListenerError: (error: unknown, event: AccountsEventName) => void) {
+    this.#onListenerError = onListenerError
+  }
+
+  on<K extends AccountsEventName> (event: K, listener: Listener<K>): this {
+    this.#emitter.on(event, listener)
+    return this
+  }
+
+  once<K extends AccountsEventName> (event: K, listener: Listener<K>): this {
+    this.#emitter.once(event, listener)
+    return this
+  }
+
+  off<K extends AccountsEventName> (event: K, listener: Listener<K>): this {
+    this.#emitter.off(event, listener)
+    return this
+  }
+
+  emit<K extends AccountsEventName> (event: K, payload: AccountsEvents[K]): void {
+    // rawListeners: a once() wrapper removes itself when called; listeners() would unwrap it.
+    for (const listener of this.#emitter.rawListeners(event) as Array<Listener<K>>) {
+      try {
+        listener(payload)
+      } catch (error) {
+        this.#onListenerError(error, event)
+      }
+    }
+  }
+}
