@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { AccountsEventName } from './events.js'
 import type { Mailer } from './ports.js'
 import { accounts } from './plugin.js'
 import { DEFAULTS, resolveOptions, type AccountsOptions } from './options.js'
@@ -22,6 +23,8 @@ export class ConfigError extends Error {
 export interface BuildServerOptions {
   /** Fastify's logger option; default pino at `info` (or `LOG_LEVEL`). */
   logger?: boolean | object
+  /** Where the default logger writes (default stdout); its level is LOG_LEVEL, its redaction always on. */
+  logStream?: { write (line: string): void }
   /** Called on the new instance before anything is registered (hooks, extra plugins, routes). */
   configure?: (app: FastifyInstance) => void | Promise<void>
 }
@@ -123,6 +126,29 @@ function storedJwtSecret (dataDir: string): string {
 /** Stands in for the stored secret while the options are checked (an HMAC secret, as the stored one). */
 const PROVISIONAL_SECRET = `provisional-${randomBytes(32).toString('hex')}`
 
+/**
+ * Never in a log line: credentials in headers, and any password or token a body or error might carry.
+ * (Fastify's request serializer logs no headers or bodies; this holds if a handler logs more.)
+ */
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
+  'headers.authorization', 'headers.cookie',
+  '*.password', '*.current_password', '*.new_password', '*.re_password', '*.re_new_password',
+  '*.password1', '*.password2', '*.old_password', '*.new_password1', '*.new_password2',
+  '*.token', '*.refresh', '*.access', '*.auth_token', '*.refresh_token', '*.access_token', '*.key'
+]
+
+/** The example server writes every audit event to its log: ids and reasons, never secrets. */
+function logAuditEvents (app: FastifyInstance): void {
+  const events: AccountsEventName[] = [
+    'login.succeeded', 'login.failed', 'user.created', 'user.activated', 'user.updated', 'user.deleted',
+    'password.changed', 'password.reset', 'username.changed', 'token.refreshed', 'token.reuseDetected', 'token.revoked'
+  ]
+  for (const event of events) {
+    app.accounts.events.on(event, (payload) => { app.log.info({ audit: event, ...payload }, `audit: ${event}`) })
+  }
+}
+
 /** webmaster@<host> as Django's DEFAULT_FROM_EMAIL, without the port of `domain`. */
 function defaultFrom (domain: string): string {
   return `webmaster@${domain.replace(/:\d+$/, '')}`
@@ -174,7 +200,8 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
   }
 
   const pkg = readPackageJson()
-  const app = Fastify({ logger: opts.logger ?? { level: env.LOG_LEVEL ?? 'info' } })
+  const logger = { level: env.LOG_LEVEL ?? 'info', redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' }, ...(opts.logStream === undefined ? {} : { stream: opts.logStream }) }
+  const app = Fastify({ logger: opts.logger ?? logger })
 
   let stores: Stores | undefined
   let closed = false
@@ -214,6 +241,7 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
 
     const mailerOption: { mailer?: Mailer } = mailer === undefined ? {} : { mailer }
     await app.register(accounts, { ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens } })
+    logAuditEvents(app)
     await app.register(swaggerUi, { routePrefix: '/docs' })
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
     await app.ready()
