@@ -28,6 +28,8 @@ export const UserInactiveError = createError<'ACCOUNTS_USER_INACTIVE', 401, Mess
 export const UserNotFoundError = createError<'ACCOUNTS_USER_NOT_FOUND', 401, Message>('ACCOUNTS_USER_NOT_FOUND', '%s', 401)
 export const PermissionDeniedError = createError<'ACCOUNTS_PERMISSION_DENIED', 403, Message>('ACCOUNTS_PERMISSION_DENIED', '%s', 403)
 export const NotFoundError = createError<'ACCOUNTS_NOT_FOUND', 404, Message>('ACCOUNTS_NOT_FOUND', '%s', 404)
+/** Too many attempts from one address or at one account: wait `Retry-After` seconds. */
+export const RateLimitedError = createError<'ACCOUNTS_RATE_LIMITED', 429, Message>('ACCOUNTS_RATE_LIMITED', '%s', 429)
 /** A store or the mailer failed or timed out: retry later. */
 export const ServiceUnavailableError = createError<'ACCOUNTS_SERVICE_UNAVAILABLE', 503, Message>('ACCOUNTS_SERVICE_UNAVAILABLE', '%s', 503)
 
@@ -42,12 +44,13 @@ export type AccountsError =
   | InstanceType<typeof UserNotFoundError>
   | InstanceType<typeof PermissionDeniedError>
   | InstanceType<typeof NotFoundError>
+  | InstanceType<typeof RateLimitedError>
   | InstanceType<typeof ServiceUnavailableError>
 
 const ACCOUNTS_CODES = new Set<string>([
   'ACCOUNTS_VALIDATION', 'ACCOUNTS_INVALID_CREDENTIALS', 'ACCOUNTS_NOT_AUTHENTICATED', 'ACCOUNTS_BAD_AUTHORIZATION_HEADER',
   'ACCOUNTS_TOKEN_NOT_VALID', 'ACCOUNTS_INVALID_AUTH_TOKEN', 'ACCOUNTS_USER_INACTIVE', 'ACCOUNTS_USER_NOT_FOUND',
-  'ACCOUNTS_PERMISSION_DENIED', 'ACCOUNTS_NOT_FOUND', 'ACCOUNTS_SERVICE_UNAVAILABLE'
+  'ACCOUNTS_PERMISSION_DENIED', 'ACCOUNTS_NOT_FOUND', 'ACCOUNTS_RATE_LIMITED', 'ACCOUNTS_SERVICE_UNAVAILABLE'
 ])
 
 export function isAccountsError (error: unknown): error is AccountsError {

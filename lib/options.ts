@@ -10,6 +10,24 @@ export type JwtAlgorithm =
 
 export type LoginField = 'username' | 'email'
 
+/** A budget: at most `max` requests per `timeWindow` seconds. */
+export interface RateLimitWindow { max: number, timeWindow: number }
+
+/** An ioredis client (or anything @fastify/rate-limit accepts as `redis`). */
+export type RateLimitRedis = NonNullable<import('@fastify/rate-limit').RateLimitPluginOptions['redis']>
+
+export interface RateLimitOptions {
+  /** Per client address (`request.ip`: set Fastify's `trustProxy` behind a proxy). */
+  perIp?: RateLimitWindow
+  /** Per account named in the body (username or email), whatever the address. */
+  perAccount?: RateLimitWindow
+  /** Counters in Redis, shared by every instance; default in memory. */
+  redis?: RateLimitRedis
+  redisNamespace?: string
+}
+
+export type ResolvedRateLimitOptions = Required<Omit<RateLimitOptions, 'redis'>> & Pick<RateLimitOptions, 'redis'>
+
 /** The wire format the routes speak (and `app.authenticate` answers in). */
 export type DialectName = 'djoser' | 'dj-rest-auth' | 'sanic-jwt' | 'drf-jwt'
 export const DIALECTS: readonly DialectName[] = ['djoser', 'dj-rest-auth', 'sanic-jwt', 'drf-jwt']
@@ -43,6 +61,8 @@ export interface AccountsOptions {
   prefix?: string
   /** Which project's wire format the routes speak. */
   dialect?: DialectName
+  /** Limits on login, reset and activation routes; false turns them off. */
+  rateLimit?: RateLimitOptions | false
   /** Stores for users and tokens; default in-memory stores (lost on restart: for tests and trying out). */
   store?: { users: UserStore, tokens: TokenStore }
   /** Where mail goes; default a console mailer that writes each message to the Fastify log. */
@@ -91,13 +111,19 @@ export type ResolvedJwtOptions = Required<Omit<JwtOptions, 'verifyingKey' | 'aud
   Pick<JwtOptions, 'verifyingKey' | 'audience' | 'issuer'>
 
 export type ResolvedOptions =
-  Required<Omit<AccountsOptions, 'jwt' | 'store' | 'mailer' | 'passwordHasher' | 'prefix' | 'argon2' | 'passwordValidation'>> &
+  Required<Omit<AccountsOptions, 'jwt' | 'store' | 'mailer' | 'passwordHasher' | 'prefix' | 'argon2' | 'passwordValidation' | 'rateLimit'>> &
+  { rateLimit: ResolvedRateLimitOptions | false } &
   Pick<AccountsOptions, 'store' | 'mailer' | 'passwordHasher' | 'argon2' | 'passwordValidation'> &
   { jwt: ResolvedJwtOptions }
 
 /** Every default in one place. Where a default differs from djoser's or simplejwt's, the README says so. */
 export const DEFAULTS = {
   dialect: 'djoser',
+  rateLimit: {
+    perIp: { max: 30, timeWindow: 60 },
+    perAccount: { max: 10, timeWindow: 60 },
+    redisNamespace: 'accounts-rate-limit:'
+  },
   passwordResetTimeout: 259200,
   domain: 'localhost:3000',
   siteName: 'fastify-accounts',
@@ -224,6 +250,7 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
     expect(typeof value === 'string' && value.includes('{uid}') && value.includes('{token}'),
       `${key} must be a string containing {uid} and {token}`)
   }
+  options.rateLimit = resolveRateLimit(input.rateLimit)
   expect(DIALECTS.includes(options.dialect), `dialect must be one of ${DIALECTS.join(', ')}`)
   expect(options.loginField === 'username' || options.loginField === 'email', 'loginField must be "username" or "email"')
   expect(isPositiveInteger(options.passwordResetTimeout), 'passwordResetTimeout must be a positive whole number of seconds')
@@ -250,6 +277,19 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   expect(options.passwordHasher === undefined || hasMethods(options.passwordHasher, ['hash', 'verify', 'needsRehash']),
     'passwordHasher must implement PasswordHasher { hash, verify, needsRehash }')
   return options
+}
+
+function resolveRateLimit (input: RateLimitOptions | false | undefined): ResolvedRateLimitOptions | false {
+  if (input === false) return false
+  expect(input === undefined || isRecord(input), 'rateLimit must be false or { perIp, perAccount, redis }')
+  const resolved: ResolvedRateLimitOptions = { ...DEFAULTS.rateLimit, ...stripUndefined(input ?? {}) }
+  for (const key of ['perIp', 'perAccount'] as const) {
+    const limit = resolved[key]
+    expect(isRecord(limit) && isPositiveInteger(limit.max) && isPositiveInteger(limit.timeWindow),
+      `rateLimit.${key} must be { max, timeWindow } with whole numbers above 0 (timeWindow in seconds)`)
+  }
+  expect(resolved.redis === undefined || isRecord(resolved.redis), 'rateLimit.redis must be an ioredis client')
+  return resolved
 }
 
 function stripUndefined<T extends object> (value: T): Partial<T> {

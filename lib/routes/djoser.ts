@@ -6,6 +6,7 @@ import type { User } from '../ports.js'
 import { DjoserUser, DjoserUserList, djoserSchemas } from '../../schemas/djoser.js'
 import { Detail, Empty, FieldErrors, NoContent, TokenError } from '../../schemas/shared.js'
 import { djoserErrorFormatter } from './djoser-errors.js'
+import { registerRateLimits } from './rate-limit.js'
 import { route } from './route.js'
 import { authenticateHook, prepareDialectScope } from './scope.js'
 
@@ -40,6 +41,8 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     serverError: { detail: 'A server error occurred.' }
   })
   for (const schema of [DjoserUser, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
+  const limit = await registerRateLimits(app, options.rateLimit)
+  const byEmail = (body: Record<string, unknown>): unknown => body.email
   const authenticate = authenticateHook(instance.accounts.authenticateRequest, djoserErrorFormatter(options.jwt.authHeaderTypes[0]))
 
   const tag = (name: string) => ({ tags: [name] })
@@ -71,6 +74,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     method: 'POST',
     url: '/users/activation/',
     schema: { ...tag('users'), summary: 'Activate an account from the mailed uid and token', body: s.Activation, response: { 204: NoContent, ...BAD_REQUEST, 403: Detail } },
+    preHandler: limit('activation', (body) => body.uid),
     async handler (request, reply) {
       await accounts.activate(request.body.uid, request.body.token)
       return reply.code(204).send(null)
@@ -81,6 +85,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     method: 'POST',
     url: '/users/resend_activation/',
     schema: { ...tag('users'), summary: 'Mail the activation link again', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
+    preHandler: limit('activation', byEmail),
     async handler (request, reply) {
       if (!(await accounts.resendActivation(request.body.email))) {
         throw fieldError('email', 'There is no inactive account with this email, or activation is off.')
@@ -161,6 +166,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     method: 'POST',
     url: '/users/reset_password/',
     schema: { ...tag('users'), summary: 'Mail a password reset link', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
+    preHandler: limit('reset', byEmail),
     async handler (request, reply) {
       await accounts.requestPasswordReset(request.body.email)
       return reply.code(204).send(null)
@@ -194,6 +200,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     method: 'POST',
     url: `/users/reset_${login}/`,
     schema: { ...tag('users'), summary: `Mail a ${login} reset link`, body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
+    preHandler: limit('reset', byEmail),
     async handler (request, reply) {
       await accounts.requestUsernameReset(request.body.email)
       return reply.code(204).send(null)
@@ -217,6 +224,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     method: 'POST',
     url: '/token/login/',
     schema: { ...tag('token'), summary: 'Log in for an opaque token', body: s.Login, response: { 200: s.AuthToken, ...BAD_REQUEST } },
+    preHandler: limit('login', (body) => body[login]),
     async handler (request) {
       const b = request.body as Record<string, string>
       let user: User
@@ -250,6 +258,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     method: 'POST',
     url: '/jwt/create/',
     schema: { ...tag('jwt'), summary: 'Log in for an access and refresh token pair', body: s.Login, response: { 200: s.TokenPair, ...BAD_REQUEST, 401: Detail } },
+    preHandler: limit('login', (body) => body[login]),
     async handler (request) {
       const b = request.body as Record<string, string>
       const user = await accounts.authenticateCredentials(b[login], b.password)

@@ -1,6 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type {
-  FastifyBaseLogger, FastifyInstance, FastifySchema, HTTPMethods, onRequestAsyncHookHandler, RawReplyDefaultExpression,
+  FastifyBaseLogger, FastifyInstance, FastifySchema, HTTPMethods, onRequestAsyncHookHandler, preHandlerAsyncHookHandler, RawReplyDefaultExpression,
   RawRequestDefaultExpression, RawServerDefault, RouteGenericInterface, RouteHandlerMethod
 } from 'fastify'
 
@@ -16,6 +16,8 @@ export interface RouteSpec<S extends FastifySchema> {
   url: string
   schema: S
   onRequest?: onRequestAsyncHookHandler
+  /** Runs after the body is parsed and validated (rate limits that count the account named in it). */
+  preHandler?: preHandlerAsyncHookHandler[]
   handler: TypedHandler<S>
 }
 
@@ -24,8 +26,8 @@ export interface RouteSpec<S extends FastifySchema> {
  * slash (a plugin cannot set the router's ignoreTrailingSlash for its host app).
  */
 export function route<S extends FastifySchema> (app: TypedInstance, spec: RouteSpec<S>): void {
-  const { url, onRequest, ...rest } = spec
-  const hooks = onRequest === undefined ? {} : { onRequest }
+  const { url, onRequest, preHandler, ...rest } = spec
+  const hooks = { ...(onRequest === undefined ? {} : { onRequest }), ...(preHandler === undefined || preHandler.length === 0 ? {} : { preHandler }) }
   app.route({ ...rest, ...hooks, url })
   if (url.endsWith('/')) app.route({ ...rest, ...hooks, url: url.slice(0, -1), schema: { ...spec.schema, hide: true } })
 }

@@ -29,6 +29,8 @@ export async function buildApp (overrides: Overrides = {}): Promise<TestApp> {
     store: { users, tokens },
     mailer,
     passwordHasher: fastHasher,
+    // Tests log in far more often than a person; test/rate-limit.test.ts turns the limits on.
+    rateLimit: false,
     ...rest,
     jwt: { signingKey: SECRET, ...jwt }
   })
