@@ -10,7 +10,9 @@ import type { Mailer } from './ports.js'
 import { accounts } from './plugin.js'
 import { DEFAULTS, resolveOptions, type AccountsOptions } from './options.js'
 import { SmtpMailer } from './mail/smtp.js'
+import type { Redis } from 'ioredis'
 import { createStores, type Stores } from './stores/factory.js'
+import { createRedisClient } from './stores/redis.js'
 
 /** A mistake in the example server's environment or config file; the message says what to fix. */
 export class ConfigError extends Error {
@@ -204,12 +206,14 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
   const app = Fastify({ logger: opts.logger ?? logger })
 
   let stores: Stores | undefined
+  let rateLimitRedis: Redis | undefined
   let closed = false
   async function closeResources (): Promise<void> {
     if (closed) return
     closed = true
     await stores?.close()
     await mailer?.close()
+    rateLimitRedis?.disconnect()
   }
   app.addHook('onClose', closeResources)
 
@@ -219,6 +223,12 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
     const schema = env.DATABASE_SCHEMA !== undefined && env.DATABASE_SCHEMA !== '' ? { postgres: { schema: env.DATABASE_SCHEMA } } : {}
     const keyPrefix = env.REDIS_KEY_PREFIX !== undefined && env.REDIS_KEY_PREFIX !== '' ? { redis: { keyPrefix: env.REDIS_KEY_PREFIX } } : {}
     stores = await createStores({ databaseUrl, redisUrl, logger: app.log, ...schema, ...keyPrefix })
+    if (redisUrl !== undefined && options.rateLimit !== false) {
+      // Rate-limit counters shared by every instance, on a connection of their own.
+      rateLimitRedis = createRedisClient(redisUrl, { connectionName: 'fastify-accounts-rate-limit' })
+      await rateLimitRedis.connect().catch((error: unknown) => { app.log.warn({ err: error }, 'rate limits: Redis is unreachable for now') })
+      options.rateLimit = { ...options.rateLimit, redis: rateLimitRedis }
+    }
 
     await app.register(swagger, {
       openapi: {

@@ -22,6 +22,8 @@ export async function registerRateLimits (app: FastifyInstance, options: Resolve
   if (options === false) return () => []
   await app.register(rateLimitPlugin, {
     global: false,
+    // A Redis outage lets requests through (logged by the store) rather than locking every user out.
+    skipOnError: true,
     ...(options.redis === undefined ? {} : { redis: options.redis, nameSpace: options.redisNamespace })
   })
   const accountOfRequest = new WeakMap<FastifyRequest, string>()
