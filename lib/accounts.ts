@@ -152,6 +152,14 @@ export class AccountService {
     }
   }
 
+  /**
+   * For the answers that must not tell a known email from an unknown one: the response does not wait
+   * for the mail server, so its timing says nothing either. A failure is logged by #mail.
+   */
+  #mailInBackground (kind: EmailKind, user: User, url: string): void {
+    this.#mail(kind, user, url).catch(() => {})
+  }
+
   async #sendActivation (user: User): Promise<void> {
     await this.#mail('activation', user, this.#link('activation', this.#d.options.activationUrl, user))
   }
@@ -262,12 +270,15 @@ export class AccountService {
   }
 
   /** POST /users/resend_activation/: false when there is nothing to resend (djoser answers 400). */
+  /**
+   * POST /users/resend_activation/: false when activation is off (djoser's 400). Otherwise the same
+   * answer whether or not an inactive account has this email, so it cannot be used to probe addresses.
+   */
   async resendActivation (email: string): Promise<boolean> {
     this.#requireValidEmail(email)
     if (!this.#d.options.sendActivationEmail) return false
     const user = await this.#d.users.findUserByEmail(email)
-    if (user === null || user.isActive) return false
-    await this.#sendActivation(user)
+    if (user !== null && !user.isActive) this.#mailInBackground('activation', user, this.#link('activation', this.#d.options.activationUrl, user))
     return true
   }
 
@@ -367,7 +378,7 @@ export class AccountService {
       if (this.#d.options.passwordResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
       return false
     }
-    await this.#mail('passwordReset', user, this.#link('password-reset', this.#d.options.passwordResetConfirmUrl, user))
+    this.#mailInBackground('passwordReset', user, this.#link('password-reset', this.#d.options.passwordResetConfirmUrl, user))
     return true
   }
 
@@ -423,7 +434,7 @@ export class AccountService {
       if (this.#d.options.usernameResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
       return false
     }
-    await this.#mail('usernameReset', user, this.#link('username-reset', this.#d.options.usernameResetConfirmUrl, user))
+    this.#mailInBackground('usernameReset', user, this.#link('username-reset', this.#d.options.usernameResetConfirmUrl, user))
     return true
   }
 

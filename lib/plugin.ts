@@ -7,7 +7,7 @@ import { AccountsEventEmitter } from './events.js'
 import { ConsoleMailer } from './mail/console.js'
 import { OneTimeLinks } from './one-time-links.js'
 import { OptionsError, resolveOptions, type AccountsOptions, type DialectName, type ResolvedOptions } from './options.js'
-import { Argon2Hasher } from './passwords/argon2.js'
+import { DjangoPasswordHasher } from './passwords/django.js'
 import { createPasswordValidator } from './passwords/validators.js'
 import { djoserRoutes } from './routes/djoser.js'
 import { djoserErrorFormatter } from './routes/djoser-errors.js'
@@ -91,7 +91,8 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
   const accounts = new AccountService({
     users: store.users,
     tokens,
-    hasher: options.passwordHasher ?? new Argon2Hasher(options.argon2),
+    // argon2id for new hashes; Django's stored formats still verify (and are rehashed on login).
+    hasher: options.passwordHasher ?? new DjangoPasswordHasher(options.argon2),
     validatePassword: createPasswordValidator(options.passwordValidation),
     links: new OneTimeLinks(options.secretKey, options.passwordResetTimeout),
     mailer: options.mailer ?? new ConsoleMailer(app.log),

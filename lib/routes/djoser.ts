@@ -88,7 +88,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     preHandler: limit('activation', byEmail),
     async handler (request, reply) {
       if (!(await accounts.resendActivation(request.body.email))) {
-        throw fieldError('email', 'There is no inactive account with this email, or activation is off.')
+        throw fieldError('email', 'Account activation is off.')
       }
       return reply.code(204).send(null)
     }
