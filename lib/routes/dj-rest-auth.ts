@@ -1,0 +1,550 @@
+import { fastifyCookie } from '@fastify/cookie'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Static } from '@sinclair/typebox'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { AccountUser, ProfileChanges } from '../accounts.js'
+import type { Authenticator } from '../authenticate.js'
+import {
+  fieldError, fieldErrors, InvalidCredentialsError, isAccountsError, NotAuthenticatedError, NotFoundError, TokenNotValidError,
+  type FieldErrors as FieldErrorMap
+} from '../errors.js'
+import { OptionsError } from '../options.js'
+import type { AccountsDecorator } from '../plugin.js'
+import type { User } from '../ports.js'
+import { DjRestAuthJwt, DjRestAuthRefreshed, DjRestAuthTokenKey, DjRestAuthUser, djRestAuthSchemas } from '../../schemas/dj-rest-auth.js'
+import { Detail, Empty, FieldErrors, TokenError } from '../../schemas/shared.js'
+import { resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './dj-rest-auth-options.js'
+import { djoserErrorFormatter } from './djoser-errors.js'
+import { registerRateLimits } from './rate-limit.js'
+import { route } from './route.js'
+import { authenticateHook, prepareDialectScope, type ErrorFormatter } from './scope.js'
+
+export {
+  DJ_REST_AUTH_DEFAULTS, djRestAuthCoreDefaults, resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions
+} from './dj-rest-auth-options.js'
+
+/** dj-rest-auth's (and Django's, DRF's, allauth's) words, where the wire shows them. */
+const MESSAGES = {
+  badCredentials: 'Unable to log in with provided credentials.',
+  mustIncludeEither: 'Must include either "username" or "email" and "password".',
+  mustIncludeUsername: 'Must include "username" and "password".',
+  mustIncludeEmail: 'Must include "email" and "password".',
+  invalidEmail: 'Enter a valid email address.',
+  loggedOut: 'Successfully logged out.',
+  notLoggedIn: 'You should be logged in to logout. Check whether the token is passed.',
+  noRefreshInBody: 'Refresh token was not included in request data.',
+  noRefreshInCookie: 'Refresh token was not included in cookie data.',
+  nothingRevoked: 'Neither cookies or blacklist are enabled, so the token has not been deleted server side. Please make sure the token is deleted client side.',
+  getNotAllowed: 'Method "GET" not allowed.',
+  resetSent: 'Password reset e-mail has been sent.',
+  resetDone: 'Password has been reset with the new password.',
+  passwordSaved: 'New password has been saved.',
+  oldPasswordWrong: 'Your old password was entered incorrectly. Please enter it again.',
+  passwordMismatch: 'The two password fields didn’t match.',
+  invalidValue: 'Invalid value',
+  verificationSent: 'Verification e-mail sent.',
+  ok: 'ok',
+  noRefreshToken: 'No valid refresh token found.',
+  notFound: 'Not found.'
+} as const
+
+// The core's address syntax (WHATWG form validation, a dot in the domain), for login's optional email field.
+const EMAIL_PATTERN = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
+
+/** The Fastify register options that reach a plugin beside its own. */
+const REGISTER_OPTIONS = new Set(['prefix', 'logLevel', 'logSerializers'])
+
+function djRestAuthUser (user: User | AccountUser): DjRestAuthUser {
+  return { pk: user.id, username: user.username, email: user.email, first_name: user.firstName ?? '', last_name: user.lastName ?? '' }
+}
+
+/** The authenticated user; the route's onRequest hook guarantees it. */
+function currentUser (request: FastifyRequest): AccountUser {
+  if (request.user === null) throw new NotAuthenticatedError('Authentication credentials were not provided.')
+  return request.user
+}
+
+function expiresIn (seconds: number): string {
+  return new Date(Date.now() + seconds * 1000).toISOString()
+}
+
+function validationFields (error: unknown): FieldErrorMap | undefined {
+  return isAccountsError(error) && 'fields' in error ? error.fields : undefined
+}
+
+/**
+ * The core's password errors as Django's SetPasswordForm reports them: on new_password2, and a mismatch
+ * alone when the two differ (the form checks the match before the validators). `rename` moves other fields.
+ */
+function setPasswordFormError (error: unknown, mismatch: boolean, rename: Record<string, [field: string, messages: string[]]> = {}): unknown {
+  const fields = validationFields(error)
+  if (fields === undefined) return error
+  const out: FieldErrorMap = {}
+  for (const [field, messages] of Object.entries(fields)) {
+    if (field === 'new_password' || field === 'non_field_errors') out.new_password2 = mismatch ? [MESSAGES.passwordMismatch] : messages
+    else if (rename[field] !== undefined) out[rename[field][0]] = rename[field][1]
+    else out[field] = messages
+  }
+  return fieldErrors(out)
+}
+
+/** The cookie `name` of the request, whether or not @fastify/cookie parsed this request's cookies. */
+function requestCookie (request: FastifyRequest, name: string): string | undefined {
+  const parsed = (request as { cookies?: Record<string, string | undefined> | null }).cookies
+  if (parsed !== undefined && parsed !== null) return parsed[name]
+  const header = request.headers.cookie
+  if (typeof header !== 'string' || header === '') return undefined
+  try {
+    return fastifyCookie.parse(header)[name]
+  } catch {
+    return undefined // @fastify/cookie's parser loads with the first registration of the plugin (djRestAuthRoutes does it)
+  }
+}
+
+/**
+ * DRF's authentication as a dj-rest-auth project configures it: the `Authorization` header first (simplejwt's
+ * `Bearer <jwt>` and authtoken's `Token <key>`, as the core reads them), then, with `jwtAuthCookie`, the
+ * access token in that cookie (dj-rest-auth's JWTCookieAuthentication). Throws the error to format.
+ */
+export function djRestAuthAuthenticateRequest (
+  core: Pick<AccountsDecorator, 'authenticateRequest' | 'options'>, dj: Pick<ResolvedDjRestAuthOptions, 'useJwt' | 'jwtAuthCookie'>
+): Authenticator {
+  const scheme = core.options.jwt.authHeaderTypes[0]
+  const cookieName = dj.useJwt ? dj.jwtAuthCookie : undefined
+  return async function authenticateRequest (request) {
+    const header = request.headers.authorization
+    if ((typeof header === 'string' && header !== '') || cookieName === undefined) return core.authenticateRequest(request)
+    const raw = requestCookie(request, cookieName)
+    if (raw === undefined || raw === '') return core.authenticateRequest(request)
+    // A cookie is one token: whitespace inside makes it an invalid token, not a malformed header.
+    const token = /\s/.test(raw) ? '!' : raw
+    return core.authenticateRequest({ headers: { authorization: `${scheme} ${token}` } } as unknown as FastifyRequest)
+  }
+}
+
+/**
+ * DRF's error shapes as a dj-rest-auth project shows them: `{field: [..]}`, `{non_field_errors: [..]}`,
+ * `{detail}`, and simplejwt's `{detail, code[, messages]}` for token errors. A 401 carries the challenge of
+ * the first authentication class: simplejwt's `Bearer realm="api"` with JWTs, authtoken's `Token` without.
+ */
+export function djRestAuthErrorFormatter (dj: Pick<ResolvedDjRestAuthOptions, 'useJwt'>, authHeaderType = 'Bearer'): ErrorFormatter {
+  const base = djoserErrorFormatter(authHeaderType)
+  const challenge = { 'www-authenticate': dj.useJwt ? `${authHeaderType} realm="api"` : 'Token' }
+  return (error, body) => {
+    const wire = base(error, body)
+    return wire !== null && wire.statusCode === 401 ? { ...wire, headers: challenge } : wire
+  }
+}
+
+/**
+ * The onRequest hook for `app.authenticate` when the app speaks dj-rest-auth: fills request.user and
+ * request.auth from the header or the access cookie, or answers 401 in DRF's shape.
+ */
+export function djRestAuthAuthenticator (core: Pick<AccountsDecorator, 'authenticateRequest' | 'options'>, options: DjRestAuthOptions = {}) {
+  const dj = resolveDjRestAuthOptions(options)
+  return authenticateHook(djRestAuthAuthenticateRequest(core, dj), djRestAuthErrorFormatter(dj, core.options.jwt.authHeaderTypes[0]))
+}
+
+const BAD_REQUEST = { 400: FieldErrors }
+const UNAUTHORIZED = { 401: TokenError }
+
+/**
+ * The dj-rest-auth 5.x route set (dj_rest_auth.urls + dj_rest_auth.registration.urls), on the services of
+ * `app.accounts`. Encapsulated: its parsers, cookies, validator and error formatter apply to these routes
+ * only, so it can sit beside the djoser routes on the same users.
+ */
+export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => {
+  const input = Object.fromEntries(Object.entries(opts ?? {}).filter(([key]) => !REGISTER_OPTIONS.has(key))) as DjRestAuthOptions
+  const dj = resolveDjRestAuthOptions(input)
+  const core = instance.accounts
+  if (core === undefined) throw new OptionsError('djRestAuthRoutes needs the fastify-accounts plugin registered first (app.accounts)')
+  const { accounts, tokens, options } = core
+  const mandatory = dj.emailVerification === 'mandatory'
+  if (options.sendActivationEmail !== mandatory) {
+    throw new OptionsError(`djRestAuth.emailVerification "${dj.emailVerification}" needs sendActivationEmail: ${String(mandatory)} ` +
+      '(new users are inactive exactly when verification is mandatory)')
+  }
+  if (mandatory && !options.activationUrl.includes('{uid}:{token}')) {
+    throw new OptionsError('djRestAuth.emailVerification "mandatory" needs activationUrl to carry the key as {uid}:{token} ' +
+      `(e.g. "${dj.emailConfirmationUrl.replace('{key}', '{uid}:{token}')}"), the key registration/verify-email/ takes`)
+  }
+
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
+  const s = djRestAuthSchemas(dj)
+  const scheme = options.jwt.authHeaderTypes[0]
+  const formatError = djRestAuthErrorFormatter(dj, scheme)
+  const security: Array<Record<string, string[]>> = [{ jwt: [] }, { token: [] }]
+  const tag = (name: string) => ({ tags: [name] })
+
+  await prepareDialectScope(app, { bodyLimit: options.bodyLimit, formatError, serverError: { detail: 'A server error occurred.' } })
+  if (!app.hasRequestDecorator('cookies')) await app.register(fastifyCookie)
+  for (const schema of [DjRestAuthUser, DjRestAuthTokenKey, DjRestAuthJwt, DjRestAuthRefreshed, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
+
+  // dj-rest-auth's throttle_scope 'dj_rest_auth', as the core's budgets: login, mailed links, activation keys.
+  const limit = await registerRateLimits(app, options.rateLimit)
+  const byEmail = (body: Record<string, unknown>): unknown => body.email
+  const authenticateRequest = djRestAuthAuthenticateRequest(core, dj)
+  const authenticate = authenticateHook(authenticateRequest, formatError)
+  /**
+   * logout/ is AllowAny but still authenticates what is presented (DRF's perform_authentication): a bad
+   * Authorization header is 401. A stale access cookie is not: dj-rest-auth answers it 401 too, which
+   * leaves a browser unable to log out (and to clear the cookie); here it logs out anonymously.
+   */
+  async function authenticateIfPresented (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const header = request.headers.authorization
+    if (typeof header === 'string' && header !== '') return authenticate(request, reply)
+    const cookie = dj.useJwt && dj.jwtAuthCookie !== undefined ? requestCookie(request, dj.jwtAuthCookie) : undefined
+    if (cookie === undefined || cookie === '') return
+    try {
+      const { user, auth } = await authenticateRequest(request)
+      request.user = user
+      request.auth = auth
+    } catch (error) {
+      if (formatError(error) === null) throw error
+    }
+  }
+
+  // ---- cookies (dj_rest_auth.jwt_auth) ------------------------------------------------------------------
+
+  const sameSite = dj.jwtAuthSameSite === false ? undefined : (dj.jwtAuthSameSite.toLowerCase() as 'lax' | 'strict' | 'none')
+  const domain = dj.jwtAuthCookieDomain === undefined ? {} : { domain: dj.jwtAuthCookieDomain }
+
+  function setCookie (reply: FastifyReply, name: string | undefined, value: string, lifetime: number, path: string): void {
+    if (name === undefined) return
+    reply.setCookie(name, value, {
+      path, expires: new Date(Date.now() + lifetime * 1000), maxAge: lifetime, httpOnly: dj.jwtAuthHttpOnly, secure: dj.jwtAuthSecure, sameSite, ...domain
+    })
+  }
+  const setAccessCookie = (reply: FastifyReply, access: string): void => { setCookie(reply, dj.jwtAuthCookie, access, options.jwt.accessTokenLifetime, '/') }
+  const setRefreshCookie = (reply: FastifyReply, refresh: string): void => {
+    setCookie(reply, dj.jwtAuthRefreshCookie, refresh, options.jwt.refreshTokenLifetime, dj.jwtAuthRefreshCookiePath)
+  }
+  /** Django's delete_cookie: empty, expired, same path, domain and SameSite (Secure when SameSite=None or a prefixed name). */
+  function clearJwtCookies (reply: FastifyReply): void {
+    for (const [name, path] of [[dj.jwtAuthCookie, '/'], [dj.jwtAuthRefreshCookie, dj.jwtAuthRefreshCookiePath]] as const) {
+      if (name === undefined) continue
+      const secure = sameSite === 'none' || name.startsWith('__Secure-') || name.startsWith('__Host-')
+      reply.clearCookie(name, { path, sameSite, secure, ...domain })
+    }
+  }
+
+  // ---- login / logout -----------------------------------------------------------------------------------
+
+  /** LoginSerializer: the account a login names, by username or email as allauth's authentication method says. */
+  function loginOf (b: { username?: unknown, email?: unknown }): { login: string, by: 'username' | 'email' | 'usernameOrEmail' } {
+    const username = typeof b.username === 'string' ? b.username : ''
+    const email = typeof b.email === 'string' ? b.email : ''
+    if (email !== '' && !EMAIL_PATTERN.test(email)) throw fieldError('email', MESSAGES.invalidEmail)
+    switch (dj.authenticationMethod) {
+      case 'email':
+        if (email === '') throw fieldError('non_field_errors', MESSAGES.mustIncludeEmail)
+        return { login: email, by: 'email' }
+      case 'username':
+        if (username === '') throw fieldError('non_field_errors', MESSAGES.mustIncludeUsername)
+        return { login: username, by: 'username' }
+      default:
+        if (email !== '') return { login: email, by: 'email' }
+        if (username !== '') return { login: username, by: 'usernameOrEmail' }
+        throw fieldError('non_field_errors', MESSAGES.mustIncludeEither)
+    }
+  }
+
+  /** The account a login body names, for its rate limit; none when the body names none (the address still counts). */
+  function loginAccount (body: Record<string, unknown>): string | undefined {
+    try {
+      return loginOf(body).login
+    } catch {
+      return undefined
+    }
+  }
+
+  async function userFromCredentials (b: { username?: string, email?: string, password: string }): Promise<User> {
+    const { login, by } = loginOf(b)
+    try {
+      return await accounts.authenticateCredentials(login, b.password, by)
+    } catch (error) {
+      // Unknown user, wrong password and inactive (unverified) account: Django's ModelBackend gives one answer.
+      if (error instanceof InvalidCredentialsError) throw fieldError('non_field_errors', MESSAGES.badCredentials)
+      throw error
+    }
+  }
+
+  route(app, {
+    method: 'POST',
+    url: '/login/',
+    schema: {
+      ...tag('dj-rest-auth'),
+      summary: dj.useJwt ? 'Log in with username or email: a JWT pair and the user' : 'Log in with username or email: a token key',
+      body: s.Login,
+      response: { 200: dj.useJwt ? DjRestAuthJwt : DjRestAuthTokenKey, ...BAD_REQUEST, 429: Detail }
+    },
+    preHandler: limit('login', loginAccount),
+    async handler (request, reply) {
+      const user = await userFromCredentials(request.body)
+      if (dj.sessionLogin || (dj.useJwt && options.jwt.updateLastLogin)) await accounts.recordLogin(user)
+      if (!dj.useJwt) return { key: await tokens.createAuthToken(user.id) }
+      const pair = await tokens.issuePair(user.id)
+      const body: Static<typeof DjRestAuthJwt> = { access: pair.access, refresh: dj.jwtAuthHttpOnly ? '' : pair.refresh, user: djRestAuthUser(user) }
+      if (dj.jwtAuthReturnExpiration) {
+        body.access_expiration = expiresIn(options.jwt.accessTokenLifetime)
+        body.refresh_expiration = expiresIn(options.jwt.refreshTokenLifetime)
+      }
+      setAccessCookie(reply, pair.access)
+      setRefreshCookie(reply, pair.refresh)
+      return body
+    }
+  })
+
+  async function logout (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    if (request.auth === null && !dj.useJwt && !dj.sessionLogin) return reply.code(400).send({ detail: MESSAGES.notLoggedIn })
+    if (request.auth?.scheme === 'token') await tokens.deleteAuthToken(request.auth.key)
+    else if (request.user !== null) await tokens.deleteUserAuthTokens(request.user.id)
+    if (!dj.useJwt) return reply.send({ detail: MESSAGES.loggedOut })
+
+    clearJwtCookies(reply)
+    if (!dj.tokenBlacklist) return reply.send({ detail: dj.jwtAuthCookie === undefined ? MESSAGES.nothingRevoked : MESSAGES.loggedOut })
+    // HttpOnly: the refresh token is in its cookie (the login body had ""); otherwise in the body. Either is taken.
+    const fromBody = (request.body as { refresh?: string } | undefined)?.refresh
+    const fromCookie = dj.jwtAuthRefreshCookie === undefined ? undefined : requestCookie(request, dj.jwtAuthRefreshCookie)
+    const refresh = dj.jwtAuthHttpOnly ? (fromCookie ?? fromBody) : (fromBody ?? fromCookie)
+    if (refresh === undefined) {
+      return reply.code(401).send({ detail: dj.jwtAuthHttpOnly ? MESSAGES.noRefreshInCookie : MESSAGES.noRefreshInBody })
+    }
+    try {
+      await tokens.blacklist(refresh)
+    } catch (error) {
+      // dj-rest-auth answers a bad refresh token with a bare {detail} (no code), cookies still cleared.
+      if (error instanceof TokenNotValidError) return reply.code(401).send({ detail: error.message })
+      throw error
+    }
+    return reply.send({ detail: MESSAGES.loggedOut })
+  }
+
+  route(app, {
+    method: 'POST',
+    url: '/logout/',
+    schema: {
+      ...tag('dj-rest-auth'),
+      summary: dj.useJwt ? 'Log out: clear the JWT cookies and blacklist the refresh token' : 'Log out: the token key stops working',
+      security,
+      body: s.Logout,
+      response: { 200: Detail, ...BAD_REQUEST, ...UNAUTHORIZED }
+    },
+    onRequest: authenticateIfPresented,
+    async handler (request, reply) {
+      return logout(request, reply)
+    }
+  })
+
+  route(app, {
+    method: 'GET',
+    url: '/logout/',
+    schema: { ...tag('dj-rest-auth'), summary: 'Log out (ACCOUNT_LOGOUT_ON_GET)', security, response: { 200: Detail, 405: Detail, ...BAD_REQUEST, ...UNAUTHORIZED }, hide: !dj.logoutOnGet },
+    onRequest: authenticateIfPresented,
+    async handler (request, reply) {
+      if (!dj.logoutOnGet) return reply.code(405).send({ detail: MESSAGES.getNotAllowed })
+      return logout(request, reply)
+    }
+  })
+
+  // ---- passwords ----------------------------------------------------------------------------------------
+
+  route(app, {
+    method: 'POST',
+    url: '/password/reset/',
+    schema: { ...tag('dj-rest-auth'), summary: 'Mail a password reset link (also answered for an unknown email)', body: s.PasswordReset, response: { 200: Detail, ...BAD_REQUEST, 429: Detail } },
+    preHandler: limit('reset', byEmail),
+    async handler (request) {
+      await accounts.requestPasswordReset(request.body.email)
+      return { detail: MESSAGES.resetSent }
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/password/reset/confirm/',
+    schema: { ...tag('dj-rest-auth'), summary: 'Set a new password from the mailed uid and token', body: s.PasswordResetConfirm, response: { 200: Detail, ...BAD_REQUEST } },
+    async handler (request) {
+      const b = request.body
+      try {
+        await accounts.confirmPasswordReset({ uid: b.uid, token: b.token, newPassword: b.new_password1, reNewPassword: b.new_password2 }, true)
+      } catch (error) {
+        throw setPasswordFormError(error, b.new_password1 !== b.new_password2, {
+          uid: ['uid', [MESSAGES.invalidValue]],
+          token: ['token', [MESSAGES.invalidValue]]
+        })
+      }
+      return { detail: MESSAGES.resetDone }
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/password/change/',
+    schema: {
+      ...tag('dj-rest-auth'),
+      summary: dj.oldPasswordFieldEnabled ? 'Change the password (old_password required)' : 'Change the password',
+      security,
+      body: s.PasswordChange,
+      response: { 200: Detail, ...BAD_REQUEST, ...UNAUTHORIZED }
+    },
+    onRequest: authenticate,
+    async handler (request) {
+      const b = request.body as { old_password?: string, new_password1: string, new_password2: string }
+      const user = currentUser(request)
+      try {
+        await accounts.setPassword(user, {
+          newPassword: b.new_password1,
+          reNewPassword: b.new_password2,
+          currentPassword: dj.oldPasswordFieldEnabled ? b.old_password : undefined
+        }, true)
+      } catch (error) {
+        throw setPasswordFormError(error, b.new_password1 !== b.new_password2, { current_password: ['old_password', [MESSAGES.oldPasswordWrong]] })
+      }
+      if (dj.logoutOnPasswordChange) await tokens.revokeUserTokens(user.id)
+      return { detail: MESSAGES.passwordSaved }
+    }
+  })
+
+  // ---- user ---------------------------------------------------------------------------------------------
+
+  route(app, {
+    method: 'GET',
+    url: '/user/',
+    schema: { ...tag('dj-rest-auth'), summary: 'The current user', security, response: { 200: DjRestAuthUser, ...UNAUTHORIZED } },
+    onRequest: authenticate,
+    async handler (request) {
+      return djRestAuthUser(currentUser(request))
+    }
+  })
+
+  async function updateUser (request: FastifyRequest): Promise<DjRestAuthUser> {
+    const b = request.body as { username?: string, first_name?: string, last_name?: string }
+    const changes: ProfileChanges = {}
+    if (b.username !== undefined) changes.username = b.username
+    if (b.first_name !== undefined) changes.firstName = b.first_name
+    if (b.last_name !== undefined) changes.lastName = b.last_name
+    return djRestAuthUser(await accounts.updateProfile(currentUser(request), changes, ['username', 'firstName', 'lastName']))
+  }
+
+  route(app, {
+    method: 'PUT',
+    url: '/user/',
+    schema: { ...tag('dj-rest-auth'), summary: 'Update the current user (pk and email are read-only)', security, body: s.UserUpdate, response: { 200: DjRestAuthUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    onRequest: authenticate,
+    handler: updateUser
+  })
+
+  route(app, {
+    method: 'PATCH',
+    url: '/user/',
+    schema: { ...tag('dj-rest-auth'), summary: 'Partly update the current user', security, body: s.UserPatch, response: { 200: DjRestAuthUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    onRequest: authenticate,
+    handler: updateUser
+  })
+
+  // ---- JWT (only with USE_JWT, as dj_rest_auth.urls) ----------------------------------------------------
+
+  if (dj.useJwt) {
+    route(app, {
+      method: 'POST',
+      url: '/token/verify/',
+      schema: { ...tag('dj-rest-auth'), summary: 'Check a token', body: s.TokenVerify, response: { 200: Empty, ...BAD_REQUEST, ...UNAUTHORIZED } },
+      async handler (request) {
+        await tokens.verifyForClient(request.body.token)
+        return {}
+      }
+    })
+
+    route(app, {
+      method: 'POST',
+      url: '/token/refresh/',
+      schema: {
+        ...tag('dj-rest-auth'),
+        summary: 'A new access token from the posted refresh token, or from the refresh cookie',
+        body: s.TokenRefresh,
+        response: { 200: DjRestAuthRefreshed, ...BAD_REQUEST, ...UNAUTHORIZED }
+      },
+      async handler (request, reply) {
+        const posted = request.body.refresh
+        const raw = posted !== undefined && posted !== ''
+          ? posted
+          : (dj.jwtAuthRefreshCookie === undefined ? undefined : requestCookie(request, dj.jwtAuthRefreshCookie))
+        if (raw === undefined) throw new TokenNotValidError(MESSAGES.noRefreshToken)
+        const result = await tokens.refresh(raw)
+        setAccessCookie(reply, result.access)
+        const body: Static<typeof DjRestAuthRefreshed> = { access: result.access, access_expiration: expiresIn(options.jwt.accessTokenLifetime) }
+        if (result.refresh !== undefined) {
+          setRefreshCookie(reply, result.refresh)
+          if (!dj.jwtAuthHttpOnly) {
+            body.refresh = result.refresh
+            body.refresh_expiration = expiresIn(options.jwt.refreshTokenLifetime)
+          }
+        }
+        return body
+      }
+    })
+  }
+
+  // ---- registration (dj_rest_auth.registration.urls) ----------------------------------------------------
+
+  route(app, {
+    method: 'POST',
+    url: '/registration/',
+    schema: {
+      ...tag('dj-rest-auth registration'),
+      summary: mandatory ? 'Register; the account waits for email verification' : 'Register and log in',
+      body: s.Register,
+      response: { 201: mandatory ? Detail : (dj.useJwt ? DjRestAuthJwt : DjRestAuthTokenKey), ...BAD_REQUEST }
+    },
+    async handler (request, reply) {
+      const b = request.body
+      let user: User
+      try {
+        user = await accounts.register({ username: b.username, email: b.email, password: b.password1, rePassword: b.password2 }, true)
+      } catch (error) {
+        const fields = validationFields(error)
+        if (fields === undefined) throw error
+        throw fieldErrors(Object.fromEntries(Object.entries(fields).map(([field, messages]) => [field === 'password' ? 'password1' : field, messages])))
+      }
+      if (mandatory) return reply.code(201).send({ detail: MESSAGES.verificationSent })
+      if (dj.sessionLogin) await accounts.recordLogin(user)
+      if (!dj.useJwt) return reply.code(201).send({ key: await tokens.createAuthToken(user.id) })
+      const pair = await tokens.issuePair(user.id)
+      return reply.code(201).send({ access: pair.access, refresh: pair.refresh, user: djRestAuthUser(user) })
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/registration/verify-email/',
+    schema: { ...tag('dj-rest-auth registration'), summary: 'Verify the email with the mailed key; the account becomes active', body: s.VerifyEmail, response: { 200: Detail, ...BAD_REQUEST, 404: Detail, 429: Detail } },
+    preHandler: limit('activation', (body) => typeof body.key === 'string' ? body.key.split(':')[0] : undefined),
+    async handler (request) {
+      const key = request.body.key
+      const colon = key.indexOf(':')
+      if (colon <= 0) throw new NotFoundError(MESSAGES.notFound)
+      try {
+        await accounts.activate(key.slice(0, colon), key.slice(colon + 1))
+      } catch (error) {
+        // allauth's ConfirmEmailView: an unknown, used or expired key is a 404.
+        if (isAccountsError(error) && (error.code === 'ACCOUNTS_VALIDATION' || error.code === 'ACCOUNTS_PERMISSION_DENIED')) {
+          throw new NotFoundError(MESSAGES.notFound)
+        }
+        throw error
+      }
+      return { detail: MESSAGES.ok }
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/registration/resend-email/',
+    schema: { ...tag('dj-rest-auth registration'), summary: 'Mail the verification key again (answered alike for any address)', body: s.ResendEmail, response: { 200: Detail, ...BAD_REQUEST, 429: Detail } },
+    preHandler: limit('activation', byEmail),
+    async handler (request) {
+      await accounts.resendActivation(request.body.email)
+      return { detail: MESSAGES.ok }
+    }
+  })
+}
