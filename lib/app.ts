@@ -13,6 +13,7 @@ import { SmtpMailer } from './mail/smtp.js'
 import type { Redis } from 'ioredis'
 import { createStores, type Stores } from './stores/factory.js'
 import { createRedisClient } from './stores/redis.js'
+import { securitySchemes } from './routes/scope.js'
 
 /** A mistake in the example server's environment or config file; the message says what to fix. */
 export class ConfigError extends Error {
@@ -234,12 +235,7 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
       openapi: {
         openapi: '3.0.3',
         info: { title: pkg.name, version: pkg.version, description: pkg.description },
-        components: {
-          securitySchemes: {
-            jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Authorization: Bearer <access token>' },
-            token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <key>: an opaque token from /token/login/' }
-          }
-        }
+        components: { securitySchemes: { ...securitySchemes } }
       },
       refResolver: {
         // Components are named after each schema's $id (DjoserUser, not def-0).
@@ -250,7 +246,7 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
     })
 
     const mailerOption: { mailer?: Mailer } = mailer === undefined ? {} : { mailer }
-    await app.register(accounts, { ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens } })
+    await app.register(accounts, { openApiSecurity: true, ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens } })
     logAuditEvents(app)
     await app.register(swaggerUi, { routePrefix: '/docs' })
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())

@@ -1,5 +1,8 @@
 import type { Mailer, PasswordHasher, TokenStore, UserStore } from './ports.js'
 import type { PasswordValidationOptions } from './passwords/validators.js'
+import { djRestAuthCoreDefaults, resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './routes/dj-rest-auth-options.js'
+import { resolveDrfJwtOptions, type DrfJwtOptions, type ResolvedDrfJwtOptions } from './routes/drf-jwt-options.js'
+import { resolveSanicJwtOptions, type ResolvedSanicJwtOptions, type SanicJwtOptions } from './routes/sanic-jwt-options.js'
 
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
@@ -61,8 +64,20 @@ export interface AccountsOptions {
   prefix?: string
   /** Which project's wire format the routes speak. */
   dialect?: DialectName
+  /**
+   * Routes declare `security` (schemes `jwt` and `token`) in the OpenAPI document. Turn on only when your
+   * @fastify/swagger config defines those schemes (`components: { securitySchemes }`, exported by this
+   * package): @fastify/swagger fails on a route naming a scheme it does not know.
+   */
+  openApiSecurity?: boolean
   /** Limits on login, reset and activation routes; false turns them off. */
   rateLimit?: RateLimitOptions | false
+  /** dj-rest-auth's REST_AUTH (and allauth's) settings: the dj-rest-auth dialect's options. */
+  djRestAuth?: DjRestAuthOptions
+  /** django-rest-framework-jwt's JWT_AUTH settings: the drf-jwt dialect's options. */
+  drfJwt?: DrfJwtOptions
+  /** sanic-jwt's SANIC_JWT_* settings: the sanic-jwt dialect's options. */
+  sanicJwt?: SanicJwtOptions
   /** Stores for users and tokens; default in-memory stores (lost on restart: for tests and trying out). */
   store?: { users: UserStore, tokens: TokenStore }
   /** Where mail goes; default a console mailer that writes each message to the Fastify log. */
@@ -111,8 +126,8 @@ export type ResolvedJwtOptions = Required<Omit<JwtOptions, 'verifyingKey' | 'aud
   Pick<JwtOptions, 'verifyingKey' | 'audience' | 'issuer'>
 
 export type ResolvedOptions =
-  Required<Omit<AccountsOptions, 'jwt' | 'store' | 'mailer' | 'passwordHasher' | 'prefix' | 'argon2' | 'passwordValidation' | 'rateLimit'>> &
-  { rateLimit: ResolvedRateLimitOptions | false } &
+  Required<Omit<AccountsOptions, 'jwt' | 'store' | 'mailer' | 'passwordHasher' | 'prefix' | 'argon2' | 'passwordValidation' | 'rateLimit' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'>> &
+  { rateLimit: ResolvedRateLimitOptions | false, djRestAuth: ResolvedDjRestAuthOptions, drfJwt: ResolvedDrfJwtOptions, sanicJwt: ResolvedSanicJwtOptions } &
   Pick<AccountsOptions, 'store' | 'mailer' | 'passwordHasher' | 'argon2' | 'passwordValidation'> &
   { jwt: ResolvedJwtOptions }
 
@@ -130,6 +145,7 @@ export const DEFAULTS = {
   protocol: 'http',
   bodyLimit: 16384,
   rehashOnLogin: true,
+  openApiSecurity: false,
   sendActivationEmail: true,
   sendConfirmationEmail: false,
   userCreatePasswordRetype: false,
@@ -162,10 +178,10 @@ export const DEFAULTS = {
     jtiClaim: 'jti',
     refreshReuseDetection: true
   }
-} as const satisfies Omit<ResolvedOptions, 'jwt' | 'secretKey'> & { jwt: Omit<ResolvedJwtOptions, 'signingKey'> }
+} as const satisfies Omit<ResolvedOptions, 'jwt' | 'secretKey' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'> & { jwt: Omit<ResolvedJwtOptions, 'signingKey'> }
 
 const BOOLEAN_OPTIONS = [
-  'rehashOnLogin', 'sendActivationEmail', 'sendConfirmationEmail', 'userCreatePasswordRetype', 'setPasswordRetype',
+  'rehashOnLogin', 'openApiSecurity', 'sendActivationEmail', 'sendConfirmationEmail', 'userCreatePasswordRetype', 'setPasswordRetype',
   'passwordResetConfirmRetype', 'setUsernameRetype', 'usernameResetConfirmRetype',
   'passwordResetShowEmailNotFound', 'usernameResetShowEmailNotFound', 'passwordChangedEmailConfirmation',
   'usernameChangedEmailConfirmation', 'logoutOnPasswordChange', 'revokeTokensOnPasswordChange', 'hideUsers'
@@ -176,7 +192,7 @@ const ALGORITHMS: readonly JwtAlgorithm[] = [
   'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'
 ]
 const KNOWN_OPTIONS = new Set<string>([
-  ...Object.keys(DEFAULTS), 'jwt', 'store', 'mailer', 'passwordHasher', 'argon2', 'passwordValidation', 'secretKey', 'prefix'
+  ...Object.keys(DEFAULTS), 'djRestAuth', 'drfJwt', 'sanicJwt', 'jwt', 'store', 'mailer', 'passwordHasher', 'argon2', 'passwordValidation', 'secretKey', 'prefix'
 ])
 const KNOWN_JWT_OPTIONS = new Set<string>([...Object.keys(DEFAULTS.jwt), 'signingKey', 'verifyingKey', 'audience', 'issuer'])
 
@@ -245,12 +261,23 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   }
 
   for (const key of BOOLEAN_OPTIONS) expect(typeof options[key] === 'boolean', `${key} must be a boolean`)
+  options.rateLimit = resolveRateLimit(input.rateLimit)
+  options.drfJwt = resolveDrfJwtOptions(input.drfJwt)
+  options.djRestAuth = resolveDjRestAuthOptions(input.djRestAuth)
+  expect(input.sanicJwt === undefined || isRecord(input.sanicJwt), 'sanicJwt must be an object')
+  expect(input.sanicJwt?.prefix === undefined, "sanicJwt.prefix: the routes mount at the plugin's prefix")
+  options.sanicJwt = resolveSanicJwtOptions(input.sanicJwt ?? {})
+  if (options.dialect === 'dj-rest-auth') {
+    // allauth's email verification is the core's activation: its setting decides unless both are given.
+    const implied = djRestAuthCoreDefaults(options.djRestAuth)
+    if (input.sendActivationEmail === undefined) options.sendActivationEmail = implied.sendActivationEmail
+    if (input.activationUrl === undefined) options.activationUrl = implied.activationUrl
+  }
   for (const key of LINK_OPTIONS) {
     const value = options[key]
     expect(typeof value === 'string' && value.includes('{uid}') && value.includes('{token}'),
       `${key} must be a string containing {uid} and {token}`)
   }
-  options.rateLimit = resolveRateLimit(input.rateLimit)
   expect(DIALECTS.includes(options.dialect), `dialect must be one of ${DIALECTS.join(', ')}`)
   expect(options.loginField === 'username' || options.loginField === 'email', 'loginField must be "username" or "email"')
   expect(isPositiveInteger(options.passwordResetTimeout), 'passwordResetTimeout must be a positive whole number of seconds')

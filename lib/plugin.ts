@@ -6,11 +6,16 @@ import { createAuthenticator, type Authenticator, type RequestAuth } from './aut
 import { AccountsEventEmitter } from './events.js'
 import { ConsoleMailer } from './mail/console.js'
 import { OneTimeLinks } from './one-time-links.js'
-import { OptionsError, resolveOptions, type AccountsOptions, type DialectName, type ResolvedOptions } from './options.js'
+import { resolveOptions, type AccountsOptions, type DialectName, type ResolvedOptions } from './options.js'
 import { DjangoPasswordHasher } from './passwords/django.js'
 import { createPasswordValidator } from './passwords/validators.js'
 import { djoserRoutes } from './routes/djoser.js'
 import { djoserErrorFormatter } from './routes/djoser-errors.js'
+import { djRestAuthAuthenticateRequest, djRestAuthErrorFormatter, djRestAuthRoutes } from './routes/dj-rest-auth.js'
+import { drfJwtAuthenticateRequest, drfJwtErrorFormatter, drfJwtRoutes } from './routes/drf-jwt.js'
+import { registerRateLimits, type Limit } from './routes/rate-limit.js'
+import { sanicJwtAuthenticator, sanicJwtErrorFormatter, sanicJwtRoutes } from './routes/sanic-jwt.js'
+import type { TokenStore, UserStore } from './ports.js'
 import { authenticateHook, type ErrorFormatter } from './routes/scope.js'
 import { MemoryTokenStore, MemoryUserStore } from './stores/memory.js'
 import { TokenService } from './tokens.js'
@@ -26,18 +31,45 @@ export interface AccountsDecorator {
   jwt: JWT
   /** Audit events: `app.accounts.events.on('login.failed', …)`. */
   events: AccountsEventEmitter
+  /** Rate-limit preHandlers shared by every dialect: `limit('login', (body) => body.username)`. */
+  limit: Limit
+  /** The stores in use (the in-memory defaults when none was given), for dialects with records of their own. */
+  store: { users: UserStore, tokens: TokenStore }
 }
 
 interface DialectModule {
-  routes: FastifyPluginAsync
+  // Each route plugin takes its own options object; the core passes the resolved one.
+  routes: FastifyPluginAsync<any> // eslint-disable-line @typescript-eslint/no-explicit-any
+  routeOptions: object
   formatError: ErrorFormatter
+  /** How this dialect reads credentials, when it is not simplejwt's and DRF's way. */
+  authenticateRequest?: (core: AccountsDecorator) => Authenticator
+  /** A dialect's own app.authenticate, when even its answers are not made from formatError. */
+  authenticate?: (core: AccountsDecorator) => (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 }
 
-/** The route set and error shape of each dialect; `dialect` picks one, the others can be registered beside it. */
+/** The route set, error shape and credentials of each dialect; `dialect` picks one, the others can be registered beside it. */
 function dialectModule (name: DialectName, o: ResolvedOptions): DialectModule {
   switch (name) {
-    case 'djoser': return { routes: djoserRoutes, formatError: djoserErrorFormatter(o.jwt.authHeaderTypes[0]) }
-    default: throw new OptionsError(`dialect "${name}" is not available yet`)
+    case 'djoser': return { routes: djoserRoutes, routeOptions: {}, formatError: djoserErrorFormatter(o.jwt.authHeaderTypes[0]) }
+    case 'dj-rest-auth': return {
+      routes: djRestAuthRoutes,
+      routeOptions: o.djRestAuth,
+      formatError: djRestAuthErrorFormatter(o.djRestAuth, o.jwt.authHeaderTypes[0]),
+      authenticateRequest: (core) => djRestAuthAuthenticateRequest(core, o.djRestAuth)
+    }
+    case 'drf-jwt': return {
+      routes: drfJwtRoutes,
+      routeOptions: o.drfJwt,
+      formatError: drfJwtErrorFormatter(o.drfJwt.authHeaderPrefix),
+      authenticateRequest: (core) => drfJwtAuthenticateRequest(core, o.drfJwt)
+    }
+    case 'sanic-jwt': return {
+      routes: sanicJwtRoutes,
+      routeOptions: o.sanicJwt,
+      formatError: sanicJwtErrorFormatter(),
+      authenticate: (core) => sanicJwtAuthenticator(core, o.sanicJwt)
+    }
   }
 }
 
@@ -102,13 +134,18 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
   })
   const authenticateRequest = createAuthenticator({ accounts, tokens, jwt: o })
 
+  // One set of rate-limit counters for every dialect mounted, so a second dialect is no second budget.
+  let limit: Limit = () => []
+  await app.register(async function rateLimitScope (scope) { limit = await registerRateLimits(scope, options.rateLimit) })
+
   app.decorateRequest('user', null)
   app.decorateRequest('auth', null)
   const dialect = dialectModule(options.dialect, options)
-  app.decorate('accounts', { accounts, tokens, options, authenticateRequest, jwt, events })
-  app.decorate('authenticate', authenticateHook(authenticateRequest, dialect.formatError))
+  const core: AccountsDecorator = { accounts, tokens, options, authenticateRequest, jwt, events, limit, store }
+  app.decorate('accounts', core)
+  app.decorate('authenticate', dialect.authenticate?.(core) ?? authenticateHook(dialect.authenticateRequest?.(core) ?? authenticateRequest, dialect.formatError))
 
-  await app.register(dialect.routes, { prefix: input.prefix ?? '' })
+  await app.register(dialect.routes, { ...dialect.routeOptions, prefix: input.prefix ?? '' })
 }
 
 /**

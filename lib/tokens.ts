@@ -34,16 +34,39 @@ export function hashAuthToken (key: string): string {
 /** DRF authtoken keys are 40 hex characters. */
 const AUTH_TOKEN_PATTERN = /^[0-9a-f]{40}$/
 
+/** How many verified access tokens are remembered (a few MB at most). */
+const VERIFIED_CACHE_SIZE = 4096
+
+/** Claims an access token inherits from its refresh token: all but these (simplejwt). */
+const NOT_CARRIED = ['exp', 'iat', 'nbf', 'aud', 'iss']
+
+interface VerifiedEntry {
+  /** The payload as JSON: every hit parses a fresh copy, as a full verification would decode one. */
+  json: string
+  /** Last millisecond at which the token is still valid: `exp` plus the leeway, as the verifier counts. */
+  until: number
+}
+
 /** JWT access/refresh tokens as simplejwt issues them, plus DRF-style opaque tokens stored as hashes. */
 export class TokenService {
   readonly #jwt: JWT
   readonly #store: TokenStore
   readonly #options: ResolvedJwtOptions
+  readonly #notCarried: Set<string>
+  /**
+   * Access tokens that passed verification, by their exact text, until they expire. A client sends the same
+   * access token with every request of its lifetime; the signature check and decoding (most of the cost of
+   * authenticating) then run once per token. Only the outcome of a successful verification is kept, and
+   * only while its one time-bound check (`exp` + leeway) still holds: the signing key, algorithm, audience
+   * and issuer are fixed for this service, and `nbf` (once reached) stays reached.
+   */
+  readonly #verified = new Map<string, VerifiedEntry>()
 
   constructor (jwt: JWT, store: TokenStore, options: ResolvedJwtOptions) {
     this.#jwt = jwt
     this.#store = store
     this.#options = options
+    this.#notCarried = new Set([options.tokenTypeClaim, options.jtiClaim, ...NOT_CARRIED])
   }
 
   /** Signs a token of `type` carrying `claims` (user id and custom claims) with fresh exp, iat and jti. */
@@ -60,9 +83,12 @@ export class TokenService {
 
   /** The claims an access token inherits from its refresh token (simplejwt copies all but these). */
   #carriedClaims (claims: TokenClaims): TokenClaims {
-    const o = this.#options
-    const carried = { ...claims }
-    for (const claim of [o.tokenTypeClaim, 'exp', 'iat', 'nbf', o.jtiClaim, 'aud', 'iss']) delete carried[claim]
+    // Copied key by key rather than spread then deleted (deleting makes a slow dictionary object); no
+    // prototype, so a `__proto__` claim stays a plain property, as the spread kept it.
+    const carried = Object.create(null) as TokenClaims
+    for (const key of Object.keys(claims)) {
+      if (!this.#notCarried.has(key)) carried[key] = claims[key]
+    }
     return carried
   }
 
@@ -76,6 +102,22 @@ export class TokenService {
   /** Checks signature, algorithm, expiry (with leeway), audience, issuer and, when given, the type. */
   verify (token: string, expectedType?: TokenType): TokenClaims {
     const o = this.#options
+    const payload = this.#verifiedClaims(token)
+    const type = payload[o.tokenTypeClaim]
+    if (type === undefined) throw new TokenNotValidError('Token has no type')
+    if (type !== 'access' && type !== 'refresh') throw new TokenNotValidError('Token has wrong type')
+    if (expectedType !== undefined && type !== expectedType) throw new TokenNotValidError('Token has wrong type')
+    if (typeof payload[o.jtiClaim] !== 'string') throw new TokenNotValidError('Token has no id')
+    return payload
+  }
+
+  /** The payload of a token whose signature, algorithm and registered claims check out; else TokenNotValidError. */
+  #verifiedClaims (token: string): TokenClaims {
+    const cached = this.#verified.get(token)
+    if (cached !== undefined) {
+      if (Date.now() <= cached.until) return JSON.parse(cached.json) as TokenClaims
+      this.#verified.delete(token)
+    }
     let claims: unknown
     try {
       claims = this.#jwt.verify(token)
@@ -84,11 +126,11 @@ export class TokenService {
     }
     if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new TokenNotValidError(INVALID)
     const payload = claims as TokenClaims
-    const type = payload[o.tokenTypeClaim]
-    if (type === undefined) throw new TokenNotValidError('Token has no type')
-    if (type !== 'access' && type !== 'refresh') throw new TokenNotValidError('Token has wrong type')
-    if (expectedType !== undefined && type !== expectedType) throw new TokenNotValidError('Token has wrong type')
-    if (typeof payload[o.jtiClaim] !== 'string') throw new TokenNotValidError('Token has no id')
+    // Access tokens only: they are the ones presented again and again (a rotated refresh token is seen once).
+    if (payload[this.#options.tokenTypeClaim] === 'access' && typeof payload.exp === 'number') {
+      if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value as string)
+      this.#verified.set(token, { json: JSON.stringify(payload), until: payload.exp * 1000 + this.#options.leeway * 1000 })
+    }
     return payload
   }
 

@@ -15,9 +15,8 @@ import { DjRestAuthJwt, DjRestAuthRefreshed, DjRestAuthTokenKey, DjRestAuthUser,
 import { Detail, Empty, FieldErrors, TokenError } from '../../schemas/shared.js'
 import { resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './dj-rest-auth-options.js'
 import { djoserErrorFormatter } from './djoser-errors.js'
-import { registerRateLimits } from './rate-limit.js'
 import { route } from './route.js'
-import { authenticateHook, prepareDialectScope, type ErrorFormatter } from './scope.js'
+import { authenticateHook, prepareDialectScope, type ErrorFormatter, securityOf } from './scope.js'
 
 export {
   DJ_REST_AUTH_DEFAULTS, djRestAuthCoreDefaults, resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions
@@ -173,7 +172,7 @@ export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (in
   const s = djRestAuthSchemas(dj)
   const scheme = options.jwt.authHeaderTypes[0]
   const formatError = djRestAuthErrorFormatter(dj, scheme)
-  const security: Array<Record<string, string[]>> = [{ jwt: [] }, { token: [] }]
+  const { security } = securityOf(instance.accounts.options.openApiSecurity, ['jwt', 'token'])
   const tag = (name: string) => ({ tags: [name] })
 
   await prepareDialectScope(app, { bodyLimit: options.bodyLimit, formatError, serverError: { detail: 'A server error occurred.' } })
@@ -181,7 +180,7 @@ export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (in
   for (const schema of [DjRestAuthUser, DjRestAuthTokenKey, DjRestAuthJwt, DjRestAuthRefreshed, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
 
   // dj-rest-auth's throttle_scope 'dj_rest_auth', as the core's budgets: login, mailed links, activation keys.
-  const limit = await registerRateLimits(app, options.rateLimit)
+  const limit = instance.accounts.limit
   const byEmail = (body: Record<string, unknown>): unknown => body.email
   const authenticateRequest = djRestAuthAuthenticateRequest(core, dj)
   const authenticate = authenticateHook(authenticateRequest, formatError)

@@ -6,9 +6,8 @@ import type { User } from '../ports.js'
 import { DjoserUser, DjoserUserList, djoserSchemas } from '../../schemas/djoser.js'
 import { Detail, Empty, FieldErrors, NoContent, TokenError } from '../../schemas/shared.js'
 import { djoserErrorFormatter } from './djoser-errors.js'
-import { registerRateLimits } from './rate-limit.js'
 import { route } from './route.js'
-import { authenticateHook, prepareDialectScope } from './scope.js'
+import { authenticateHook, prepareDialectScope, securityOf } from './scope.js'
 
 function djoserUser (user: User | AccountUser): DjoserUser {
   return { email: user.email, id: user.id, username: user.username }
@@ -33,7 +32,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
   const s = djoserSchemas(options)
   const login = options.loginField
   const editable = accounts.editableField
-  const security: Array<Record<string, string[]>> = [{ jwt: [] }, { token: [] }]
+  const { security } = securityOf(instance.accounts.options.openApiSecurity, ['jwt', 'token'])
 
   await prepareDialectScope(app, {
     bodyLimit: options.bodyLimit,
@@ -41,7 +40,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     serverError: { detail: 'A server error occurred.' }
   })
   for (const schema of [DjoserUser, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
-  const limit = await registerRateLimits(app, options.rateLimit)
+  const limit = instance.accounts.limit
   const byEmail = (body: Record<string, unknown>): unknown => body.email
   const authenticate = authenticateHook(instance.accounts.authenticateRequest, djoserErrorFormatter(options.jwt.authHeaderTypes[0]))
 

@@ -11,7 +11,6 @@ import {
   DrfJwtCustomResponse, DrfJwtDetail, DrfJwtErrors, DrfJwtToken, DrfJwtTokenBody, drfJwtSchemas
 } from '../../schemas/drf-jwt.js'
 import { djoserErrorFormatter } from './djoser-errors.js'
-import { registerRateLimits } from './rate-limit.js'
 import { route } from './route.js'
 import { authenticateHook, prepareDialectScope, type ErrorFormatter, type WireError } from './scope.js'
 import { fieldErrorsFromValidation } from './validation.js'
@@ -259,7 +258,7 @@ export const drfJwtRoutes: FastifyPluginAsync<DrfJwtOptions> = async (instance, 
   if (cookie !== undefined && !app.hasReplyDecorator('setCookie')) await app.register(fastifyCookie)
   for (const schema of [DrfJwtErrors, DrfJwtDetail]) app.addSchema(schema)
   // The core's login budget (rateLimit option): per address and per account, 429 {detail} + Retry-After.
-  const limit = await registerRateLimits(app, core.rateLimit)
+  const limit = instance.accounts.limit
 
   const s = drfJwtSchemas(login)
   const success = o.responsePayloadHandler === undefined ? DrfJwtToken : DrfJwtCustomResponse

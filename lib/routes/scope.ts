@@ -3,6 +3,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Authenticator } from '../authenticate.js'
 import { createValidatorCompiler } from './validation.js'
 
+/** The OpenAPI security schemes the routes name when `openApiSecurity` is on; spread into @fastify/swagger's `components`. */
+export const securitySchemes = {
+  jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Authorization: Bearer <access token>' },
+  token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <key>: an opaque token from a token login' }
+} as const
+
+/** A route's `security`, or nothing when the host's OpenAPI document does not define the schemes. */
+export function securityOf (openApiSecurity: boolean, schemes: Array<keyof typeof securitySchemes>): { security?: Array<Record<string, string[]>> } {
+  return openApiSecurity ? { security: schemes.map((scheme) => ({ [scheme]: [] })) } : {}
+}
+
 /** An error as one dialect puts it on the wire. */
 export interface WireError {
   statusCode: number

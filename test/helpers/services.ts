@@ -197,6 +197,8 @@ export async function buildInstance (t: Test, store: { users: UserStore, tokens:
     mailer,
     passwordHasher: fastHasher,
     sendActivationEmail: false,
+    // These tests hammer one account on purpose; test/rate-limit.test.ts covers the limits.
+    rateLimit: false,
     ...rest,
     jwt: { signingKey: SECRET, ...jwt }
   })
