@@ -1,0 +1,193 @@
+// The server under test, run by bench/run.js in its own process (child_process.fork, so it can be
+// asked for its RSS, event-loop delay and store sizes over IPC without touching the measured routes).
+//
+// One Fastify instance holds:
+//   POST /bare                 the reference: a bare route returning a small JSON
+//   /auth/...                  the plugin (djoser routes), no rotation
+//   GET /app/private           an app route behind app.authenticate whose handler does no database work
+//   /rot/auth/...              the plugin again (sibling scope, same stores), with refresh rotation
+//                              (rotateRefreshTokens; reuse detection on, as by default)
+//   /blocking/auth/...         the plugin with a hasher that blocks the event loop for as long as one
+//                              argon2id verify takes (BENCH_BLOCK_MS): the control of the event-loop check
+//
+// Environment (set by run.js):
+//   BENCH_STORE            memory | sqlite | postgres (users and tokens in PostgreSQL) | postgres-redis
+//                          (users in PostgreSQL, tokens in Redis)
+//   BENCH_DIR              scratch folder (the SQLite file)
+//   BENCH_PG_URL           PostgreSQL URL; the tables go to schema BENCH_PG_SCHEMA, dropped first
+//   BENCH_REDIS_URL        Redis URL; keys under BENCH_REDIS_PREFIX, deleted first and on exit
+//   BENCH_REFRESH_LIFETIME refresh token lifetime, seconds (memory check: 2)
+//   BENCH_GRACE            how long expired refresh records are kept (memory and Redis stores), seconds
+//   BENCH_SWEEP            memory store sweep interval, seconds
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { join } from 'node:path'
+import Fastify from 'fastify'
+import pg from 'pg'
+import { Redis } from 'ioredis'
+import accounts, { Argon2Hasher, MemoryMailer, MemoryTokenStore, MemoryUserStore } from '../dist/lib/index.js'
+import { createStores } from '../dist/lib/stores/factory.js'
+import { PASSWORD, SECRET, USERNAME } from './common.js'
+
+
+const env = process.env
+const kind = env.BENCH_STORE ?? 'memory'
+const refreshLifetime = Number(env.BENCH_REFRESH_LIFETIME ?? 86400)
+const grace = Number(env.BENCH_GRACE ?? 300)
+const sweep = Number(env.BENCH_SWEEP ?? 60)
+const redisPrefix = env.BENCH_REDIS_PREFIX ?? `fastify-accounts-bench:${process.pid}:`
+const pgSchema = env.BENCH_PG_SCHEMA ?? 'fastify_accounts_bench'
+
+async function deleteRedisKeys (client, prefix) {
+  let cursor = '0'
+  let n = 0
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    cursor = next
+    if (keys.length > 0) n += await client.del(...keys)
+  } while (cursor !== '0')
+  return n
+}
+
+async function countRedisKeys (client, pattern) {
+  let cursor = '0'
+  let n = 0
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = next
+    n += keys.length
+  } while (cursor !== '0')
+  return n
+}
+
+async function openStores () {
+  if (kind === 'memory') {
+    const tokens = new MemoryTokenStore({ sweepIntervalSeconds: sweep, refreshGraceSeconds: grace })
+    return { users: new MemoryUserStore(), tokens, close: async () => {} }
+  }
+  if (kind === 'sqlite') {
+    return await createStores({ databaseUrl: `sqlite:${join(env.BENCH_DIR, 'bench.db')}` })
+  }
+  if (kind === 'postgres' || kind === 'postgres-redis') {
+    const url = env.BENCH_PG_URL
+    // A fresh schema of our own, so the bench neither sees nor disturbs the test suite's tables.
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    await client.query(`drop schema if exists ${pgSchema} cascade`)
+    await client.end()
+    const redisUrl = kind === 'postgres-redis' ? env.BENCH_REDIS_URL : undefined
+    if (redisUrl !== undefined) {
+      const redis = new Redis(redisUrl)
+      await deleteRedisKeys(redis, redisPrefix)
+      redis.disconnect()
+    }
+    return await createStores({
+      databaseUrl: url,
+      redisUrl,
+      postgres: { schema: pgSchema },
+      redis: { keyPrefix: redisPrefix, refreshGraceSeconds: grace }
+    })
+  }
+  throw new Error(`BENCH_STORE: unknown store ${kind}`)
+}
+
+const stores = await openStores()
+const store = { users: stores.users, tokens: stores.tokens }
+
+// The default hasher, as the plugin builds it without a passwordHasher option: argon2id at its defaults.
+const hasher = new Argon2Hasher()
+await stores.users.createUser({ username: USERNAME, email: 'bench@example.com', password: await hasher.hash(PASSWORD), isActive: true })
+
+const app = Fastify({ logger: false })
+app.post('/bare', async () => ({ ok: true }))
+
+const common = {
+  store,
+  mailer: new MemoryMailer(),
+  sendActivationEmail: false,
+  // One client hammering one account is what the login limits exist to stop: off, to measure the hashing.
+  rateLimit: false
+}
+const jwt = { signingKey: SECRET, accessTokenLifetime: 3600, refreshTokenLifetime: refreshLifetime }
+
+await app.register(async function plain (scope) {
+  await scope.register(accounts, { ...common, prefix: '/auth', jwt })
+  scope.get('/app/private', { onRequest: scope.authenticate }, async (request) => ({ id: request.user.id }))
+})
+await app.register(async function rotating (scope) {
+  await scope.register(accounts, { ...common, prefix: '/rot/auth', jwt: { ...jwt, rotateRefreshTokens: true } })
+})
+
+// The control of the event-loop check: a hasher that spends the time of one argon2id verify on the main
+// thread (a busy wait, then the answer of a real verify made once), i.e. what a synchronous hash would do.
+class BlockingHasher {
+  #ms
+  #answers = new Map()
+  constructor (ms) { this.#ms = ms }
+  async hash (password) { return await hasher.hash(password) }
+  async verify (encoded, password) {
+    const key = `${encoded}\n${password}`
+    if (!this.#answers.has(key)) this.#answers.set(key, await hasher.verify(encoded, password))
+    const end = performance.now() + this.#ms
+    while (performance.now() < end) { /* blocks the event loop, as a synchronous hash would */ }
+    return this.#answers.get(key)
+  }
+  needsRehash () { return false }
+}
+await app.register(async function blocking (scope) {
+  await scope.register(accounts, { ...common, prefix: '/blocking/auth', jwt, passwordHasher: new BlockingHasher(Number(env.BENCH_BLOCK_MS ?? 30)) })
+})
+
+const eld = monitorEventLoopDelay({ resolution: 5 })
+eld.enable()
+
+const redisClient = stores.tokens.client
+
+async function recordCounts () {
+  if (stores.tokens instanceof MemoryTokenStore) return stores.tokens.size
+  if (redisClient !== undefined) {
+    const [refresh, families, exp, user, info] = await Promise.all([
+      countRedisKeys(redisClient, `${redisPrefix}rt:*`),
+      countRedisKeys(redisClient, `${redisPrefix}rt-family:*`),
+      redisClient.zcard(`${redisPrefix}rt-exp`),
+      redisClient.zcard(`${redisPrefix}rt-user:1`),
+      redisClient.info('memory')
+    ])
+    const usedMemory = Number(/used_memory:(\d+)/.exec(info)?.[1])
+    return { refresh, families, expIndex: exp, userIndex: user, redisUsedMemory: usedMemory }
+  }
+  return null
+}
+
+const ms = (ns) => Math.round(ns / 1e4) / 100
+
+process.on('message', async (message) => {
+  try {
+    if (message.type === 'stats') {
+      if (message.gc === true && typeof globalThis.gc === 'function') {
+        globalThis.gc()
+        globalThis.gc()
+      }
+      const mem = process.memoryUsage()
+      const stats = {
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
+        eld: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
+        records: await recordCounts()
+      }
+      if (message.resetEld === true) eld.reset()
+      process.send({ type: 'stats', id: message.id, stats })
+    } else if (message.type === 'stop') {
+      await app.close()
+      if (redisClient !== undefined) await deleteRedisKeys(redisClient, redisPrefix)
+      await stores.close()
+      // Normal exit, so --cpu-prof writes its profile.
+      process.exit(0)
+    }
+  } catch (error) {
+    process.send({ type: 'error', id: message.id, error: String(error?.stack ?? error) })
+  }
+})
+
+const address = await app.listen({ port: 0, host: '127.0.0.1' })
+process.send({ type: 'ready', address, kind })
