@@ -28,7 +28,8 @@ export interface AccountServiceDeps {
   options: ResolvedOptions
 }
 
-const USERNAME_PATTERN = /^[\p{L}\p{N}\p{M}_.@+-]+$/u
+// Django's UnicodeUsernameValidator: Python's \w (letters, digits, underscore; no lone combining marks).
+const USERNAME_PATTERN = /^[\p{L}\p{N}_.@+-]+$/u
 // The WHATWG form-validation address syntax, with a dot required in the domain.
 const EMAIL_PATTERN = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
 const MESSAGES = {
@@ -61,6 +62,11 @@ const WIRE_NAMES: Record<keyof ProfileChanges, string> = { username: 'username',
 export function toAccountUser (user: User): AccountUser {
   const { password: _password, ...rest } = user
   return rest
+}
+
+/** Django's normalize_username: NFKC, so 'ａｌｉｃｅ' (fullwidth) is stored as 'alice' and cannot sit beside it. */
+export function normalizeUsername (username: string): string {
+  return username.normalize('NFKC')
 }
 
 /** Django's normalize_email: the domain part is case-insensitive, so it is stored lower-cased. */
@@ -230,21 +236,22 @@ export class AccountService {
     const o = this.#d.options
     const email = normalizeEmail(input.email)
     const errors: FieldErrors = {}
-    const usernameErrors = this.#checkUsername(input.username)
-    if (usernameErrors.length === 0 && await this.#isTaken('username', input.username)) usernameErrors.push(MESSAGES.usernameTaken)
+    const username = normalizeUsername(input.username)
+    const usernameErrors = this.#checkUsername(username)
+    if (usernameErrors.length === 0 && await this.#isTaken('username', username)) usernameErrors.push(MESSAGES.usernameTaken)
     if (usernameErrors.length > 0) errors.username = usernameErrors
     const emailErrors = this.#checkEmail(email)
     if (emailErrors.length === 0 && await this.#isTaken('email', email)) emailErrors.push(MESSAGES.emailTaken)
     if (emailErrors.length > 0) errors.email = emailErrors
     this.#throwIfAny(errors)
-    const passwordErrors = this.#passwordErrors(input.password, { username: input.username, email })
+    const passwordErrors = this.#passwordErrors(input.password, { username, email })
     if (passwordErrors.length > 0) throw fieldErrors({ password: passwordErrors })
     if (retype && input.password !== input.rePassword) throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
 
     const password = await this.#hash(input.password)
     let user: User
     try {
-      user = await this.#d.users.createUser({ username: input.username, email, password, isActive: !o.sendActivationEmail })
+      user = await this.#d.users.createUser({ username, email, password, isActive: !o.sendActivationEmail })
     } catch (error) {
       this.#duplicate(error)
     }
@@ -314,7 +321,7 @@ export class AccountService {
     for (const field of writable) {
       const raw = changes[field]
       if (raw === undefined) continue
-      const value = field === 'email' ? normalizeEmail(raw) : raw
+      const value = field === 'email' ? normalizeEmail(raw) : field === 'username' ? normalizeUsername(raw) : raw
       if (value === user[field]) continue
       const fieldErrors = field === 'firstName' || field === 'lastName'
         ? (value.length > 150 ? [MESSAGES.usernameTooLong] : [])
@@ -409,7 +416,7 @@ export class AccountService {
   async #changeLoginField (user: User, rawValue: string, retype: boolean, retyped: string | undefined, errors: FieldErrors = {}): Promise<void> {
     const field = this.loginField
     const wireField = `new_${field}`
-    const value = field === 'email' ? normalizeEmail(rawValue) : rawValue
+    const value = field === 'email' ? normalizeEmail(rawValue) : normalizeUsername(rawValue)
     const valueErrors = this.#checkField(field, value)
     if (valueErrors.length === 0 && await this.#isTaken(field, value, user.id)) valueErrors.push(this.#takenMessage(field))
     if (valueErrors.length > 0) errors[wireField] = valueErrors

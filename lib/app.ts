@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { AccountsEventName } from './events.js'
 import type { Mailer } from './ports.js'
 import { accounts } from './plugin.js'
@@ -204,7 +204,15 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
 
   const pkg = readPackageJson()
   const logger = { level: env.LOG_LEVEL ?? 'info', redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' }, ...(opts.logStream === undefined ? {} : { stream: opts.logStream }) }
-  const app = Fastify({ logger: opts.logger ?? logger })
+  const app = Fastify({
+    logger: opts.logger ?? logger,
+    // The router's own errors (a malformed %-escape, an overlong parameter), in DRF's shape.
+    frameworkErrors (error, _request, reply) {
+      const badUrl = error.code === 'FST_ERR_BAD_URL'
+      void (reply as unknown as FastifyReply).code(badUrl ? 400 : 404).send({ detail: badUrl ? 'Malformed URL.' : 'Not found.' })
+    }
+  })
+  app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ detail: 'Not found.' }))
 
   let stores: Stores | undefined
   let rateLimitRedis: Redis | undefined

@@ -20,6 +20,8 @@ import { authenticateHook, type ErrorFormatter } from './routes/scope.js'
 import { MemoryTokenStore, MemoryUserStore } from './stores/memory.js'
 import { TokenService } from './tokens.js'
 
+const PURGE_INTERVAL_MS = 60 * 60 * 1000
+
 /** What `app.accounts` exposes: the services, for custom routes and the dialects' route plugins. */
 export interface AccountsDecorator {
   accounts: AccountService
@@ -96,6 +98,14 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
   const options = resolveOptions(input)
   const o = options.jwt
   const store = options.store ?? { users: new MemoryUserStore(), tokens: new MemoryTokenStore() }
+  // Expired refresh records serve nothing once past the leeway: drop them hourly, off the request path.
+  const purge = setInterval(() => {
+    store.tokens.purgeExpired(new Date(Date.now() - options.jwt.leeway * 1000)).catch((error: unknown) => {
+      app.log.warn({ err: error }, 'fastify-accounts: purging expired refresh tokens failed')
+    })
+  }, PURGE_INTERVAL_MS)
+  purge.unref()
+  app.addHook('onClose', async () => { clearInterval(purge) })
   const symmetric = o.algorithm.startsWith('HS')
 
   // @fastify/jwt stays inside its own scope, so the host app keeps `app.jwt` for its own use.

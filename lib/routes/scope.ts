@@ -1,6 +1,7 @@
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Authenticator } from '../authenticate.js'
+import { NotFoundError } from '../errors.js'
 import { createValidatorCompiler } from './validation.js'
 
 /** The OpenAPI security schemes the routes name when `openApiSecurity` is on; spread into @fastify/swagger's `components`. */
@@ -65,6 +66,13 @@ export async function prepareDialectScope (app: FastifyInstance, o: DialectScope
     if (request.body === undefined) request.body = {}
     else numbersToText(request.body)
   })
+  if (app.prefix !== '') {
+    // An unknown path under the dialect's prefix answers in the dialect's shape (at the root it is the host's).
+    app.setNotFoundHandler(async (request, reply) => {
+      const wire = o.formatError(new NotFoundError('Not found.'), request.body)
+      return wire === null ? reply.code(404).send(o.serverError) : send(reply, wire)
+    })
+  }
   app.setErrorHandler((error, request, reply) => {
     const wire = o.formatError(error, request.body)
     if (wire === null) {
