@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
+import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely'
 import { KyselyTokenStore, KyselyUserStore, withStoreErrors } from './kysely.js'
 import { migrateToLatest } from './migrations.js'
 import type { Database } from './schema.js'
@@ -22,6 +22,27 @@ export interface SqliteStoreOptions {
 }
 
 /**
+ * Kysely prepares every statement anew; the store runs a handful of distinct ones, so keeping them
+ * prepared takes a third off each lookup (measured in bench/). SQLite re-prepares a cached statement
+ * by itself when the schema changes under it.
+ */
+function withStatementCache (sqlite: SQLite.Database, size = 256): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>()
+  return {
+    close: () => { sqlite.close() },
+    prepare (sql) {
+      let statement = statements.get(sql)
+      if (statement === undefined) {
+        statement = sqlite.prepare(sql)
+        if (statements.size >= size) statements.delete(statements.keys().next().value as string)
+        statements.set(sql, statement)
+      }
+      return statement
+    }
+  }
+}
+
+/**
  * Opens (creating when missing) and migrates a SQLite database; `':memory:'` gives a private in-memory one.
  * A database that stays locked past the busy timeout, or a file that cannot be read or written, surfaces
  * as StoreUnavailableError (503).
@@ -37,7 +58,7 @@ export async function createSqliteStores (filename: string, options: SqliteStore
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
 
-  const db = new Kysely<Database>({ dialect: withStoreErrors(new SqliteDialect({ database: sqlite })) })
+  const db = new Kysely<Database>({ dialect: withStoreErrors(new SqliteDialect({ database: withStatementCache(sqlite) })) })
   let applied: string[] = []
   try {
     if (options.migrate ?? true) applied = await migrateToLatest(db, 'sqlite')
