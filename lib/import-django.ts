@@ -20,9 +20,8 @@
  * The source is only read, in one read transaction (a consistent snapshot). Django's `DATETIME` values are
  * taken as UTC (Django's USE_TZ = True, the default since 1.x's startproject).
  */
-import { existsSync, realpathSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { fileURLToPath } from 'node:url'
 import SQLite from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import pg from 'pg'
@@ -32,6 +31,7 @@ import { createStores, redactUrl, sqliteFilenameOf } from './stores/factory.js'
 import { KyselyTokenStore, KyselyUserStore } from './stores/kysely.js'
 import type { Database } from './stores/schema.js'
 import { hashAuthToken } from './tokens.js'
+import { isMain } from './is-main.js'
 
 /** Where progress and the summary go: `console`, a pino/Fastify logger (info with a string), or your own. */
 export interface ImportLogger {
@@ -522,14 +522,4 @@ export async function main (argv: string[] = process.argv.slice(2), env: NodeJS.
   }
 }
 
-function runDirectly (): boolean {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false
-  }
-}
-
-if (runDirectly()) process.exitCode = await main()
+if (isMain(import.meta.url)) process.exitCode = await main()

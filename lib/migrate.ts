@@ -4,10 +4,9 @@
  * `<DATA_DIR or ./data>/accounts.db`. DATABASE_SCHEMA picks a PostgreSQL schema other than the current one.
  * Safe to run while instances are serving, and from several places at once (an advisory lock serialises runs).
  */
-import { realpathSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createStores, redactUrl } from './stores/factory.js'
+import { isMain } from './is-main.js'
 
 export interface MigrateResult {
   url: string
@@ -42,14 +41,4 @@ async function main (): Promise<void> {
   }
 }
 
-function runDirectly (): boolean {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false
-  }
-}
-
-if (runDirectly()) await main()
+if (isMain(import.meta.url)) await main()

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { realpathSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { buildServer, packageRoot } from './app.js'
+import { isMain } from './is-main.js'
 
 /**
  * Writes the OpenAPI document of the example server (`npm run openapi`), pretty-printed, to `path`
@@ -25,17 +25,7 @@ export async function writeOpenApi (path: string = join(packageRoot(), 'openapi.
   }
 }
 
-function runDirectly (): boolean {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false
-  }
-}
-
-if (runDirectly()) {
+if (isMain(import.meta.url)) {
   try {
     const written = await writeOpenApi(process.argv[2])
     console.log(`OpenAPI document written to ${written}`)

@@ -1,8 +1,7 @@
-import { realpathSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { buildServer, ConfigError, type BuildServerOptions } from './app.js'
 import { OptionsError } from './options.js'
+import { isMain } from './is-main.js'
 
 /** What the signal handling needs of `process`; a test passes an EventEmitter. */
 export interface SignalSource {
@@ -70,14 +69,4 @@ async function main (): Promise<void> {
   }
 }
 
-function runDirectly (): boolean {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false
-  }
-}
-
-if (runDirectly()) await main()
+if (isMain(import.meta.url)) await main()
