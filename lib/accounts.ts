@@ -221,7 +221,7 @@ export class AccountService {
 
   async #afterPasswordChange (user: User): Promise<void> {
     if (this.#d.options.revokeTokensOnPasswordChange) await this.#d.tokens.revokeUserTokens(user.id)
-    else if (this.#d.options.logoutOnPasswordChange) await this.#d.tokens.deleteUserAuthTokens(user.id)
+    else if (this.#d.options.logoutOnPasswordChange) await this.#d.tokens.deleteUserAuthTokens(user.id, 'password-change')
     if (this.#d.options.passwordChangedEmailConfirmation) await this.#mail('passwordChanged', user)
   }
 
@@ -355,7 +355,7 @@ export class AccountService {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
     await this.#requireCurrentPassword(user, currentPassword)
-    await this.#d.tokens.revokeUserTokens(user.id)
+    await this.#d.tokens.revokeUserTokens(user.id, 'user-deleted')
     await this.#d.users.deleteUser(user.id)
     this.#d.events.emit('user.deleted', { userId: user.id })
   }

@@ -20,6 +20,13 @@ export interface TokenMessage {
 
 const NO_CREDENTIALS = 'Authentication credentials were not provided.'
 
+/** simplejwt's InvalidToken from JWTAuthentication.get_validated_token: one message per token class tried. */
+function notValidForAnyType (message: string): InstanceType<typeof TokenNotValidError> & { tokenMessages: TokenMessage[] } {
+  return Object.assign(new TokenNotValidError('Given token not valid for any token type'), {
+    tokenMessages: [{ token_class: 'AccessToken', token_type: 'access', message }]
+  })
+}
+
 /**
  * DRF's authentication classes in the order a djoser project lists them: simplejwt's JWTAuthentication
  * (header types from `authHeaderTypes`), then authtoken's TokenAuthentication (`Token <key>`).
@@ -37,15 +44,14 @@ export function createAuthenticator (deps: { accounts: AccountService, tokens: T
     try {
       claims = tokens.verify(parts[1], 'access')
     } catch (error) {
-      const message = error instanceof Error ? error.message : 'Token is invalid or expired'
-      throw Object.assign(new TokenNotValidError('Given token not valid for any token type'), {
-        tokenMessages: [{ token_class: 'AccessToken', token_type: 'access', message }] satisfies TokenMessage[]
-      })
+      throw notValidForAnyType(error instanceof Error ? error.message : 'Token is invalid or expired')
     }
     const userId = tokens.userIdOf(claims)
     if (userId === null) throw new TokenNotValidError('Token contained no recognizable user identification')
     const user = await accounts.findUser(userId)
     if (user === null) throw new UserNotFoundError('User not found')
+    // revokeAccessOnPasswordChange: checked against the user just loaded, no other lookup.
+    if (!tokens.isCurrentVersion(claims, user)) throw notValidForAnyType('Token has been revoked')
     if (!user.isActive) throw new UserInactiveError('User is inactive')
     return { user: toAccountUser(user), auth: { scheme: 'jwt', claims } }
   }

@@ -12,8 +12,19 @@ export interface AccountsEvents {
   'password.changed': { userId: number }
   'password.reset': { userId: number }
   'username.changed': { userId: number, field: 'username' | 'email' }
+  /** A refresh token was exchanged (simplejwt's /jwt/refresh/); `rotated` when a new refresh token came with it. */
   'token.refreshed': { userId: number, rotated: boolean }
+  /**
+   * A rotated-out refresh token came back after `jwt.refreshReuseInterval`: with reuse detection, its whole
+   * rotation family (named by the jti of its first token) was revoked.
+   */
   'token.reuseDetected': { userId: number, family: string }
+  /**
+   * Tokens were revoked: one refresh token blacklisted (`blacklist`), opaque tokens deleted at logout
+   * (`logout`), or every refresh and opaque token of the user on a password change or reset
+   * (`password-change`) or account deletion (`user-deleted`). Emitted only when something was revoked.
+   * `userId` is null for a blacklisted token that names no user.
+   */
   'token.revoked': { userId: number | null, reason: 'blacklist' | 'logout' | 'password-change' | 'user-deleted' }
 }
 

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto'
 import type { Mailer, PasswordHasher, TokenStore, UserStore } from './ports.js'
 import type { PasswordValidationOptions } from './passwords/validators.js'
 import { djRestAuthCoreDefaults, resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './routes/dj-rest-auth-options.js'
@@ -35,12 +36,26 @@ export type ResolvedRateLimitOptions = Required<Omit<RateLimitOptions, 'redis'>>
 export type DialectName = 'djoser' | 'dj-rest-auth' | 'sanic-jwt' | 'drf-jwt'
 export const DIALECTS: readonly DialectName[] = ['djoser', 'dj-rest-auth', 'sanic-jwt', 'drf-jwt']
 
+/** A key that no longer signs but still verifies the tokens it signed, until they expire (key rotation). */
+export interface VerifyingKey {
+  /** The `kid` header of the tokens this key signed (the `signingKid` it had while it was the signing key). */
+  kid: string
+  /** HMAC secret (HS*) or PEM public key (RS*, PS*, ES*, EdDSA). */
+  key: string
+  /** Default `jwt.algorithm`. */
+  algorithm?: JwtAlgorithm
+}
+
 /** simplejwt's SIMPLE_JWT settings, camelCased. Lifetimes and leeway are in seconds. */
 export interface JwtOptions {
   /** HMAC secret (HS*) or PEM private key (RS*, PS*, ES*, EdDSA). Required. */
   signingKey: string
   /** PEM public key; required for asymmetric algorithms, not allowed with HS*. */
   verifyingKey?: string
+  /** The `kid` header of new tokens, naming `signingKey` (and `verifyingKey`); tokens without a `kid` are checked with this key too. */
+  signingKid?: string
+  /** Older keys, chosen by the `kid` of a token's header: their tokens keep verifying until they expire. Needs `signingKid`. */
+  verifyingKeys?: VerifyingKey[]
   algorithm?: JwtAlgorithm
   accessTokenLifetime?: number
   refreshTokenLifetime?: number
@@ -56,6 +71,11 @@ export interface JwtOptions {
   jtiClaim?: string
   /** A refresh token already rotated out, used again, revokes every token of its rotation family. */
   refreshReuseDetection?: boolean
+  /**
+   * Seconds after its rotation during which a rotated-out refresh token presented again is only refused
+   * (401), not taken for reuse: two tabs refreshing at once do not log the user out. 0: any reuse revokes.
+   */
+  refreshReuseInterval?: number
 }
 
 /** djoser's DJOSER settings, camelCased, plus what the plugin needs to run. */
@@ -113,6 +133,11 @@ export interface AccountsOptions {
   logoutOnPasswordChange?: boolean
   /** Password change and reset revoke the user's refresh tokens and opaque tokens (beyond djoser). */
   revokeTokensOnPasswordChange?: boolean
+  /**
+   * Access and refresh tokens issued before the user's password last changed stop working at once (their
+   * `ver` claim no longer matches); tokens without `ver` (issued by simplejwt) are refused too (beyond simplejwt).
+   */
+  revokeAccessOnPasswordChange?: boolean
   hideUsers?: boolean
   activationUrl?: string
   passwordResetConfirmUrl?: string
@@ -122,8 +147,9 @@ export interface AccountsOptions {
   jwt: JwtOptions
 }
 
-export type ResolvedJwtOptions = Required<Omit<JwtOptions, 'verifyingKey' | 'audience' | 'issuer'>> &
-  Pick<JwtOptions, 'verifyingKey' | 'audience' | 'issuer'>
+export type ResolvedJwtOptions = Required<Omit<JwtOptions, 'verifyingKey' | 'signingKid' | 'audience' | 'issuer' | 'verifyingKeys'>> &
+  Pick<JwtOptions, 'verifyingKey' | 'signingKid' | 'audience' | 'issuer'> &
+  { verifyingKeys: Array<Required<VerifyingKey>> }
 
 export type ResolvedOptions =
   Required<Omit<AccountsOptions, 'jwt' | 'store' | 'mailer' | 'passwordHasher' | 'prefix' | 'argon2' | 'passwordValidation' | 'rateLimit' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'>> &
@@ -159,6 +185,7 @@ export const DEFAULTS = {
   usernameChangedEmailConfirmation: false,
   logoutOnPasswordChange: false,
   revokeTokensOnPasswordChange: true,
+  revokeAccessOnPasswordChange: false,
   hideUsers: true,
   activationUrl: '#/activate/{uid}/{token}',
   passwordResetConfirmUrl: '#/password/reset/confirm/{uid}/{token}',
@@ -176,7 +203,9 @@ export const DEFAULTS = {
     userIdClaim: 'user_id',
     tokenTypeClaim: 'token_type',
     jtiClaim: 'jti',
-    refreshReuseDetection: true
+    refreshReuseDetection: true,
+    refreshReuseInterval: 10,
+    verifyingKeys: []
   }
 } as const satisfies Omit<ResolvedOptions, 'jwt' | 'secretKey' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'> & { jwt: Omit<ResolvedJwtOptions, 'signingKey'> }
 
@@ -184,7 +213,7 @@ const BOOLEAN_OPTIONS = [
   'rehashOnLogin', 'openApiSecurity', 'sendActivationEmail', 'sendConfirmationEmail', 'userCreatePasswordRetype', 'setPasswordRetype',
   'passwordResetConfirmRetype', 'setUsernameRetype', 'usernameResetConfirmRetype',
   'passwordResetShowEmailNotFound', 'usernameResetShowEmailNotFound', 'passwordChangedEmailConfirmation',
-  'usernameChangedEmailConfirmation', 'logoutOnPasswordChange', 'revokeTokensOnPasswordChange', 'hideUsers'
+  'usernameChangedEmailConfirmation', 'logoutOnPasswordChange', 'revokeTokensOnPasswordChange', 'revokeAccessOnPasswordChange', 'hideUsers'
 ] as const
 const JWT_BOOLEAN_OPTIONS = ['rotateRefreshTokens', 'blacklistAfterRotation', 'updateLastLogin', 'refreshReuseDetection'] as const
 const LINK_OPTIONS = ['activationUrl', 'passwordResetConfirmUrl', 'usernameResetConfirmUrl'] as const
@@ -194,7 +223,10 @@ const ALGORITHMS: readonly JwtAlgorithm[] = [
 const KNOWN_OPTIONS = new Set<string>([
   ...Object.keys(DEFAULTS), 'djRestAuth', 'drfJwt', 'sanicJwt', 'jwt', 'store', 'mailer', 'passwordHasher', 'argon2', 'passwordValidation', 'secretKey', 'prefix'
 ])
-const KNOWN_JWT_OPTIONS = new Set<string>([...Object.keys(DEFAULTS.jwt), 'signingKey', 'verifyingKey', 'audience', 'issuer'])
+const KNOWN_JWT_OPTIONS = new Set<string>([...Object.keys(DEFAULTS.jwt), 'signingKey', 'verifyingKey', 'signingKid', 'audience', 'issuer'])
+const VERIFYING_KEY_FIELDS = new Set(['kid', 'key', 'algorithm'])
+/** The key type (node:crypto's asymmetricKeyType) each asymmetric algorithm family verifies with. */
+const KEY_TYPES: Record<string, readonly string[]> = { RS: ['rsa'], PS: ['rsa', 'rsa-pss'], ES: ['ec'], Ed: ['ed25519', 'ed448'] }
 
 export class OptionsError extends Error {
   constructor (message: string) {
@@ -229,7 +261,7 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   for (const key of Object.keys(input.jwt)) {
     expect(KNOWN_JWT_OPTIONS.has(key), `unknown option "jwt.${key}"`)
   }
-  const jwt = { ...DEFAULTS.jwt, authHeaderTypes: [...DEFAULTS.jwt.authHeaderTypes], ...stripUndefined(input.jwt) } as ResolvedJwtOptions
+  const jwt = { ...DEFAULTS.jwt, authHeaderTypes: [...DEFAULTS.jwt.authHeaderTypes], verifyingKeys: [], ...stripUndefined(input.jwt) } as ResolvedJwtOptions
   const options = { ...DEFAULTS, ...stripUndefined(input), jwt } as ResolvedOptions
 
   expect(ALGORITHMS.includes(jwt.algorithm), `jwt.algorithm must be one of ${ALGORITHMS.join(', ')}`)
@@ -247,6 +279,9 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
     expect(isPositiveInteger(jwt[key]), `jwt.${key} must be a positive whole number of seconds`)
   }
   expect(Number.isInteger(jwt.leeway) && jwt.leeway >= 0, 'jwt.leeway must be a whole number of seconds, 0 or more')
+  expect(Number.isInteger(jwt.refreshReuseInterval) && jwt.refreshReuseInterval >= 0,
+    'jwt.refreshReuseInterval must be a whole number of seconds, 0 or more')
+  jwt.verifyingKeys = resolveVerifyingKeys(jwt)
   for (const key of JWT_BOOLEAN_OPTIONS) expect(typeof jwt[key] === 'boolean', `jwt.${key} must be a boolean`)
   expect(Array.isArray(jwt.authHeaderTypes) && jwt.authHeaderTypes.length > 0 &&
     jwt.authHeaderTypes.every((type) => typeof type === 'string' && /^[A-Za-z][\w-]*$/.test(type)),
@@ -304,6 +339,44 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   expect(options.passwordHasher === undefined || hasMethods(options.passwordHasher, ['hash', 'verify', 'needsRehash']),
     'passwordHasher must implement PasswordHasher { hash, verify, needsRehash }')
   return options
+}
+
+/** jwt.signingKid and jwt.verifyingKeys: every old key named, typed and usable for its algorithm. */
+function resolveVerifyingKeys (jwt: ResolvedJwtOptions): Array<Required<VerifyingKey>> {
+  expect(jwt.signingKid === undefined || (typeof jwt.signingKid === 'string' && jwt.signingKid.length > 0),
+    'jwt.signingKid must be a non-empty string (the kid header of new tokens)')
+  const input: unknown = jwt.verifyingKeys
+  expect(Array.isArray(input), 'jwt.verifyingKeys must be an array of { kid, key, algorithm? }')
+  expect(input.length === 0 || jwt.signingKid !== undefined,
+    'jwt.verifyingKeys needs jwt.signingKid: new tokens must name their key, or they stop verifying at the next rotation')
+  const seen = new Set<string>()
+  return input.map((entry: unknown, i): Required<VerifyingKey> => {
+    const at = `jwt.verifyingKeys[${i}]`
+    expect(isRecord(entry), `${at} must be an object { kid, key, algorithm? }`)
+    for (const field of Object.keys(entry)) expect(VERIFYING_KEY_FIELDS.has(field), `unknown option "${at}.${field}"`)
+    const { kid, key } = entry
+    const algorithm = entry.algorithm ?? jwt.algorithm
+    expect(typeof kid === 'string' && kid.length > 0, `${at}.kid must be a non-empty string`)
+    expect(kid !== jwt.signingKid, `${at}.kid "${kid}" is jwt.signingKid: list only older keys (the current one is jwt.signingKey)`)
+    expect(!seen.has(kid), `${at}.kid "${kid}" is listed twice`)
+    seen.add(kid)
+    expect(ALGORITHMS.includes(algorithm as JwtAlgorithm), `${at}.algorithm must be one of ${ALGORITHMS.join(', ')}`)
+    expect(typeof key === 'string' && key.length > 0, `${at}.key is required`)
+    if ((algorithm as string).startsWith('HS')) {
+      expect(!key.includes('-----BEGIN'), `${at}.key looks like a PEM key, but ${algorithm as string} wants the old shared secret`)
+    } else {
+      expect(!key.includes('PRIVATE KEY'), `${at}.key is a private key: give its PEM public key`)
+      let type: string | undefined
+      try {
+        type = createPublicKey(key).asymmetricKeyType
+      } catch {
+        throw new OptionsError(`${at}.key must be a PEM public key with ${algorithm as string}`)
+      }
+      const wanted = KEY_TYPES[(algorithm as string).slice(0, 2)]
+      expect(type !== undefined && wanted.includes(type), `${at}.key is an ${String(type)} key, which cannot verify ${algorithm as string}`)
+    }
+    return { kid, key, algorithm: algorithm as JwtAlgorithm }
+  })
 }
 
 function resolveRateLimit (input: RateLimitOptions | false | undefined): ResolvedRateLimitOptions | false {

@@ -1,4 +1,4 @@
-import fastifyJwt, { type JWT } from '@fastify/jwt'
+import fastifyJwt, { type FastifyJWTOptions, type JWT } from '@fastify/jwt'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AccountService, type AccountUser } from './accounts.js'
@@ -18,7 +18,7 @@ import { sanicJwtAuthenticator, sanicJwtErrorFormatter, sanicJwtRoutes } from '.
 import type { TokenStore, UserStore } from './ports.js'
 import { authenticateHook, type ErrorFormatter } from './routes/scope.js'
 import { MemoryTokenStore, MemoryUserStore } from './stores/memory.js'
-import { TokenService } from './tokens.js'
+import { JwtKeyRing, TokenService } from './tokens.js'
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000
 
@@ -29,7 +29,10 @@ export interface AccountsDecorator {
   options: ResolvedOptions
   /** Resolves the request's credentials to a user, or throws the error to format. */
   authenticateRequest: Authenticator
-  /** The configured key's signer and verifier, for dialects whose tokens are not simplejwt's. */
+  /**
+   * The signer (current key, its `kid` in the header) and verifier (every configured key, chosen by `kid`;
+   * RFC 8725 `typ` check) of the dialects whose tokens are not simplejwt's.
+   */
   jwt: JWT
   /** Audit events: `app.accounts.events.on('login.failed', …)`. */
   events: AccountsEventEmitter
@@ -94,6 +97,17 @@ declare module '@fastify/jwt' {
   }
 }
 
+/** A @fastify/jwt instance in a scope of its own: `app.jwt` stays the host's, and each key gets its own verifier. */
+async function jwtInstance (app: FastifyInstance, options: FastifyJWTOptions): Promise<JWT> {
+  let jwt: JWT | undefined
+  await app.register(async function jwtScope (scope) {
+    await scope.register(fastifyJwt, options)
+    jwt = scope.jwt
+  })
+  if (jwt === undefined) throw new Error('fastify-accounts: @fastify/jwt did not load')
+  return jwt
+}
+
 async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Promise<void> {
   const options = resolveOptions(input)
   const o = options.jwt
@@ -106,30 +120,33 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
   }, PURGE_INTERVAL_MS)
   purge.unref()
   app.addHook('onClose', async () => { clearInterval(purge) })
-  const symmetric = o.algorithm.startsWith('HS')
-
-  // @fastify/jwt stays inside its own scope, so the host app keeps `app.jwt` for its own use.
-  let jwt: JWT | undefined
-  await app.register(async function jwtScope (scope) {
-    await scope.register(fastifyJwt, {
-      secret: symmetric ? o.signingKey : { private: o.signingKey, public: o.verifyingKey as string },
-      sign: { algorithm: o.algorithm },
-      verify: {
-        // RFC 8725: one allowed algorithm, the configured key's; `none` and HS/RS confusion fail here.
-        algorithms: [o.algorithm],
-        allowedAud: o.audience,
-        allowedIss: o.issuer,
-        clockTolerance: o.leeway * 1000,
-        // fast-jwt skips aud/iss checks when the claim is absent; PyJWT (simplejwt) requires them.
-        requiredClaims: ['exp', ...(o.audience === undefined ? [] : ['aud']), ...(o.issuer === undefined ? [] : ['iss'])]
-      }
-    })
-    jwt = scope.jwt
+  // @fastify/jwt stays inside scopes of its own (one per key), so the host app keeps `app.jwt` for its own use.
+  const verify = {
+    allowedAud: o.audience,
+    allowedIss: o.issuer,
+    clockTolerance: o.leeway * 1000,
+    // fast-jwt skips aud/iss checks when the claim is absent; PyJWT (simplejwt) requires them.
+    requiredClaims: ['exp', ...(o.audience === undefined ? [] : ['aud']), ...(o.issuer === undefined ? [] : ['iss'])]
+  }
+  const current = await jwtInstance(app, {
+    secret: o.algorithm.startsWith('HS') ? o.signingKey : { private: o.signingKey, public: o.verifyingKey as string },
+    sign: { algorithm: o.algorithm, ...(o.signingKid === undefined ? {} : { kid: o.signingKid }) },
+    // RFC 8725: one allowed algorithm, the configured key's; `none` and HS/RS confusion fail here.
+    verify: { ...verify, algorithms: [o.algorithm] }
   })
-  if (jwt === undefined) throw new Error('fastify-accounts: @fastify/jwt did not load')
+  // Older keys (key rotation): verify only, each with its own algorithm, chosen by the token's kid.
+  const previous = new Map<string, JWT>()
+  for (const { kid, key, algorithm } of o.verifyingKeys) {
+    previous.set(kid, await jwtInstance(app, {
+      secret: algorithm.startsWith('HS') ? key : { public: key },
+      verify: { ...verify, algorithms: [algorithm] }
+    }))
+  }
+  const keys = new JwtKeyRing(current, o.signingKid, previous)
+  const jwt = keys.jwt
 
   const events = new AccountsEventEmitter((error, event) => app.log.error({ err: error, event }, 'fastify-accounts: an event listener failed'))
-  const tokens = new TokenService(jwt, store.tokens, o)
+  const tokens = new TokenService({ keys, store: store.tokens, users: store.users, events, options })
   const accounts = new AccountService({
     users: store.users,
     tokens,

@@ -1,8 +1,9 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
 import type { JWT } from '@fastify/jwt'
 import { TokenNotValidError } from './errors.js'
-import type { ResolvedJwtOptions } from './options.js'
-import type { NewRefreshToken, TokenStore } from './ports.js'
+import type { AccountsEventEmitter, AccountsEvents } from './events.js'
+import type { ResolvedJwtOptions, ResolvedOptions } from './options.js'
+import type { NewRefreshToken, TokenStore, User, UserStore } from './ports.js'
 
 export type TokenType = 'access' | 'refresh'
 
@@ -40,6 +41,114 @@ const VERIFIED_CACHE_SIZE = 4096
 /** Claims an access token inherits from its refresh token: all but these (simplejwt). */
 const NOT_CARRIED = ['exp', 'iat', 'nbf', 'aud', 'iss']
 
+/**
+ * The claim carrying the version of the user's credentials a token was issued under: a keyed hash of the
+ * password hash, so a password change (any change of the stored hash) makes every older token stale.
+ */
+export const TOKEN_VERSION_CLAIM = 'ver'
+
+/** How many password hashes' versions are remembered (authentication computes one per request otherwise). */
+const VERSION_CACHE_SIZE = 4096
+
+/** RFC 8725 3.11: a JWT's `typ`, when present, must say JWT (RFC 7519 5.1: `JWT`, or its media type, any case). */
+const JWT_TYP = /^(?:application\/)?jwt$/i
+
+/** Why the key ring refused a token before any key checked it; `code` follows fast-jwt's, as the dialects read those. */
+class JwtHeaderError extends Error {
+  readonly code: string
+  constructor (code: 'FAST_JWT_INVALID_TYPE' | 'FAST_JWT_MISSING_KEY', message: string) {
+    super(message)
+    this.name = 'TokenError'
+    this.code = code
+  }
+}
+
+/** A token's JOSE header, read without verifying anything; null when it does not decode to an object. */
+function headerOf (token: string): Record<string, unknown> | null {
+  const dot = token.indexOf('.')
+  if (dot <= 0) return null
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'))
+    return typeof header === 'object' && header !== null && !Array.isArray(header) ? header as Record<string, unknown> : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The verification keys: the current one (which also signs, its `kid` in every header it writes) and
+ * older ones chosen by `kid`, each a @fastify/jwt instance with its own prebuilt verifier that allows
+ * exactly its key's algorithm. A token whose header is byte for byte the one this service writes goes
+ * straight to the current key; any other header is read first: a `typ` other than JWT is refused, a
+ * `kid` names the key (an unknown one is refused), no `kid` means the current key.
+ */
+export class JwtKeyRing {
+  readonly #current: JWT
+  readonly #currentKid: string | undefined
+  readonly #previous: ReadonlyMap<string, JWT>
+  /** The encoded header (and its dot) of every token the current key signs. */
+  readonly #ownHeader: string
+  /** `#current` with this ring's verify: what `app.accounts.jwt` exposes to the dialects and the host. */
+  readonly jwt: JWT
+
+  constructor (current: JWT, currentKid: string | undefined, previous: ReadonlyMap<string, JWT> = new Map()) {
+    this.#current = current
+    this.#currentKid = currentKid
+    this.#previous = previous
+    this.#ownHeader = `${current.sign({}).split('.')[0]}.`
+    const verify = (token: string, options?: unknown, callback?: unknown): unknown => {
+      if (typeof options === 'function') return verify(token, undefined, options)
+      if (typeof callback !== 'function') return this.verify(token, options as Parameters<JWT['verify']>[1])
+      let result: unknown
+      try {
+        result = this.verify(token, options as Parameters<JWT['verify']>[1])
+      } catch (error) {
+        return (callback as (error: unknown, result?: unknown) => void)(error)
+      }
+      return (callback as (error: unknown, result?: unknown) => void)(null, result)
+    }
+    this.jwt = { ...current, verify: verify as JWT['verify'] }
+  }
+
+  sign (payload: Record<string, unknown>): string {
+    return this.#current.sign(payload)
+  }
+
+  /** The verified payload (as @fastify/jwt's verify, with the key the header names); throws fast-jwt's errors. */
+  verify (token: string, options?: Parameters<JWT['verify']>[1]): unknown {
+    const jwt = this.#keyFor(token)
+    return options === undefined ? jwt.verify(token) : jwt.verify(token, options)
+  }
+
+  #keyFor (token: string): JWT {
+    if (token.startsWith(this.#ownHeader)) return this.#current
+    const header = headerOf(token)
+    // Undecodable: the current verifier refuses it with fast-jwt's own error.
+    if (header === null) return this.#current
+    const { typ, kid } = header
+    if (typ !== undefined && (typeof typ !== 'string' || !JWT_TYP.test(typ))) throw new JwtHeaderError('FAST_JWT_INVALID_TYPE', 'Invalid typ.')
+    if (kid === undefined || kid === this.#currentKid) return this.#current
+    const jwt = typeof kid === 'string' ? this.#previous.get(kid) : undefined
+    if (jwt === undefined) throw new JwtHeaderError('FAST_JWT_MISSING_KEY', 'No key has this kid.')
+    return jwt
+  }
+}
+
+/** Who a token is issued to: the id, and the password hash its `ver` claim is made from. */
+export type TokenSubject = Pick<User, 'id' | 'password'>
+
+/** Why tokens were revoked, as `token.revoked` reports it. */
+export type RevokeReason = AccountsEvents['token.revoked']['reason']
+
+export interface TokenServiceDeps {
+  keys: JwtKeyRing
+  store: TokenStore
+  /** To read the user's password hash when a token's `ver` claim must be made or checked without the caller's user at hand. */
+  users: Pick<UserStore, 'findUserById'>
+  events: AccountsEventEmitter
+  options: Pick<ResolvedOptions, 'jwt' | 'secretKey' | 'revokeAccessOnPasswordChange'>
+}
+
 interface VerifiedEntry {
   /** The payload as JSON: every hit parses a fresh copy, as a full verification would decode one. */
   json: string
@@ -49,24 +158,64 @@ interface VerifiedEntry {
 
 /** JWT access/refresh tokens as simplejwt issues them, plus DRF-style opaque tokens stored as hashes. */
 export class TokenService {
-  readonly #jwt: JWT
+  readonly #keys: JwtKeyRing
   readonly #store: TokenStore
+  readonly #users: Pick<UserStore, 'findUserById'>
+  readonly #events: AccountsEventEmitter
   readonly #options: ResolvedJwtOptions
+  readonly #checkVersion: boolean
+  /** HMAC key of the `ver` claim, derived from secretKey (and apart from the one-time links' MACs). */
+  readonly #versionKey: Buffer
+  /** `ver` by password hash: authentication needs it on every request when the option is on (an HMAC each time otherwise). */
+  readonly #versions = new Map<string, string>()
   readonly #notCarried: Set<string>
   /**
    * Access tokens that passed verification, by their exact text, until they expire. A client sends the same
    * access token with every request of its lifetime; the signature check and decoding (most of the cost of
    * authenticating) then run once per token. Only the outcome of a successful verification is kept, and
-   * only while its one time-bound check (`exp` + leeway) still holds: the signing key, algorithm, audience
-   * and issuer are fixed for this service, and `nbf` (once reached) stays reached.
+   * only while its one time-bound check (`exp` + leeway) still holds: the keys (and which kid names which),
+   * algorithms, audience and issuer are fixed for this service, and `nbf` (once reached) stays reached. The
+   * `ver` check (revokeAccessOnPasswordChange) is against the user, so it runs on every request, hit or miss.
    */
   readonly #verified = new Map<string, VerifiedEntry>()
 
-  constructor (jwt: JWT, store: TokenStore, options: ResolvedJwtOptions) {
-    this.#jwt = jwt
-    this.#store = store
+  constructor (deps: TokenServiceDeps) {
+    const options = deps.options.jwt
+    this.#keys = deps.keys
+    this.#store = deps.store
+    this.#users = deps.users
+    this.#events = deps.events
     this.#options = options
+    this.#checkVersion = deps.options.revokeAccessOnPasswordChange
+    this.#versionKey = createHmac('sha256', deps.options.secretKey).update('fastify-accounts.token-version').digest()
     this.#notCarried = new Set([options.tokenTypeClaim, options.jtiClaim, ...NOT_CARRIED])
+  }
+
+  /** The `ver` claim of tokens issued under this password hash: 72 bits of an HMAC, readable by anyone holding the token, useful to none. */
+  versionOf (passwordHash: string): string {
+    let version = this.#versions.get(passwordHash)
+    if (version === undefined) {
+      version = createHmac('sha256', this.#versionKey).update(passwordHash).digest('base64url').slice(0, 12)
+      if (this.#versions.size >= VERSION_CACHE_SIZE) this.#versions.delete(this.#versions.keys().next().value as string)
+      this.#versions.set(passwordHash, version)
+    }
+    return version
+  }
+
+  /**
+   * False when revokeAccessOnPasswordChange is on and the token was not issued under the user's current
+   * password hash (a token without `ver`, from simplejwt, counts as stale then); always true when it is off.
+   */
+  isCurrentVersion (claims: TokenClaims, user: Pick<User, 'password'>): boolean {
+    return !this.#checkVersion || claims[TOKEN_VERSION_CLAIM] === this.versionOf(user.password)
+  }
+
+  /** For the routes that have no user at hand (refresh, verify): loads it, only when the option is on. */
+  async #assertCurrentVersion (claims: TokenClaims): Promise<void> {
+    if (!this.#checkVersion) return
+    const id = this.userIdOf(claims)
+    const user = id === null ? null : await this.#users.findUserById(id)
+    if (user === null || !this.isCurrentVersion(claims, user)) throw new TokenNotValidError('Token has been revoked')
   }
 
   /** Signs a token of `type` carrying `claims` (user id and custom claims) with fresh exp, iat and jti. */
@@ -78,7 +227,7 @@ export class TokenService {
     const payload: TokenClaims = { ...claims, [o.tokenTypeClaim]: type, exp, iat, [o.jtiClaim]: jti }
     if (o.audience !== undefined) payload.aud = o.audience
     if (o.issuer !== undefined) payload.iss = o.issuer
-    return { token: this.#jwt.sign(payload), jti, expiresAt: new Date(exp * 1000) }
+    return { token: this.#keys.sign(payload), jti, expiresAt: new Date(exp * 1000) }
   }
 
   /** The claims an access token inherits from its refresh token (simplejwt copies all but these). */
@@ -92,8 +241,15 @@ export class TokenService {
     return carried
   }
 
-  async issuePair (userId: number, family?: string): Promise<TokenPair> {
-    const claims = { [this.#options.userIdClaim]: userId }
+  /**
+   * A new access and refresh token pair for a user. Pass the user (id and password hash, as a login has it);
+   * a bare id costs a store lookup for the `ver` claim.
+   */
+  async issuePair (subject: number | TokenSubject, family?: string): Promise<TokenPair> {
+    const user = typeof subject === 'number' ? await this.#users.findUserById(subject) : subject
+    const userId = typeof subject === 'number' ? subject : subject.id
+    const claims: TokenClaims = { [this.#options.userIdClaim]: userId }
+    if (user !== null) claims[TOKEN_VERSION_CLAIM] = this.versionOf(user.password)
     const refresh = this.#sign('refresh', claims)
     await this.#store.saveRefreshToken({ jti: refresh.jti, userId, family: family ?? refresh.jti, expiresAt: refresh.expiresAt })
     return { access: this.#sign('access', claims).token, refresh: refresh.token }
@@ -120,7 +276,7 @@ export class TokenService {
     }
     let claims: unknown
     try {
-      claims = this.#jwt.verify(token)
+      claims = this.#keys.verify(token)
     } catch {
       throw new TokenNotValidError(INVALID)
     }
@@ -149,6 +305,7 @@ export class TokenService {
   /** /jwt/verify/: any valid token; a refresh token is also checked against the blacklist. */
   async verifyForClient (token: string): Promise<void> {
     const claims = this.verify(token)
+    await this.#assertCurrentVersion(claims)
     if (claims[this.#options.tokenTypeClaim] === 'refresh') await this.#assertNotRevoked(claims)
   }
 
@@ -157,20 +314,33 @@ export class TokenService {
     if (record?.revokedAt != null) throw new TokenNotValidError('Token is blacklisted')
   }
 
+  /**
+   * /jwt/refresh/. With rotation, a token already rotated out and presented again is refused; past
+   * `refreshReuseInterval` seconds after its rotation it is taken for reuse (a stolen copy) and, with
+   * reuse detection, revokes its whole family. Within the interval it is a client racing itself (two tabs
+   * refreshing at once): refused, and the winner's new token goes on working.
+   */
   async refresh (token: string): Promise<RefreshResult> {
     const o = this.#options
     const claims = this.verify(token, 'refresh')
+    await this.#assertCurrentVersion(claims)
     const carried = this.#carriedClaims(claims)
     if (!o.rotateRefreshTokens) {
       await this.#assertNotRevoked(claims)
-      return { access: this.#sign('access', carried).token }
+      const userId = this.userIdOf(claims)
+      const access = this.#sign('access', carried).token
+      if (userId !== null) this.#events.emit('token.refreshed', { userId, rotated: false })
+      return { access }
     }
     const fallback = this.#recordOf(claims)
     const claim = await this.#store.claimRefreshToken(fallback.jti, fallback)
     // A rotated-out token seen again is reuse, whether or not rotation also blacklisted it.
-    const reused = claim.record.usedAt !== null && claim.status !== 'claimed'
-    if (reused && o.refreshReuseDetection) await this.#store.revokeRefreshFamily(claim.record.family)
-    if (claim.status === 'revoked' || (reused && (o.blacklistAfterRotation || o.refreshReuseDetection))) {
+    const rotatedAt = claim.status === 'claimed' ? null : claim.record.usedAt
+    if (rotatedAt !== null && o.refreshReuseDetection && Date.now() - rotatedAt.getTime() >= o.refreshReuseInterval * 1000) {
+      await this.#store.revokeRefreshFamily(claim.record.family)
+      this.#events.emit('token.reuseDetected', { userId: claim.record.userId, family: claim.record.family })
+    }
+    if (claim.status === 'revoked' || (rotatedAt !== null && (o.blacklistAfterRotation || o.refreshReuseDetection))) {
       throw new TokenNotValidError('Token is blacklisted')
     }
     if (o.blacklistAfterRotation) await this.#store.revokeRefreshToken(fallback.jti, fallback)
@@ -178,7 +348,9 @@ export class TokenService {
     await this.#store.saveRefreshToken({
       jti: refresh.jti, userId: claim.record.userId, family: claim.record.family, expiresAt: refresh.expiresAt
     })
-    return { access: this.#sign('access', carried).token, refresh: refresh.token }
+    const access = this.#sign('access', carried).token
+    this.#events.emit('token.refreshed', { userId: claim.record.userId, rotated: true })
+    return { access, refresh: refresh.token }
   }
 
   /** /jwt/blacklist/: a refresh token is blacklisted once; using it again is 401. */
@@ -187,10 +359,13 @@ export class TokenService {
     await this.#assertNotRevoked(claims)
     const record = this.#recordOf(claims)
     await this.#store.revokeRefreshToken(record.jti, record)
+    this.#events.emit('token.revoked', { userId: this.userIdOf(claims), reason: 'blacklist' })
   }
 
-  async revokeUserTokens (userId: number): Promise<void> {
-    await Promise.all([this.#store.revokeUserRefreshTokens(userId), this.#store.deleteUserAuthTokens(userId)])
+  /** Revokes every refresh token of the user and deletes its opaque tokens; `token.revoked` when there were any. */
+  async revokeUserTokens (userId: number, reason: RevokeReason = 'password-change'): Promise<void> {
+    const [refresh, opaque] = await Promise.all([this.#store.revokeUserRefreshTokens(userId), this.#store.deleteUserAuthTokens(userId)])
+    if (refresh + opaque > 0) this.#events.emit('token.revoked', { userId, reason })
   }
 
   /** A new opaque token (40 hex chars, as DRF's authtoken); only its hash is stored. */
@@ -207,11 +382,15 @@ export class TokenService {
     return record?.userId ?? null
   }
 
-  async deleteAuthToken (key: string): Promise<void> {
-    await this.#store.deleteAuthToken(hashAuthToken(key))
+  /** Logout of one opaque token. Give the user id when known (the request's user); otherwise it is looked up for the event. */
+  async deleteAuthToken (key: string, userId?: number): Promise<void> {
+    const hash = hashAuthToken(key)
+    const owner = userId ?? (await this.#store.findAuthToken(hash))?.userId ?? null
+    if (await this.#store.deleteAuthToken(hash)) this.#events.emit('token.revoked', { userId: owner, reason: 'logout' })
   }
 
-  async deleteUserAuthTokens (userId: number): Promise<void> {
-    await this.#store.deleteUserAuthTokens(userId)
+  /** Deletes every opaque token of the user (a logout with a JWT, or a password change); `token.revoked` when there were any. */
+  async deleteUserAuthTokens (userId: number, reason: RevokeReason = 'logout'): Promise<void> {
+    if (await this.#store.deleteUserAuthTokens(userId) > 0) this.#events.emit('token.revoked', { userId, reason })
   }
 }

@@ -367,7 +367,8 @@ t.test('POST /jwt/refresh/', async t => {
   })
 
   t.test('rotation with reuse detection: reusing the old refresh is 401 and revokes the new one too', async t => {
-    const { app, username } = await setup({ jwt: { rotateRefreshTokens: true } })
+    // refreshReuseInterval 0: any reuse counts (test/token-security.test.ts covers the interval).
+    const { app, username } = await setup({ jwt: { rotateRefreshTokens: true, refreshReuseInterval: 0 } })
     const { refresh: first } = await pair(app, username)
     const rotated = await post(app, '/jwt/refresh/', { refresh: first })
     t.equal(rotated.statusCode, 200)
@@ -379,7 +380,7 @@ t.test('POST /jwt/refresh/', async t => {
   })
 
   t.test('reuse detection revokes only that family: another login of the same user keeps working', async t => {
-    const { app, username } = await setup({ jwt: { rotateRefreshTokens: true } })
+    const { app, username } = await setup({ jwt: { rotateRefreshTokens: true, refreshReuseInterval: 0 } })
     const { refresh: first } = await pair(app, username)
     const { refresh: other } = await pair(app, username)
     t.equal((await post(app, '/jwt/refresh/', { refresh: first })).statusCode, 200)
@@ -409,7 +410,7 @@ t.test('POST /jwt/refresh/', async t => {
   })
 
   t.test('blacklistAfterRotation with reuse detection (default): reusing the old refresh revokes the family', async t => {
-    const { app, username } = await setup({ jwt: { rotateRefreshTokens: true, blacklistAfterRotation: true } })
+    const { app, username } = await setup({ jwt: { rotateRefreshTokens: true, blacklistAfterRotation: true, refreshReuseInterval: 0 } })
     const { refresh: first } = await pair(app, username)
     const rotated = await post(app, '/jwt/refresh/', { refresh: first })
     t.equal(rotated.statusCode, 200)

@@ -118,6 +118,8 @@ for (const backend of ['postgres', 'redis'] as const) {
     })
 
     t.test('reuse of a rotated-out token revokes its whole family, on every instance', async (t) => {
+      // refreshReuseInterval 0: a reuse counts at once, however soon after the rotation.
+      const [a, b] = await twoInstances(t, stores, { jwt: { rotateRefreshTokens: true, refreshReuseInterval: 0 } })
       const { username } = await newUser(a)
       const first = await login(a, username)
       const other = await login(b, username) // another session: another family

@@ -13,9 +13,15 @@ async function until (ms: number): Promise<void> {
   if (wait > 0) await sleep(wait)
 }
 
+/** exp is a whole second: start just after one turns, so a 1-second token really lives about a second, even under load. */
+async function startOfSecond (): Promise<void> {
+  await until(Math.ceil(Date.now() / 1000) * 1000 + 10)
+}
+
 t.test('a verified access token stops working the moment it expires', async t => {
   const { app, id } = await setup()
-  const payload = claims(id, 'access', { lifetime: 1 })
+  await startOfSecond()
+  const payload = claims(id, 'access', { lifetime: 2 })
   const token = signHmac(payload, SECRET)
   const exp = (payload.exp as number) * 1000
   t.equal((await me(app, `Bearer ${token}`)).statusCode, 200, 'fresh')
@@ -27,6 +33,7 @@ t.test('a verified access token stops working the moment it expires', async t =>
 
 t.test('with leeway, a verified access token works until exp + leeway, then no more', async t => {
   const { app, id } = await setup({ jwt: { leeway: 1 } })
+  await startOfSecond()
   const payload = claims(id, 'access', { lifetime: 1 })
   const token = signHmac(payload, SECRET)
   const exp = (payload.exp as number) * 1000

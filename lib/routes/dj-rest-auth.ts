@@ -282,7 +282,7 @@ export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (in
       const user = await userFromCredentials(request.body)
       if (dj.sessionLogin || (dj.useJwt && options.jwt.updateLastLogin)) await accounts.recordLogin(user)
       if (!dj.useJwt) return { key: await tokens.createAuthToken(user.id) }
-      const pair = await tokens.issuePair(user.id)
+      const pair = await tokens.issuePair(user)
       const body: Static<typeof DjRestAuthJwt> = { access: pair.access, refresh: dj.jwtAuthHttpOnly ? '' : pair.refresh, user: djRestAuthUser(user) }
       if (dj.jwtAuthReturnExpiration) {
         body.access_expiration = expiresIn(options.jwt.accessTokenLifetime)
@@ -296,7 +296,7 @@ export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (in
 
   async function logout (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     if (request.auth === null && !dj.useJwt && !dj.sessionLogin) return reply.code(400).send({ detail: MESSAGES.notLoggedIn })
-    if (request.auth?.scheme === 'token') await tokens.deleteAuthToken(request.auth.key)
+    if (request.auth?.scheme === 'token') await tokens.deleteAuthToken(request.auth.key, request.user?.id)
     else if (request.user !== null) await tokens.deleteUserAuthTokens(request.user.id)
     if (!dj.useJwt) return reply.send({ detail: MESSAGES.loggedOut })
 
@@ -509,7 +509,7 @@ export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (in
       if (mandatory) return reply.code(201).send({ detail: MESSAGES.verificationSent })
       if (dj.sessionLogin) await accounts.recordLogin(user)
       if (!dj.useJwt) return reply.code(201).send({ key: await tokens.createAuthToken(user.id) })
-      const pair = await tokens.issuePair(user.id)
+      const pair = await tokens.issuePair(user)
       return reply.code(201).send({ access: pair.access, refresh: pair.refresh, user: djRestAuthUser(user) })
     }
   })

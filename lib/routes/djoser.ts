@@ -245,7 +245,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     onRequest: authenticate,
     async handler (request, reply) {
       const user = currentUser(request)
-      if (request.auth?.scheme === 'token') await tokens.deleteAuthToken(request.auth.key)
+      if (request.auth?.scheme === 'token') await tokens.deleteAuthToken(request.auth.key, user.id)
       else await tokens.deleteUserAuthTokens(user.id)
       return reply.code(204).send(null)
     }
@@ -262,7 +262,7 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
       const b = request.body as Record<string, string>
       const user = await accounts.authenticateCredentials(b[login], b.password)
       if (options.jwt.updateLastLogin) await accounts.recordLogin(user)
-      return tokens.issuePair(user.id)
+      return tokens.issuePair(user)
     }
   })
 

@@ -286,7 +286,7 @@ export async function buildFuzzWorld (): Promise<FuzzWorld> {
       jwt.sign(claims('access', { user_id: 1.5 })),
       jwt.sign(claims('access', { user_id: '01' })),
       jwt.sign(claims('access', { user_id: 1, [`extra${'x'.repeat(10)}`]: 'claim' })),
-      // Signed with the real key: a `kid` names no other key here, so it is honest (and ignored).
+      // Signed with the real key, but its `kid` names no configured key: refused (a kid picks the key).
       signJwt(claims('access'), SECRET, { alg: 'HS256', typ: 'JWT', kid: '../../../../dev/null' })
     ],
     odd: [
