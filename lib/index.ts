@@ -1,5 +1,5 @@
 export { accounts, accounts as default, type AccountsDecorator } from './plugin.js'
-export { DEFAULTS, OptionsError, type AccountsOptions, type DialectName, type JwtOptions, type JwtAlgorithm, type LoginField } from './options.js'
+export { DEFAULTS, OptionsError, type AccountsOptions, type DialectName, type JwtOptions, type JwtAlgorithm, type LoginField, type RateLimitOptions, type VerifyingKey } from './options.js'
 export type { AccountUser } from './accounts.js'
 export type { RequestAuth } from './authenticate.js'
 export { AccountsEventEmitter, type AccountsEvents, type AccountsEventName } from './events.js'
