@@ -13,7 +13,7 @@ import { SmtpMailer } from './mail/smtp.js'
 import type { Redis } from 'ioredis'
 import { createStores, type Stores } from './stores/factory.js'
 import { createRedisClient } from './stores/redis.js'
-import { securitySchemes } from './routes/scope.js'
+import { swaggerOptions } from './routes/scope.js'
 
 /** A mistake in the example server's environment or config file; the message says what to fix. */
 export class ConfigError extends Error {
@@ -239,19 +239,7 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
       options.rateLimit = { ...options.rateLimit, redis: rateLimitRedis }
     }
 
-    await app.register(swagger, {
-      openapi: {
-        openapi: '3.0.3',
-        info: { title: pkg.name, version: pkg.version, description: pkg.description },
-        components: { securitySchemes: { ...securitySchemes } }
-      },
-      refResolver: {
-        // Components are named after each schema's $id (DjoserUser, not def-0).
-        buildLocalReference (json, _baseUri, _fragment, i) {
-          return typeof json.$id === 'string' && json.$id !== '' ? json.$id : `def-${i}`
-        }
-      }
-    })
+    await app.register(swagger, swaggerOptions({ title: pkg.name, version: pkg.version, description: pkg.description }))
 
     const mailerOption: { mailer?: Mailer } = mailer === undefined ? {} : { mailer }
     await app.register(accounts, { openApiSecurity: true, ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens } })

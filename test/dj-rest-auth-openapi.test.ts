@@ -1,5 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser'
 import swagger from '@fastify/swagger'
+import { swaggerOptions } from '../lib/routes/scope.js'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import accounts from '../lib/index.js'
@@ -15,23 +16,7 @@ type Json = any
 
 /** @fastify/swagger as lib/app.ts registers it. */
 async function withSwagger (app: FastifyInstance): Promise<void> {
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: 'fastify-accounts', version: '0.0.0' },
-      components: {
-        securitySchemes: {
-          jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Authorization: Bearer <access token>' },
-          token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <key>' }
-        }
-      }
-    },
-    refResolver: {
-      buildLocalReference (json, _baseUri, _fragment, i) {
-        return typeof json.$id === 'string' && json.$id !== '' ? json.$id : `def-${i}`
-      }
-    }
-  })
+  await app.register(swagger, swaggerOptions({ title: 'fastify-accounts', version: '0.0.0' }))
 }
 
 const bearer = (access: string): Record<string, string> => ({ authorization: `Bearer ${access}` })

@@ -1,4 +1,5 @@
 import swagger from '@fastify/swagger'
+import { swaggerOptions } from '../../lib/routes/scope.js'
 import Fastify, { type LightMyRequestResponse } from 'fastify'
 import accounts, { MemoryMailer, type User } from '../../lib/index.js'
 import { drfJwtAuthenticator, drfJwtRoutes, resolveDrfJwtOptions, type DrfJwtOptions } from '../../lib/routes/drf-jwt.js'
@@ -29,23 +30,7 @@ export async function buildDrfJwtApp (options: DrfJwtAppOptions = {}): Promise<T
   const tokens = new MemoryTokenStore()
   const app = Fastify({ logger: false })
   if (options.swagger === true) {
-    await app.register(swagger, {
-      openapi: {
-        openapi: '3.0.3',
-        info: { title: 'fastify-accounts', version: '0.0.0' },
-        components: {
-          securitySchemes: {
-            jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-            token: { type: 'apiKey', in: 'header', name: 'Authorization' }
-          }
-        }
-      },
-      refResolver: {
-        buildLocalReference (json, _baseUri, _fragment, i) {
-          return typeof json.$id === 'string' && json.$id !== '' ? json.$id : `def-${i}`
-        }
-      }
-    })
+    await app.register(swagger, swaggerOptions({ title: 'fastify-accounts', version: '0.0.0' }))
   }
   const { jwt, ...rest } = options.core ?? {}
   await app.register(accounts, {

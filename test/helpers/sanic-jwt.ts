@@ -1,4 +1,5 @@
 import swagger from '@fastify/swagger'
+import { swaggerOptions } from '../../lib/routes/scope.js'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import accounts, { MemoryMailer, type AccountsOptions } from '../../lib/index.js'
 import { sanicJwtAuthenticator, sanicJwtRoutes, type SanicJwtOptions } from '../../lib/routes/sanic-jwt.js'
@@ -34,23 +35,7 @@ export async function buildSanicApp (sanic: SanicJwtOptions = {}, build: BuildOp
   const tokens = new MemoryTokenStore()
   const app = Fastify({ logger: false })
   if (build.swagger === true) {
-    await app.register(swagger, {
-      openapi: {
-        openapi: '3.0.3',
-        info: { title: 'fastify-accounts', version: '0.0.0' },
-        components: {
-          securitySchemes: {
-            jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-            token: { type: 'apiKey', in: 'header', name: 'Authorization' }
-          }
-        }
-      },
-      refResolver: {
-        buildLocalReference (schema, _baseUri, _fragment, i) {
-          return typeof schema.$id === 'string' && schema.$id !== '' ? schema.$id : `def-${i}`
-        }
-      }
-    })
+    await app.register(swagger, swaggerOptions({ title: 'fastify-accounts', version: '0.0.0' }))
   }
   const { jwt, ...core } = build.core ?? {}
   await app.register(accounts, {
