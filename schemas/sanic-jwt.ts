@@ -24,6 +24,8 @@ export const SanicJwtValid = Type.Object({
 /** GET /verify, invalid: `{valid: false, reasons, exception: 'InvalidToken'}` (or, without any token, the error shape). */
 export const SanicJwtInvalid = Type.Object({
   valid: Type.Optional(Type.Boolean()),
+  /** /verify only: the first reason, under the key sanic-jwt's docs name. */
+  reason: Type.Optional(Type.String()),
   reasons: Type.Array(Type.String()),
   exception: Type.String()
 }, { $id: 'SanicJwtInvalid', additionalProperties: false })

@@ -58,7 +58,7 @@ t.test('cookieSet + cookieStrict (the default): the cookie authenticates, the he
 
   const expired = await get(a, '/auth/verify', {}, { access_token: sanicToken(user.id, -600) })
   t.equal(expired.statusCode, 401)
-  t.same(json(expired), { valid: false, reasons: ['Signature has expired.'], exception: 'InvalidToken' })
+  t.same(json(expired), { valid: false, reason: 'Signature has expired.', reasons: ['Signature has expired.'], exception: 'InvalidToken' })
 })
 
 t.test('cookieStrict false: the cookie first, the header as fallback', async t => {
@@ -133,7 +133,7 @@ t.test('cookieSplit: header.payload readable by scripts, the signature HttpOnly;
   t.same(json(await get(a, '/auth/verify', {}, cookies)), { valid: true })
   t.equal((await get(a, '/private', {}, cookies)).statusCode, 200)
   const half = await get(a, '/auth/verify', {}, { access_token: part!.value })
-  t.same(json(half), { valid: false, reasons: ['Auth required.'], exception: 'InvalidToken' })
+  t.same(json(half), { valid: false, reason: 'Auth required.', reasons: ['Auth required.'], exception: 'InvalidToken' })
 })
 
 t.test('a host that registered @fastify/cookie itself: the scope reuses it', async t => {

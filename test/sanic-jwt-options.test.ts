@@ -108,7 +108,7 @@ t.test('sanicJwtErrorFormatter: every error in {reasons, exception} with its sta
   t.same(format(new SanicJwtException('MissingAuthorizationHeader', 400, 'Authorization header not present.')),
     { statusCode: 400, body: { reasons: ['Authorization header not present.'], exception: 'MissingAuthorizationHeader' } })
   t.same(format(new SanicJwtException('InvalidToken', 401, ['Signature has expired.'], false)),
-    { statusCode: 401, body: { valid: false, reasons: ['Signature has expired.'], exception: 'InvalidToken' } })
+    { statusCode: 401, body: { valid: false, reason: 'Signature has expired.', reasons: ['Signature has expired.'], exception: 'InvalidToken' } })
   t.match(format(new InvalidCredentialsError('nope')), { statusCode: 401, body: { exception: 'AuthenticationFailed' } })
   t.match(format(new TokenNotValidError('bad')), { statusCode: 401, body: { reasons: ['bad'], exception: 'Unauthorized' } })
   t.match(format(new PermissionDeniedError('no')), { statusCode: 403, body: { exception: 'Unauthorized' } })

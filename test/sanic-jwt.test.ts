@@ -24,14 +24,15 @@ function assertSanicError (t: Test, res: LightMyRequestResponse, status: number,
   return body
 }
 
-/** /verify's answer for a present but invalid token: 401 `{valid: false, reasons, exception: 'InvalidToken'}`. */
+/** /verify's answer for a present but invalid token: 401 `{valid: false, reason, reasons, exception: 'InvalidToken'}`. */
 function assertInvalidToken (t: Test, res: LightMyRequestResponse, reason: string): void {
   t.equal(res.statusCode, 401, `status 401 (${res.body})`)
-  const body = json(res) as SanicError
-  t.same(Object.keys(body).sort(), ['exception', 'reasons', 'valid'])
+  const body = json(res) as SanicError & { reason?: string }
+  t.same(Object.keys(body).sort(), ['exception', 'reason', 'reasons', 'valid'])
   t.equal(body.valid, false)
   t.equal(body.exception, 'InvalidToken')
   t.same(body.reasons, [reason])
+  t.equal(body.reason, reason, "the docs' key, beside 1.8's")
 }
 
 const now = (): number => Math.floor(Date.now() / 1000)

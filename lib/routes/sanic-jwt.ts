@@ -76,7 +76,8 @@ function sanicExceptionFor (status: number): SanicJwtExceptionName {
 }
 
 function wire (statusCode: number, exception: string, reasons: string[], valid?: false): WireError {
-  return { statusCode, body: valid === false ? { valid, reasons, exception } : { reasons, exception } }
+  // /verify: sanic-jwt 1.8 answers `reasons`; its docs (and older releases) `reason`: both are given.
+  return { statusCode, body: valid === false ? { valid, reason: reasons[0] ?? '', reasons, exception } : { reasons, exception } }
 }
 
 /**
