@@ -282,8 +282,9 @@ export class TokenService {
     }
     if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new TokenNotValidError(INVALID)
     const payload = claims as TokenClaims
-    // Access tokens only: they are the ones presented again and again (a rotated refresh token is seen once).
-    if (payload[this.#options.tokenTypeClaim] === 'access' && typeof payload.exp === 'number') {
+    // Access tokens are presented again and again, and so is a refresh token when rotation is off. A
+    // cached refresh token still goes to the store for its blacklist or claim on every use.
+    if (typeof payload.exp === 'number') {
       if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value as string)
       this.#verified.set(token, { json: JSON.stringify(payload), until: payload.exp * 1000 + this.#options.leeway * 1000 })
     }
