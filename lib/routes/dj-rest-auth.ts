@@ -14,9 +14,9 @@ import type { User } from '../ports.js'
 import { DjRestAuthJwt, DjRestAuthRefreshed, DjRestAuthTokenKey, DjRestAuthUser, djRestAuthSchemas } from '../../schemas/dj-rest-auth.js'
 import { Detail, Empty, FieldErrors, TokenError } from '../../schemas/shared.js'
 import { resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './dj-rest-auth-options.js'
-import { djoserErrorFormatter } from './djoser-errors.js'
+import { formatDrfError } from './djoser-errors.js'
 import { route } from './route.js'
-import { authenticateHook, prepareDialectScope, type ErrorFormatter, securityOf } from './scope.js'
+import { authenticateHook, prepareDialectScope, type ErrorFormatter, securityOf, withChallenge } from './scope.js'
 
 export {
   DJ_REST_AUTH_DEFAULTS, djRestAuthCoreDefaults, resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions
@@ -127,12 +127,7 @@ export function djRestAuthAuthenticateRequest (
  * the first authentication class: simplejwt's `Bearer realm="api"` with JWTs, authtoken's `Token` without.
  */
 export function djRestAuthErrorFormatter (dj: Pick<ResolvedDjRestAuthOptions, 'useJwt'>, authHeaderType = 'Bearer'): ErrorFormatter {
-  const base = djoserErrorFormatter(authHeaderType)
-  const challenge = { 'www-authenticate': dj.useJwt ? `${authHeaderType} realm="api"` : 'Token' }
-  return (error, body) => {
-    const wire = base(error, body)
-    return wire !== null && wire.statusCode === 401 ? { ...wire, headers: challenge } : wire
-  }
+  return withChallenge(formatDrfError, dj.useJwt ? `${authHeaderType} realm="api"` : 'Token')
 }
 
 /**

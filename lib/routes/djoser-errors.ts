@@ -2,7 +2,7 @@ import type { FastifyError } from 'fastify'
 import { isAccountsError } from '../errors.js'
 import { StoreUnavailableError } from '../ports.js'
 import type { TokenMessage } from '../authenticate.js'
-import type { ErrorFormatter, WireError } from './scope.js'
+import { withChallenge, type ErrorFormatter, type WireError } from './scope.js'
 import { fieldErrorsFromValidation } from './validation.js'
 
 
@@ -36,14 +36,11 @@ function fastifyError (error: FastifyError): WireError | null {
  * `{detail, code[, messages]}`; a 401 carries simplejwt's `WWW-Authenticate` challenge.
  */
 export function djoserErrorFormatter (authHeaderType: string): ErrorFormatter {
-  const challenge = { 'www-authenticate': `${authHeaderType} realm="api"` }
-  return (error, body) => {
-    const wire = formatDjoserError(error, body)
-    return wire !== null && wire.statusCode === 401 ? { ...wire, headers: challenge } : wire
-  }
+  return withChallenge(formatDrfError, `${authHeaderType} realm="api"`)
 }
 
-function formatDjoserError (error: unknown, body?: unknown): WireError | null {
+/** DRF's shapes for every error, without a challenge: the DRF-based dialects build on it. */
+export function formatDrfError (error: unknown, body?: unknown): WireError | null {
   const validation = (error as Partial<FastifyError> | null)?.validation
   if (validation !== undefined) {
     const context = (error as FastifyError).validationContext

@@ -34,15 +34,16 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
   const editable = accounts.editableField
   const { security } = securityOf(instance.accounts.options.openApiSecurity, ['jwt', 'token'])
 
+  const formatError = djoserErrorFormatter(options.jwt.authHeaderTypes[0])
   await prepareDialectScope(app, {
     bodyLimit: options.bodyLimit,
-    formatError: djoserErrorFormatter(options.jwt.authHeaderTypes[0]),
+    formatError,
     serverError: { detail: 'A server error occurred.' }
   })
   for (const schema of [DjoserUser, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
   const limit = instance.accounts.limit
   const byEmail = (body: Record<string, unknown>): unknown => body.email
-  const authenticate = authenticateHook(instance.accounts.authenticateRequest, djoserErrorFormatter(options.jwt.authHeaderTypes[0]))
+  const authenticate = authenticateHook(instance.accounts.authenticateRequest, formatError)
 
   const tag = (name: string) => ({ tags: [name] })
 

@@ -10,9 +10,9 @@ import { StoreUnavailableError, type User } from '../ports.js'
 import {
   DrfJwtCustomResponse, DrfJwtDetail, DrfJwtErrors, DrfJwtToken, DrfJwtTokenBody, drfJwtSchemas
 } from '../../schemas/drf-jwt.js'
-import { djoserErrorFormatter } from './djoser-errors.js'
+import { formatDrfError } from './djoser-errors.js'
 import { route } from './route.js'
-import { authenticateHook, prepareDialectScope, type ErrorFormatter, type WireError } from './scope.js'
+import { authenticateHook, prepareDialectScope, type ErrorFormatter, type WireError, withChallenge } from './scope.js'
 import { fieldErrorsFromValidation } from './validation.js'
 import { DRF_JWT_DEFAULTS, resolveDrfJwtOptions, type DrfJwtOptions, type DrfJwtPayload, type ResolvedDrfJwtOptions } from './drf-jwt-options.js'
 
@@ -146,22 +146,13 @@ const AUTHENTICATION_MESSAGES: Record<DecodeFailure | UserFailure, string> = {
   inactive: 'User account is disabled.'
 }
 
-function withoutHeaders (wire: WireError | null): WireError | null {
-  return wire === null ? null : { statusCode: wire.statusCode, body: wire.body }
-}
-
 /**
  * DRF's shapes as drf-jwt answers: serializer failures 400 `{field: [..]}` / `{non_field_errors: [..]}`,
  * authentication failures 401 `{detail}` with `WWW-Authenticate: <prefix> realm="api"`. No `code` keys
  * (drf-jwt has none). Fastify's own request errors (bad JSON, too large, media type) as the core words them.
  */
 export function drfJwtErrorFormatter (authHeaderPrefix: string = DRF_JWT_DEFAULTS.authHeaderPrefix): ErrorFormatter {
-  const challenge = { 'www-authenticate': `${authHeaderPrefix} realm="api"` }
-  const fastifyErrors = djoserErrorFormatter(authHeaderPrefix)
-  return (error, body) => {
-    const wire = formatDrfJwtError(error, body) ?? withoutHeaders(fastifyErrors(error, body))
-    return wire !== null && wire.statusCode === 401 ? { ...wire, headers: challenge } : wire
-  }
+  return withChallenge((error, body) => formatDrfJwtError(error, body) ?? formatDrfError(error, body), `${authHeaderPrefix} realm="api"`)
 }
 
 function formatDrfJwtError (error: unknown, body?: unknown): WireError | null {

@@ -100,6 +100,15 @@ export async function prepareDialectScope (app: FastifyInstance, o: DialectScope
   })
 }
 
+/** `format`, with a 401 carrying the dialect's `WWW-Authenticate` challenge. */
+export function withChallenge (format: ErrorFormatter, challenge: string): ErrorFormatter {
+  const headers = { 'www-authenticate': challenge }
+  return (error, body) => {
+    const wire = format(error, body)
+    return wire !== null && wire.statusCode === 401 ? { ...wire, headers } : wire
+  }
+}
+
 /** An onRequest hook that fills request.user and request.auth, or answers in the dialect's shape. */
 export function authenticateHook (authenticateRequest: Authenticator, formatError: ErrorFormatter) {
   return async function authenticate (request: FastifyRequest, reply: FastifyReply): Promise<void> {
