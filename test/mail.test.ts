@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
-import { SMTPServer } from 'smtp-server'
+import { smtpServer } from './helpers/smtp.js'
 import { ConsoleMailer } from '../lib/mail/console.js'
 import { MemoryMailer } from '../lib/mail/memory.js'
 import { SmtpMailer } from '../lib/mail/smtp.js'
@@ -101,32 +101,9 @@ t.test('ConsoleMailer logs the message at info level', async t => {
 
 t.test('SmtpMailer', async t => {
   t.test('delivers to an SMTP server', async t => {
-    const received: { from: string, to: string[], raw: string }[] = []
-    const server = new SMTPServer({
-      authOptional: true,
-      // The test server's certificate is self-signed; plain SMTP on loopback is enough here.
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData (stream, session, callback) {
-        const chunks: Buffer[] = []
-        stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-        stream.on('end', () => {
-          const envelope = session.envelope
-          received.push({
-            from: envelope.mailFrom === false ? '' : envelope.mailFrom.address,
-            to: envelope.rcptTo.map(r => r.address),
-            raw: Buffer.concat(chunks).toString('utf8')
-          })
-          callback()
-        })
-      }
-    })
-    server.listen(0, '127.0.0.1')
-    await once(server.server, 'listening')
-    t.teardown(() => new Promise<void>(resolve => server.close(() => resolve())))
-    const { port } = server.server.address() as AddressInfo
+    const { url, received } = await smtpServer(t)
 
-    const mailer = new SmtpMailer({ url: `smtp://127.0.0.1:${port}`, from: '"Example" <no-reply@example.com>' })
+    const mailer = new SmtpMailer({ url, from: '"Example" <no-reply@example.com>' })
     t.teardown(() => mailer.close())
     const mail = renderEmail('activation', { ...ctx, url: 'https://example.com/activate/MQ/tok' })
     await mailer.send({ to: 'alice@example.com', ...mail })
