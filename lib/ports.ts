@@ -101,6 +101,9 @@ export interface RefreshTokenRecord {
 
 export type NewRefreshToken = Pick<RefreshTokenRecord, 'jti' | 'userId' | 'family' | 'expiresAt'>
 
+/** The refresh token a rotation issues in place of the one it claims; its user and family are the claimed record's. */
+export type RefreshSuccessor = Pick<RefreshTokenRecord, 'jti' | 'expiresAt'>
+
 /** Outcome of claiming a refresh token for rotation. */
 export type RefreshClaim =
   | { status: 'claimed', record: RefreshTokenRecord }
@@ -122,8 +125,10 @@ export interface TokenStore {
    * Atomically marks the token used, for rotation: exactly one concurrent caller gets 'claimed'.
    * A token with no record (issued elsewhere with the same key) is recorded from `fallback` and claimed.
    * An already used token answers 'used', a revoked one 'revoked'; neither is changed.
+   * With `successor`, a 'claimed' answer also means the successor is recorded (same user and family as the
+   * claimed record), in the same atomic step: a failure leaves neither the claim nor the successor.
    */
-  claimRefreshToken (jti: string, fallback: NewRefreshToken): Promise<RefreshClaim>
+  claimRefreshToken (jti: string, fallback: NewRefreshToken, successor?: RefreshSuccessor): Promise<RefreshClaim>
   /** Blacklists one refresh token (creating its record from `fallback` when missing). Idempotent. */
   revokeRefreshToken (jti: string, fallback: NewRefreshToken): Promise<void>
   /** Revokes every token of a rotation family; returns how many were newly revoked. */

@@ -334,7 +334,10 @@ export class TokenService {
       return { access }
     }
     const fallback = this.#recordOf(claims)
-    const claim = await this.#store.claimRefreshToken(fallback.jti, fallback)
+    // Signed before the claim so the store can record it in the same atomic step: a failure in between
+    // cannot leave the old token used and no successor (the client's retry would look like reuse).
+    const refresh = this.#sign('refresh', carried)
+    const claim = await this.#store.claimRefreshToken(fallback.jti, fallback, { jti: refresh.jti, expiresAt: refresh.expiresAt })
     // A rotated-out token seen again is reuse, whether or not rotation also blacklisted it.
     const rotatedAt = claim.status === 'claimed' ? null : claim.record.usedAt
     if (rotatedAt !== null && o.refreshReuseDetection && Date.now() - rotatedAt.getTime() >= o.refreshReuseInterval * 1000) {
@@ -345,10 +348,6 @@ export class TokenService {
       throw new TokenNotValidError('Token is blacklisted')
     }
     if (o.blacklistAfterRotation) await this.#store.revokeRefreshToken(fallback.jti, fallback)
-    const refresh = this.#sign('refresh', carried)
-    await this.#store.saveRefreshToken({
-      jti: refresh.jti, userId: claim.record.userId, family: claim.record.family, expiresAt: refresh.expiresAt
-    })
     const access = this.#sign('access', carried).token
     this.#events.emit('token.refreshed', { userId: claim.record.userId, rotated: true })
     return { access, refresh: refresh.token }

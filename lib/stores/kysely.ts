@@ -1,23 +1,23 @@
 import type {
-  CompiledQuery, DatabaseConnection, Dialect, Driver, Insertable, Kysely, QueryResult, Selectable, TransactionSettings,
+  CompiledQuery, DatabaseConnection, Dialect, Driver, Insertable, Kysely, QueryCreator, QueryResult, Selectable, TransactionSettings,
   Updateable
 } from 'kysely'
 import { PostgresAdapter, sql } from 'kysely'
 import { DuplicateUserError, StoreUnavailableError } from '../ports.js'
 import type {
-  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshTokenRecord, TokenStore, User,
+  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, TokenStore, User,
   UserExpectation, UserPatch, UserStore
 } from '../ports.js'
 import type { Database, Flag, RefreshTokenTable, UserTable } from './schema.js'
 
-type UserRow = Selectable<UserTable>
-type RefreshRow = Selectable<RefreshTokenTable>
+export type UserRow = Selectable<UserTable>
+export type RefreshRow = Selectable<RefreshTokenTable>
 
 const flag = (value: boolean): Flag => (value ? 1 : 0)
 const date = (value: number | string): Date => new Date(Number(value))
 const nullableDate = (value: number | string | null): Date | null => (value === null ? null : date(value))
 
-function toUser (row: UserRow): User {
+export function toUser (row: UserRow): User {
   return {
     id: Number(row.id),
     username: row.username,
@@ -33,7 +33,7 @@ function toUser (row: UserRow): User {
   }
 }
 
-function toRefresh (row: RefreshRow): RefreshTokenRecord {
+export function toRefresh (row: RefreshRow): RefreshTokenRecord {
   return {
     jti: row.jti,
     userId: Number(row.user_id),
@@ -222,6 +222,34 @@ export function withStoreErrors (dialect: Dialect): Dialect {
   }
 }
 
+/** Marks an unused, unrevoked refresh token used; the statement yields the row when it did. */
+function markUsed (db: QueryCreator<Database>, jti: string, now: number) {
+  return db.updateTable('accounts_refresh_token')
+    .set({ used_at: now })
+    .where('jti', '=', jti).where('used_at', 'is', null).where('revoked_at', 'is', null)
+    .returningAll()
+}
+
+/** claimRefreshToken on `db` (the database or a transaction). */
+async function claimIn (db: Kysely<Database>, jti: string, fallback: NewRefreshToken, now: number): Promise<RefreshClaim> {
+  // Every step is a single conditional statement, so across processes exactly one caller wins:
+  // the one whose UPDATE flips used_at, or whose INSERT creates the missing row already used.
+  for (;;) {
+    const claimed = await markUsed(db, jti, now).executeTakeFirst() ??
+      await db.insertInto('accounts_refresh_token')
+        .values({ ...refreshRow(fallback, jti), used_at: now, revoked_at: null })
+        .onConflict((oc) => oc.column('jti').doNothing())
+        .returningAll()
+        .executeTakeFirst() ??
+      // The row appeared between our UPDATE and INSERT: it may be claimable (saved concurrently).
+      await markUsed(db, jti, now).executeTakeFirst()
+    if (claimed !== undefined) return { status: 'claimed', record: toRefresh(claimed) }
+    const row = await db.selectFrom('accounts_refresh_token').selectAll().where('jti', '=', jti).executeTakeFirst()
+    // undefined only if purged meanwhile: start over
+    if (row !== undefined) return { status: row.revoked_at !== null ? 'revoked' : 'used', record: toRefresh(row) }
+  }
+}
+
 // ---- stores -------------------------------------------------------------------------------------------
 
 export class KyselyUserStore implements UserStore {
@@ -339,32 +367,31 @@ export class KyselyTokenStore implements TokenStore {
     return await this.#db.selectFrom('accounts_refresh_token').selectAll().where('jti', '=', jti).executeTakeFirst()
   }
 
-  async claimRefreshToken (jti: string, fallback: NewRefreshToken): Promise<RefreshClaim> {
+  async claimRefreshToken (jti: string, fallback: NewRefreshToken, successor?: RefreshSuccessor): Promise<RefreshClaim> {
     const now = Date.now()
-    // Every step is a single conditional statement, so across processes exactly one caller wins:
-    // the one whose UPDATE flips used_at, or whose INSERT creates the missing row already used.
-    for (;;) {
-      const claimed = await this.#markUsed(jti, now) ??
-        await this.#db.insertInto('accounts_refresh_token')
-          .values({ ...refreshRow(fallback, jti), used_at: now, revoked_at: null })
-          .onConflict((oc) => oc.column('jti').doNothing())
-          .returningAll()
-          .executeTakeFirst() ??
-        // The row appeared between our UPDATE and INSERT: it may be claimable (saved concurrently).
-        await this.#markUsed(jti, now)
+    if (successor === undefined) return await claimIn(this.#db, jti, fallback, now)
+    if (this.#db.getExecutor().adapter instanceof PostgresAdapter) {
+      // The usual case in one statement (one round trip): claim the row and record its successor from it.
+      const claimed = await this.#db
+        .with('claimed', (db) => markUsed(db, jti, now))
+        .with('successor', (db) => db.insertInto('accounts_refresh_token')
+          .columns(['jti', 'user_id', 'family', 'expires_at', 'used_at', 'revoked_at'])
+          .expression((eb) => eb.selectFrom('claimed').select([
+            eb.val(successor.jti).as('jti'), 'user_id', 'family', eb.val(successor.expiresAt.getTime()).as('expires_at'),
+            eb.val(null).as('used_at'), eb.val(null).as('revoked_at')
+          ])))
+        .selectFrom('claimed').selectAll().executeTakeFirst()
       if (claimed !== undefined) return { status: 'claimed', record: toRefresh(claimed) }
-      const row = await this.#findRefresh(jti)
-      // undefined only if purged meanwhile: start over
-      if (row !== undefined) return { status: row.revoked_at !== null ? 'revoked' : 'used', record: toRefresh(row) }
     }
-  }
-
-  async #markUsed (jti: string, now: number): Promise<RefreshRow | undefined> {
-    return await this.#db.updateTable('accounts_refresh_token')
-      .set({ used_at: now })
-      .where('jti', '=', jti).where('used_at', 'is', null).where('revoked_at', 'is', null)
-      .returningAll()
-      .executeTakeFirst()
+    return await this.#db.transaction().execute(async (trx) => {
+      const claim = await claimIn(trx, jti, fallback, now)
+      if (claim.status === 'claimed') {
+        await trx.insertInto('accounts_refresh_token')
+          .values({ ...refreshRow({ ...successor, userId: claim.record.userId, family: claim.record.family }), used_at: null, revoked_at: null })
+          .execute()
+      }
+      return claim
+    })
   }
 
   async revokeRefreshToken (jti: string, fallback: NewRefreshToken): Promise<void> {

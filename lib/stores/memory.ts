@@ -1,6 +1,6 @@
 import { DuplicateUserError } from '../ports.js'
 import type {
-  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshTokenRecord, TokenStore, User,
+  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, TokenStore, User,
   UserExpectation, UserPatch, UserStore
 } from '../ports.js'
 
@@ -181,17 +181,23 @@ export class MemoryTokenStore implements TokenStore {
     return record === undefined ? null : copyRefresh(record)
   }
 
-  async claimRefreshToken (jti: string, fallback: NewRefreshToken): Promise<RefreshClaim> {
+  async claimRefreshToken (jti: string, fallback: NewRefreshToken, successor?: RefreshSuccessor): Promise<RefreshClaim> {
     this.#sweepIfDue()
-    const record = this.#refresh.get(jti)
+    // As the SQL and Redis stores: a successor that cannot be recorded fails the claim, changing nothing.
+    if (successor !== undefined && this.#refresh.has(successor.jti)) throw new Error(`fastify-accounts: refresh token ${successor.jti} is already recorded`)
+    let record = this.#refresh.get(jti)
     if (record === undefined) {
-      const created = { ...newRefresh(fallback, jti), usedAt: new Date() }
-      this.#refresh.set(jti, created)
-      return { status: 'claimed', record: copyRefresh(created) }
+      record = newRefresh(fallback, jti)
+      this.#refresh.set(jti, record)
+    } else if (record.revokedAt !== null) {
+      return { status: 'revoked', record: copyRefresh(record) }
+    } else if (record.usedAt !== null) {
+      return { status: 'used', record: copyRefresh(record) }
     }
-    if (record.revokedAt !== null) return { status: 'revoked', record: copyRefresh(record) }
-    if (record.usedAt !== null) return { status: 'used', record: copyRefresh(record) }
     record.usedAt = new Date()
+    if (successor !== undefined) {
+      this.#refresh.set(successor.jti, newRefresh({ ...successor, userId: record.userId, family: record.family }, successor.jti))
+    }
     return { status: 'claimed', record: copyRefresh(record) }
   }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { StoreUnavailableError } from '../ports.js'
-import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshTokenRecord, TokenStore } from '../ports.js'
+import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, TokenStore } from '../ports.js'
 import type { StoreLogger } from './factory.js'
 
 export interface RedisTokenStoreOptions {
@@ -92,6 +92,8 @@ class Script {
 // member, so nothing outlives the tokens it describes.
 
 // KEYS: record, rt-exp, rt-user, rt-family. ARGV: jti, user, family, expires, now, floor (now - grace), grace.
+// put() records any refresh token (index pruning and TTLs from ARGV[6], ARGV[7]); create() records the one
+// KEYS and ARGV describe.
 const CREATE = `
 local function index(key, member, score)
   redis.call('ZADD', key, score, member)
@@ -99,15 +101,18 @@ local function index(key, member, score)
   local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
   if top[2] then redis.call('PEXPIREAT', key, string.format('%d', tonumber(top[2]) + tonumber(ARGV[7]))) end
 end
+local function put(key, expKey, userKey, familyKey, jti, user, family, expires, usedAt, revokedAt)
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'u', user, 'f', family, 'e', expires)
+  if usedAt ~= '' then redis.call('HSET', key, 'ua', usedAt) end
+  if revokedAt ~= '' then redis.call('HSET', key, 'ra', revokedAt) end
+  index(expKey, jti, expires)
+  index(userKey, jti, expires)
+  index(familyKey, jti, expires)
+  redis.call('PEXPIREAT', key, string.format('%d', tonumber(expires) + tonumber(ARGV[7])))
+end
 local function create(usedAt, revokedAt)
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'u', ARGV[2], 'f', ARGV[3], 'e', ARGV[4])
-  if usedAt ~= '' then redis.call('HSET', KEYS[1], 'ua', usedAt) end
-  if revokedAt ~= '' then redis.call('HSET', KEYS[1], 'ra', revokedAt) end
-  index(KEYS[2], ARGV[1], ARGV[4])
-  index(KEYS[3], ARGV[1], ARGV[4])
-  index(KEYS[4], ARGV[1], ARGV[4])
-  redis.call('PEXPIREAT', KEYS[1], string.format('%d', tonumber(ARGV[4]) + tonumber(ARGV[7])))
+  put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], usedAt, revokedAt)
 end
 `
 
@@ -118,18 +123,37 @@ create('', '')
 return 1
 `)
 
-// Returns status, user, family, expires, used at, revoked at ('' for none).
+// KEYS and ARGV as CREATE's (the fallback's), then with a successor: KEYS[5] its record;
+// ARGV[8] prefix, ARGV[9] its jti, ARGV[10] its expires.
+// Returns status, user, family, expires, used at, revoked at ('' for none); or {'exists'}, having changed
+// nothing, when the successor's jti is already recorded (as saveRefreshToken refuses it).
+// The successor's user and family indexes are the claimed record's: KEYS[3] and KEYS[4] when it has the
+// fallback's user and family (always so for a record created here), else keys built from the prefix, as
+// PURGE and REVOKE_INDEXED build theirs (so not Redis Cluster-safe in that case, as the rest of this store).
 const CLAIM = new Script(CREATE + `
 local r = redis.call('HMGET', KEYS[1], 'u', 'f', 'e', 'ua', 'ra')
-if not r[1] then
-  create(ARGV[5], '')
-  return {'claimed', ARGV[2], ARGV[3], ARGV[4], ARGV[5], ''}
+if r[1] then
+  local usedAt, revokedAt = r[4] or '', r[5] or ''
+  if revokedAt ~= '' then return {'revoked', r[1], r[2], r[3], usedAt, revokedAt} end
+  if usedAt ~= '' then return {'used', r[1], r[2], r[3], usedAt, revokedAt} end
 end
-local usedAt, revokedAt = r[4] or '', r[5] or ''
-if revokedAt ~= '' then return {'revoked', r[1], r[2], r[3], usedAt, revokedAt} end
-if usedAt ~= '' then return {'used', r[1], r[2], r[3], usedAt, revokedAt} end
-redis.call('HSET', KEYS[1], 'ua', ARGV[5])
-return {'claimed', r[1], r[2], r[3], ARGV[5], ''}
+-- Checked before any write: a script's writes are not undone by a later error.
+if KEYS[5] and (KEYS[5] == KEYS[1] or redis.call('EXISTS', KEYS[5]) == 1) then return {'exists'} end
+local user, family, expires
+if r[1] then
+  redis.call('HSET', KEYS[1], 'ua', ARGV[5])
+  user, family, expires = r[1], r[2], r[3]
+else
+  create(ARGV[5], '')
+  user, family, expires = ARGV[2], ARGV[3], ARGV[4]
+end
+if KEYS[5] then
+  local userKey, familyKey = KEYS[3], KEYS[4]
+  if user ~= ARGV[2] then userKey = ARGV[8] .. 'rt-user:' .. user end
+  if family ~= ARGV[3] then familyKey = ARGV[8] .. 'rt-family:' .. family end
+  put(KEYS[5], KEYS[2], userKey, familyKey, ARGV[9], user, family, ARGV[10], '', '')
+end
+return {'claimed', user, family, expires, ARGV[5], ''}
 `)
 
 const REVOKE = new Script(CREATE + `
@@ -363,9 +387,14 @@ export class RedisTokenStore implements TokenStore {
     return { jti, userId: Number(u), family: f, expiresAt: millis(e), usedAt: optionalMillis(ua), revokedAt: optionalMillis(ra) }
   }
 
-  async claimRefreshToken (jti: string, fallback: NewRefreshToken): Promise<RefreshClaim> {
+  async claimRefreshToken (jti: string, fallback: NewRefreshToken, successor?: RefreshSuccessor): Promise<RefreshClaim> {
     const { keys, args } = this.#createArgs(jti, fallback)
+    if (successor !== undefined) {
+      keys.push(this.#key('rt', successor.jti))
+      args.push(this.#prefix, successor.jti, successor.expiresAt.getTime())
+    }
     const [status, u, f, e, ua, ra] = await this.#run(CLAIM, keys, args) as string[]
+    if (status === 'exists') throw new Error(`fastify-accounts: refresh token ${successor?.jti ?? ''} is already recorded`)
     const record: RefreshTokenRecord = {
       jti, userId: Number(u), family: f, expiresAt: millis(e), usedAt: optionalMillis(ua), revokedAt: optionalMillis(ra)
     }

@@ -13,7 +13,7 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import accounts, { MemoryMailer, securitySchemes } from '../../lib/index.js'
 import { encodeUid, OneTimeLinks } from '../../lib/one-time-links.js'
 import type {
-  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshTokenRecord, TokenStore, User, UserExpectation, UserPatch, UserStore
+  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, TokenStore, User, UserExpectation, UserPatch, UserStore
 } from '../../lib/ports.js'
 import { MemoryTokenStore, MemoryUserStore } from '../../lib/stores/memory.js'
 import { fastHasher, PASSWORD, SECRET } from './app.js'
@@ -61,10 +61,11 @@ class RecordingTokenStore implements TokenStore {
 
   findRefreshToken (jti: string): Promise<RefreshTokenRecord | null> { return this.inner.findRefreshToken(jti) }
 
-  claimRefreshToken (jti: string, fallback: NewRefreshToken): Promise<RefreshClaim> {
+  claimRefreshToken (jti: string, fallback: NewRefreshToken, successor?: RefreshSuccessor): Promise<RefreshClaim> {
     this.#record('claimRefreshToken', jti)
     this.jtis.add(jti)
-    return this.inner.claimRefreshToken(jti, fallback)
+    if (successor !== undefined) this.jtis.add(successor.jti)
+    return this.inner.claimRefreshToken(jti, fallback, successor)
   }
 
   revokeRefreshToken (jti: string, fallback: NewRefreshToken): Promise<void> {

@@ -340,6 +340,77 @@ export function storeContract (t: Test, name: string, factory: () => Promise<Con
       }
     })
 
+    t.test('claimRefreshToken with a successor: recorded with the claim, from the claimed record', async (t) => {
+      const { tokens } = await open(t)
+      const record = refresh('old', { userId: 4, family: 'fam-4' })
+      await tokens.saveRefreshToken(record)
+      const expiresAt = new Date('2032-01-02T03:04:05.678Z')
+      const claim = await tokens.claimRefreshToken('old', record, { jti: 'new', expiresAt })
+      t.equal(claim.status, 'claimed')
+      t.same(await tokens.findRefreshToken('new'), { jti: 'new', userId: 4, family: 'fam-4', expiresAt, usedAt: null, revokedAt: null },
+        "the successor carries the claimed token's user and family, unused")
+
+      // Presented again: used, and its second successor is not recorded.
+      t.equal((await tokens.claimRefreshToken('old', record, { jti: 'new-2', expiresAt })).status, 'used')
+      t.equal(await tokens.findRefreshToken('new-2'), null, 'no successor for a refused claim')
+
+      // The successor rotates in turn, and revoking the family reaches the whole chain.
+      t.equal((await tokens.claimRefreshToken('new', refresh('new'), { jti: 'new-3', expiresAt })).status, 'claimed')
+      t.match(await tokens.findRefreshToken('new-3'), { userId: 4, family: 'fam-4', usedAt: null })
+      t.equal(await tokens.revokeRefreshFamily('fam-4'), 3, 'the family is the three tokens')
+      t.equal((await tokens.claimRefreshToken('new-3', refresh('new-3'))).status, 'revoked')
+    })
+
+    t.test('claimRefreshToken with a successor: an unknown jti passes the fallback\'s user and family on', async (t) => {
+      const { tokens } = await open(t)
+      const fallback = refresh('elsewhere', { userId: 8, family: 'fam-8' })
+      const expiresAt = new Date(Date.now() + 2 * HOUR)
+      t.equal((await tokens.claimRefreshToken('elsewhere', fallback, { jti: 'next', expiresAt })).status, 'claimed')
+      t.same(await tokens.findRefreshToken('next'), { jti: 'next', userId: 8, family: 'fam-8', expiresAt, usedAt: null, revokedAt: null })
+      t.equal(await tokens.revokeUserRefreshTokens(8), 2, "the user's tokens include the successor")
+    })
+
+    t.test('claimRefreshToken with a successor: a revoked token records none', async (t) => {
+      const { tokens } = await open(t)
+      const record = refresh('gone')
+      await tokens.saveRefreshToken(record)
+      await tokens.revokeRefreshToken('gone', record)
+      t.equal((await tokens.claimRefreshToken('gone', record, { jti: 'heir', expiresAt: new Date(Date.now() + HOUR) })).status, 'revoked')
+      t.equal(await tokens.findRefreshToken('heir'), null)
+    })
+
+    // Regression: claim and successor were two store calls, so a failure between them left the old token
+    // used and no successor, and the client's retry looked like reuse. Here the successor cannot be
+    // recorded (its jti is taken): the claim fails and changes nothing.
+    t.test('claimRefreshToken with a successor that cannot be recorded leaves the token unclaimed', async (t) => {
+      const { tokens } = await open(t)
+      const expiresAt = new Date(Date.now() + HOUR)
+      const old = refresh('old', { userId: 1, family: 'old' })
+      await tokens.saveRefreshToken(old)
+      await tokens.saveRefreshToken(refresh('taken', { userId: 2, family: 'taken' }))
+      await t.rejects(tokens.claimRefreshToken('old', old, { jti: 'taken', expiresAt }))
+      t.equal((await tokens.findRefreshToken('old'))?.usedAt, null, 'the old token is not used')
+      t.match(await tokens.findRefreshToken('taken'), { userId: 2, family: 'taken' }, 'the other record is untouched')
+      await t.rejects(tokens.claimRefreshToken('unknown', refresh('unknown'), { jti: 'taken', expiresAt }))
+      t.equal(await tokens.findRefreshToken('unknown'), null, 'an unknown token is not recorded either')
+      t.equal((await tokens.claimRefreshToken('old', old, { jti: 'heir', expiresAt })).status, 'claimed', 'the retry rotates')
+      t.match(await tokens.findRefreshToken('heir'), { userId: 1, family: 'old', usedAt: null })
+    })
+
+    t.test('claimRefreshToken with a successor: 50 concurrent claims record exactly one successor', async (t) => {
+      const { tokens } = await open(t)
+      const record = refresh('contested', { family: 'fam-c' })
+      await tokens.saveRefreshToken(record)
+      const expiresAt = new Date(Date.now() + HOUR)
+      const claims = await Promise.all(Array.from({ length: 50 }, async (_, i) =>
+        await tokens.claimRefreshToken('contested', record, { jti: `heir-${i}`, expiresAt })))
+      const winners = claims.flatMap((c, i) => (c.status === 'claimed' ? [i] : []))
+      t.equal(winners.length, 1, 'one claimed')
+      const recorded = (await Promise.all(claims.map(async (_, i) => await tokens.findRefreshToken(`heir-${i}`))))
+        .flatMap((r, i) => (r === null ? [] : [i]))
+      t.same(recorded, winners, "only the winner's successor is recorded")
+    })
+
     t.test('revokeRefreshToken is idempotent and creates a missing record', async (t) => {
       const { tokens } = await open(t)
       const record = refresh('jti-1')
