@@ -12,7 +12,7 @@ export { drfJwtRoutes, drfJwtAuthenticator, drfJwtAuthenticateRequest, drfJwtErr
 export { sanicJwtRoutes, sanicJwtAuthenticator, sanicJwtErrorFormatter, sanicJwtRefreshKey, SanicJwtException, resolveSanicJwtOptions, SANIC_JWT_DEFAULTS, type SanicJwtOptions, type ResolvedSanicJwtOptions, type SanicJwtExceptionName } from './routes/sanic-jwt.js'
 export { MemoryTokenStore, MemoryUserStore, type MemoryTokenStoreOptions } from './stores/memory.js'
 export { KyselyTokenStore, KyselyUserStore } from './stores/kysely.js'
-export { createSqliteStores, type SqliteStores } from './stores/sqlite.js'
+export { createSqliteStores, SqliteTokenStore, SqliteUserStore, type SqliteStoreOptions, type SqliteStores } from './stores/sqlite.js'
 export { migrateToLatest } from './stores/migrations.js'
 export { createPostgresStores, type PostgresStores, type PostgresStoreOptions } from './stores/postgres.js'
 export { RedisTokenStore, createRedisClient, type RedisTokenStoreOptions, type RedisClientOptions } from './stores/redis.js'

@@ -132,8 +132,16 @@ t.test('sqlite: a database locked past the busy timeout answers 503', async (t) 
   await assertUnavailable(t, 'sqlite locked', {
     register: async () => await app.post('/users/', { username: 'locked', email: 'locked@example.com', password: PASSWORD })
   }, 2000)
+  // The refresh path runs prepared statements outside Kysely: its failures are classified the same way.
+  const record = { jti: 'locked-jti', userId: 1, family: 'locked-jti', expiresAt: new Date(Date.now() + 60_000) }
+  await t.rejects(stores.tokens.saveRefreshToken(record), StoreUnavailableError, 'saving a refresh token: unavailable')
+  await t.rejects(stores.tokens.claimRefreshToken('locked-jti', record, { jti: 'heir', expiresAt: record.expiresAt }), StoreUnavailableError,
+    'a rotation: unavailable')
   other.exec('rollback')
   other.close()
+  t.equal(await stores.tokens.findRefreshToken('heir'), null, 'the failed rotation recorded nothing')
+  t.equal((await stores.tokens.claimRefreshToken('locked-jti', record, { jti: 'heir', expiresAt: record.expiresAt })).status, 'claimed',
+    'and the token can still rotate')
   t.equal((await app.post('/users/', { username: 'locked', email: 'locked@example.com', password: PASSWORD })).statusCode, 201, 'serves again')
 })
 

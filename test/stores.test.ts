@@ -5,6 +5,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { MemoryTokenStore, MemoryUserStore } from '../lib/stores/memory.js'
 import { migrateToLatest } from '../lib/stores/migrations.js'
+import { createStores } from '../lib/stores/factory.js'
 import { createSqliteStores } from '../lib/stores/sqlite.js'
 import { storeContract } from './helpers/store-contract.js'
 
@@ -47,6 +48,7 @@ t.test('sqlite: creates the parent directory and uses WAL', async (t) => {
     return Object.values(rows[0] ?? {})[0]
   }
   t.equal(await pragma('journal_mode'), 'wal')
+  t.equal(await pragma('synchronous'), 1, 'synchronous = NORMAL: the WAL is synced at checkpoints')
   t.equal(await pragma('busy_timeout'), 5000)
   t.equal(await pragma('foreign_keys'), 1)
 })
@@ -58,4 +60,37 @@ t.test('sqlite: a failing migration is reported clearly', async (t) => {
   await stores.db.schema.dropTable('accounts_migration').execute()
   await stores.close()
   await t.rejects(createSqliteStores(file), { message: /fastify-accounts: migration "0001_initial" failed: .*already exists/ })
+})
+
+t.test("sqlite: synchronous: 'full' syncs every commit", async (t) => {
+  const stores = await createStores({ databaseUrl: `sqlite:${tempFile()}`, sqlite: { synchronous: 'full' } })
+  t.teardown(stores.close)
+  const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute(stores.db)
+  t.equal(rows[0]?.synchronous, 2)
+})
+
+t.test('sqlite: a store opened before its tables exist prepares its statements on first use', async (t) => {
+  const stores = await createSqliteStores(tempFile(), { migrate: false })
+  t.teardown(stores.close)
+  await migrateToLatest(stores.db)
+  const alice = await stores.users.createUser({ username: 'alice', email: 'Alice@example.com', password: 'x', isActive: true })
+  t.same(await stores.users.findUserById(alice.id), alice)
+  t.same(await stores.users.findUserByUsername('alice'), alice)
+  t.same(await stores.users.findUserByEmail('ALICE@example.com'), alice)
+})
+
+t.test('sqlite: a worker thread checkpoints the WAL, so commits on the event loop do not', async (t) => {
+  const stores = await createSqliteStores(tempFile())
+  t.teardown(stores.close)
+  const walFrames = async (): Promise<number> =>
+    (await sql<{ log: number }>`pragma wal_checkpoint(PASSIVE)`.execute(stores.db)).rows[0]?.log ?? -1
+  const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(stores.db)
+  t.equal(rows[0]?.wal_autocheckpoint, 10_000, 'the serving connection checkpoints only past 10,000 pages')
+  const expiresAt = new Date(Date.now() + 60_000)
+  for (let i = 0; i < 300; i++) await stores.tokens.saveRefreshToken({ jti: `jti-${i}`, userId: 1, family: `f-${i}`, expiresAt })
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  // Checkpointed in full by the worker, the WAL starts over with the next write.
+  await stores.tokens.saveRefreshToken({ jti: 'after', userId: 1, family: 'after', expiresAt })
+  t.ok(await walFrames() < 20, 'the WAL was copied back and restarted')
+  t.equal((await stores.tokens.findRefreshToken('jti-299'))?.family, 'f-299', 'nothing lost')
 })

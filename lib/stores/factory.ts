@@ -4,7 +4,7 @@ import type { TokenStore, UserStore } from '../ports.js'
 import { createPostgresStores, type PostgresStoreOptions } from './postgres.js'
 import { RedisTokenStore, type RedisTokenStoreOptions } from './redis.js'
 import type { Database } from './schema.js'
-import { createSqliteStores } from './sqlite.js'
+import { createSqliteStores, type SqliteStoreOptions } from './sqlite.js'
 
 /** What the stores log (a pino or Fastify logger fits). */
 export interface StoreLogger {
@@ -23,6 +23,8 @@ export interface CreateStoresOptions {
   /** Bring the SQL tables up to date on open (default true). */
   migrate?: boolean
   logger?: StoreLogger
+  /** SQLite settings (`synchronous`). */
+  sqlite?: Omit<SqliteStoreOptions, 'migrate'>
   /** PostgreSQL pool and timeout settings. */
   postgres?: Omit<PostgresStoreOptions, 'logger' | 'migrate'>
   /** Redis key prefix, TTL and timeout settings. */
@@ -74,7 +76,7 @@ export async function createStores (options: CreateStoresOptions): Promise<Store
   let sqlStores: { users: UserStore, tokens: TokenStore, db: Kysely<Database>, applied: string[], close: () => Promise<void> }
   let sqlKind: 'sqlite' | 'postgres'
   if (/^sqlite:/i.test(databaseUrl)) {
-    sqlStores = await createSqliteStores(sqliteFilenameOf(databaseUrl), { migrate })
+    sqlStores = await createSqliteStores(sqliteFilenameOf(databaseUrl), { ...options.sqlite, migrate })
     sqlKind = 'sqlite'
   } else if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
     sqlStores = await createPostgresStores(databaseUrl, { ...options.postgres, migrate, logger })

@@ -1,14 +1,18 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely'
-import { KyselyTokenStore, KyselyUserStore, withStoreErrors } from './kysely.js'
+import { Kysely, SqliteDialect, type Selectable, type SqliteDatabase } from 'kysely'
+import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, User } from '../ports.js'
+import {
+  KyselyTokenStore, KyselyUserStore, storeError, toRefresh, toUser, withStoreErrors, type RefreshRow, type UserRow
+} from './kysely.js'
 import { migrateToLatest } from './migrations.js'
-import type { Database } from './schema.js'
+import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './sqlite-checkpointer.js'
+import type { AuthTokenTable, Database } from './schema.js'
 
 export interface SqliteStores {
-  users: KyselyUserStore
-  tokens: KyselyTokenStore
+  users: SqliteUserStore
+  tokens: SqliteTokenStore
   db: Kysely<Database>
   /** The migrations this open applied (none when the file was up to date or `migrate: false`). */
   applied: string[]
@@ -19,6 +23,144 @@ export interface SqliteStores {
 export interface SqliteStoreOptions {
   /** Bring the tables up to date on open (default true); `npm run migrate` opens with false and migrates itself. */
   migrate?: boolean
+  /**
+   * SQLite's `synchronous` for a file database (WAL mode). `'normal'` (default, as Rails sets it) syncs the
+   * WAL at checkpoints, not at every commit: the file cannot be corrupted, but the last commits before a
+   * power loss or OS crash may be rolled back (a process crash loses nothing). `'full'` syncs every commit.
+   */
+  synchronous?: 'normal' | 'full'
+}
+
+/**
+ * A statement prepared on first use (the tables may not exist yet when the store is built: `npm run
+ * migrate` opens with `migrate: false`), with its SQL compiled once by Kysely from the same query builder
+ * the other stores use.
+ */
+class Statement<P extends unknown[], R> {
+  readonly #sqlite: SQLite.Database
+  readonly #sql: () => string
+  #statement: SQLite.Statement<P, R> | undefined
+
+  constructor (sqlite: SQLite.Database, sql: () => string) {
+    this.#sqlite = sqlite
+    this.#sql = sql
+  }
+
+  get statement (): SQLite.Statement<P, R> {
+    this.#statement ??= this.#sqlite.prepare<P, R>(this.#sql())
+    return this.#statement
+  }
+}
+
+/** Runs synchronous better-sqlite3 work with the driver's failures classified as every store query's are. */
+function run<T> (work: () => T): T {
+  try {
+    return work()
+  } catch (error) {
+    throw storeError(error)
+  }
+}
+
+/**
+ * The user store with its lookups (every authenticated request makes one) run as prepared better-sqlite3
+ * statements: Kysely builds and compiles each query anew and queues it behind its connection lock, which
+ * cost more than the lookup itself (bench/README.md). The SQL is Kysely's; the other methods are
+ * KyselyUserStore's. Statements are synchronous, so they run whole between two of Kysely's awaits; no
+ * Kysely transaction is open while the plugin serves (the import and migrations run their own).
+ */
+export class SqliteUserStore extends KyselyUserStore {
+  readonly #byId: Statement<[number], UserRow>
+  readonly #byUsername: Statement<[string], UserRow>
+  readonly #byEmail: Statement<[string], UserRow>
+
+  constructor (db: Kysely<Database>, sqlite: SQLite.Database) {
+    super(db)
+    const select = <P extends unknown[]>(column: 'id' | 'username' | 'email_lower', sample: number | string): Statement<P, UserRow> =>
+      new Statement(sqlite, () => db.selectFrom('accounts_user').selectAll().where(column, '=', sample).compile().sql)
+    this.#byId = select('id', 0)
+    this.#byUsername = select('username', '')
+    this.#byEmail = select('email_lower', '')
+  }
+
+  override async findUserById (id: number): Promise<User | null> {
+    return userOf(run(() => this.#byId.statement.get(id)))
+  }
+
+  override async findUserByUsername (username: string): Promise<User | null> {
+    return userOf(run(() => this.#byUsername.statement.get(username)))
+  }
+
+  override async findUserByEmail (email: string): Promise<User | null> {
+    return userOf(run(() => this.#byEmail.statement.get(email.toLowerCase())))
+  }
+}
+
+/** An accounts_refresh_token row's values in column order: jti, user_id, family, expires_at, used_at, revoked_at. */
+type RefreshValues = [string, number, string, number, number | null, number | null]
+
+type ClaimArgs = [jti: string, fallback: NewRefreshToken, successor: RefreshSuccessor | undefined, now: number]
+
+const userOf = (row: UserRow | undefined): User | null => (row === undefined ? null : toUser(row))
+
+/**
+ * The token store with its hot paths (refresh lookup and save, rotation's claim with its successor, the
+ * opaque-token lookup of every `Token` request) as prepared better-sqlite3 statements, the claim and the
+ * successor in one synchronous transaction; the rest is KyselyTokenStore's.
+ */
+export class SqliteTokenStore extends KyselyTokenStore {
+  readonly #claim: SQLite.Transaction<(...args: ClaimArgs) => RefreshClaim>
+  readonly #find: Statement<[string], RefreshRow>
+  readonly #insert: Statement<RefreshValues, unknown>
+  readonly #markUsed: Statement<[number, string], RefreshRow>
+  readonly #insertUsed: Statement<RefreshValues, RefreshRow>
+  readonly #findAuth: Statement<[string], Selectable<AuthTokenTable>>
+
+  constructor (db: Kysely<Database>, sqlite: SQLite.Database) {
+    super(db)
+    this.#claim = sqlite.transaction((...args: ClaimArgs) => this.#claimIn(...args))
+    // Columns in RefreshValues' order; the values only shape the SQL.
+    const row = { jti: '', user_id: 0, family: '', expires_at: 0, used_at: 0, revoked_at: null }
+    this.#find = new Statement(sqlite, () => db.selectFrom('accounts_refresh_token').selectAll().where('jti', '=', '').compile().sql)
+    this.#insert = new Statement(sqlite, () => db.insertInto('accounts_refresh_token').values(row).compile().sql)
+    this.#markUsed = new Statement(sqlite, () => db.updateTable('accounts_refresh_token').set({ used_at: 0 })
+      .where('jti', '=', '').where('used_at', 'is', null).where('revoked_at', 'is', null).returningAll().compile().sql)
+    this.#insertUsed = new Statement(sqlite, () => db.insertInto('accounts_refresh_token').values(row)
+      .onConflict((oc) => oc.column('jti').doNothing()).returningAll().compile().sql)
+    this.#findAuth = new Statement(sqlite, () => db.selectFrom('accounts_auth_token').selectAll().where('hash', '=', '').compile().sql)
+  }
+
+  override async saveRefreshToken (record: NewRefreshToken): Promise<void> {
+    run(() => this.#insert.statement.run(record.jti, record.userId, record.family, record.expiresAt.getTime(), null, null))
+  }
+
+  override async findRefreshToken (jti: string): Promise<RefreshTokenRecord | null> {
+    const row = run(() => this.#find.statement.get(jti))
+    return row === undefined ? null : toRefresh(row)
+  }
+
+  override async claimRefreshToken (jti: string, fallback: NewRefreshToken, successor?: RefreshSuccessor): Promise<RefreshClaim> {
+    // IMMEDIATE takes the write lock first, so another process's claim waits (busy_timeout) rather than racing.
+    return run(() => this.#claim.immediate(jti, fallback, successor, Date.now()))
+  }
+
+  /** One synchronous transaction: nothing else runs on this connection in between. */
+  #claimIn (...[jti, fallback, successor, now]: ClaimArgs): RefreshClaim {
+    const claimed = this.#markUsed.statement.get(now, jti) ??
+      this.#insertUsed.statement.get(jti, fallback.userId, fallback.family, fallback.expiresAt.getTime(), now, null)
+    if (claimed === undefined) {
+      const row = this.#find.statement.get(jti) as RefreshRow
+      return { status: row.revoked_at !== null ? 'revoked' : 'used', record: toRefresh(row) }
+    }
+    if (successor !== undefined) {
+      this.#insert.statement.run(successor.jti, Number(claimed.user_id), claimed.family, successor.expiresAt.getTime(), null, null)
+    }
+    return { status: 'claimed', record: toRefresh(claimed) }
+  }
+
+  override async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
+    const row = run(() => this.#findAuth.statement.get(hash))
+    return row === undefined ? null : { hash: row.hash, userId: Number(row.user_id), createdAt: new Date(Number(row.created_at)) }
+  }
 }
 
 /**
@@ -53,7 +195,11 @@ export async function createSqliteStores (filename: string, options: SqliteStore
 
   const sqlite = new SQLite(filename)
   // WAL lets readers run alongside the writer; in-memory databases cannot use it.
-  if (!inMemory) sqlite.pragma('journal_mode = WAL')
+  if (!inMemory) {
+    sqlite.pragma('journal_mode = WAL')
+    sqlite.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`)
+  }
   // Wait for another process's write lock instead of failing at once with SQLITE_BUSY.
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
@@ -66,15 +212,17 @@ export async function createSqliteStores (filename: string, options: SqliteStore
     await db.destroy()
     throw err
   }
+  const checkpointer = inMemory ? null : startWalCheckpointer(filename)
   let closed = false
   return {
-    users: new KyselyUserStore(db),
-    tokens: new KyselyTokenStore(db),
+    users: new SqliteUserStore(db, sqlite),
+    tokens: new SqliteTokenStore(db, sqlite),
     db,
     applied,
     close: async () => {
       if (closed) return
       closed = true
+      await checkpointer?.stop()
       await db.destroy()
     }
   }
