@@ -54,6 +54,7 @@ const CASES = [
   { id: 'verify-fresh', label: 'POST /jwt/verify/ (a new token each time)' },
   { id: 'me', label: 'GET /users/me/ (Bearer JWT)' },
   { id: 'app-auth', label: 'app route behind app.authenticate' },
+  { id: 'sign', label: 'bare route signing one access token' },
   { id: 'refresh', label: 'POST /jwt/refresh/ (no rotation)' },
   { id: 'refresh-rotate', label: 'POST /jwt/refresh/ (rotation)' },
   { id: 'create', label: 'POST /jwt/create/ (argon2id)' },
@@ -192,6 +193,7 @@ function caseOptions (id, address, t) {
     case 'verify': return { url: address + '/auth/jwt/verify/', method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ token: t.access }) }
     case 'me': return { url: address + '/auth/users/me/', method: 'GET', headers: auth }
     case 'app-auth': return { url: address + '/app/private', method: 'GET', headers: auth }
+    case 'sign': return { url: address + '/app/sign', method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ refresh: t.refresh }) }
     case 'refresh': return { url: address + '/auth/jwt/refresh/', method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ refresh: t.refresh }) }
     case 'create': return { url: address + '/auth/jwt/create/', method: 'POST', headers: JSON_HEADERS, body: login }
     case 'login': return { url: address + '/auth/token/login/', method: 'POST', headers: JSON_HEADERS, body: login }

@@ -5,6 +5,7 @@
 //   POST /bare                 the reference: a bare route returning a small JSON
 //   /auth/...                  the plugin (djoser routes), no rotation
 //   GET /app/private           an app route behind app.authenticate whose handler does no database work
+//   POST /app/sign             a bare route that signs one access token: the floor of a refresh
 //   /rot/auth/...              the plugin again (sibling scope, same stores), with refresh rotation
 //                              (rotateRefreshTokens; reuse detection on, as by default)
 //   /blocking/auth/...         the plugin with a hasher that blocks the event loop for as long as one
@@ -19,6 +20,7 @@
 //   BENCH_REFRESH_LIFETIME refresh token lifetime, seconds (memory check: 2)
 //   BENCH_GRACE            how long expired refresh records are kept (memory and Redis stores), seconds
 //   BENCH_SWEEP            memory store sweep interval, seconds
+import { randomUUID } from 'node:crypto'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import Fastify from 'fastify'
@@ -112,6 +114,12 @@ const jwt = { signingKey: SECRET, accessTokenLifetime: 3600, refreshTokenLifetim
 await app.register(async function plain (scope) {
   await scope.register(accounts, { ...common, prefix: '/auth', jwt })
   scope.get('/app/private', { onRequest: scope.authenticate }, async (request) => ({ id: request.user.id }))
+  // The floor of a refresh: a bare route (same body as a refresh) that signs one token shaped like the
+  // plugin's access tokens, with the plugin's key, and answers it; no verification, no store.
+  scope.post('/app/sign', async () => {
+    const iat = Math.floor(Date.now() / 1000)
+    return { access: scope.accounts.jwt.sign({ user_id: 1, ver: 'AAAAAAAAAAAA', token_type: 'access', exp: iat + 3600, iat, jti: randomUUID().replaceAll('-', '') }) }
+  })
 })
 await app.register(async function rotating (scope) {
   await scope.register(accounts, { ...common, prefix: '/rot/auth', jwt: { ...jwt, rotateRefreshTokens: true } })
