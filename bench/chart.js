@@ -19,7 +19,7 @@ export function renderSvg (results) {
   text(12, y, 'fastify-accounts: throughput relative to a bare Fastify route (same server process, same run)', 'font-size="16" font-weight="bold"')
   y += 18
   const m = results.machine
-  text(12, y, `${results.command} · ${results.date.slice(0, 10)} · ${m.cpu}, ${m.cores} cores · Node ${m.node} · ${results.config.connections} connections, ${results.config.durationSeconds} s per case · load average at start ${m.loadAverage[0]}`, 'font-size="11" fill="#444"')
+  text(12, y, `${results.command} · ${results.date.slice(0, 10)} · ${m.cpu}, ${m.cores} cores · Node ${m.node} · ${results.config.connections} connections, ${results.config.rounds ?? 1} rounds of bare + case per case (median) · load average at start ${m.loadAverage[0]}`, 'font-size="11" fill="#444"')
   y += 10
 
   const panel = (title, scaleMax, rows) => {

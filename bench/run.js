@@ -24,6 +24,9 @@ import { accessTokens, PASSWORD, USERNAME } from './common.js'
 const here = dirname(fileURLToPath(import.meta.url))
 const env = process.env
 const DURATION = Number(env.BENCH_DURATION ?? 5)
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 3)
+/** Each round's two runs (bare route, then the case). */
+const ROUND_SECONDS = Number(env.BENCH_ROUND_DURATION ?? Math.max(1, DURATION / 2))
 const WARMUP = Number(env.BENCH_WARMUP ?? Math.min(2, DURATION))
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 10)
 const STORES = (env.BENCH_STORES ?? 'memory,sqlite,postgres-redis').split(',').filter(Boolean)
@@ -60,6 +63,47 @@ const CASES = [
   { id: 'create', label: 'POST /jwt/create/ (argon2id)' },
   { id: 'login', label: 'POST /token/login/ (argon2id)' }
 ]
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/**
+ * A case measured in rounds: its ratio (and CPU ratio) is the median of the rounds'; req/s, CPU and
+ * counts are over all rounds; latencies are those of the median round.
+ */
+function fromRounds (rounds) {
+  const ratios = rounds.map(({ bare, run }) => ({ ratio: run.rps / bare.rps, cpuRatio: cpuOf(bare) / cpuOf(run), bareRps: bare.rps }))
+  const ratio = median(ratios.map((x) => x.ratio))
+  const middle = rounds[ratios.findIndex((x) => x.ratio === ratio)] ?? rounds[0]
+  const runs = rounds.map((x) => x.run)
+  const sum = (key) => runs.reduce((a, r) => a + r[key], 0)
+  const seconds = sum('seconds')
+  const completed = sum('completed')
+  return {
+    ...middle.run,
+    rps: runs.reduce((a, r) => a + r.rps * r.seconds, 0) / seconds,
+    seconds,
+    completed,
+    ok: sum('ok'),
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+    serverCpuUs: runs.reduce((a, r) => a + r.serverCpuUs * r.completed, 0) / completed,
+    clientCpuUs: runs.reduce((a, r) => a + r.clientCpuUs * r.completed, 0) / completed,
+    ratio,
+    cpuRatio: median(ratios.map((x) => x.cpuRatio)),
+    rounds: ratios
+  }
+}
+
+/** Judged against the argon2 bound, not the bare route. */
+const ARGON2_CASES = new Set(['create', 'login'])
+
+/** CPU time per request of the server and the load generator together, µs. */
+const cpuOf = (r) => r.serverCpuUs + r.clientCpuUs
 
 const log = (...args) => { process.stderr.write(args.join(' ') + '\n') }
 
@@ -201,32 +245,38 @@ function caseOptions (id, address, t) {
   }
 }
 
-async function measure (server, id, tokens, seconds = DURATION) {
-  let opts
-  let pool
+/** What autocannon sends for a case: built once per case, so its token pools carry over between rounds. */
+async function loadOf (server, id, tokens) {
   if (id === 'verify-fresh') {
     // More distinct tokens than the server remembers: every request pays the full signature check.
     const pool = accessTokens(20_000)
     let i = 0
-    opts = {
-      url: server.address,
-      requests: [{
-        method: 'POST',
-        path: '/auth/jwt/verify/',
-        headers: JSON_HEADERS,
-        setupRequest (req) {
-          req.body = JSON.stringify({ token: pool[i++ % pool.length] })
-          return req
-        }
-      }]
+    return {
+      opts: {
+        url: server.address,
+        requests: [{
+          method: 'POST',
+          path: '/auth/jwt/verify/',
+          headers: JSON_HEADERS,
+          setupRequest (req) {
+            req.body = JSON.stringify({ token: pool[i++ % pool.length] })
+            return req
+          }
+        }]
+      }
     }
-  } else if (id === 'refresh-rotate') {
-    pool = await rotationPool(server.address, '/rot/auth', CONNECTIONS * 2 + 4)
-    opts = { url: server.address, requests: [pool.request] }
-  } else {
-    opts = caseOptions(id, server.address, tokens)
   }
-  if (WARMUP > 0) await cannon({ ...opts, duration: WARMUP })
+  if (id === 'refresh-rotate') {
+    // Requests in flight when a run stops take their tokens with them: room for every round's losses.
+    const pool = await rotationPool(server.address, '/rot/auth', CONNECTIONS * (ROUNDS + 2) + 4)
+    return { opts: { url: server.address, requests: [pool.request] }, pool }
+  }
+  return { opts: caseOptions(id, server.address, tokens) }
+}
+
+async function measure (server, id, tokens, seconds = DURATION, warmup = WARMUP, load = undefined) {
+  const { opts, pool } = load ?? await loadOf(server, id, tokens)
+  if (warmup > 0) await cannon({ ...opts, duration: warmup })
   const start = await server.stats({ resetEld: true })
   const clientStart = process.cpuUsage()
   const result = summarize(await cannon({ ...opts, duration: seconds }))
@@ -268,20 +318,36 @@ async function benchStore (kind, withEventLoopCheck) {
   try {
     const tokens = await post(server.address, '/auth/jwt/create/', { username: USERNAME, password: PASSWORD })
     const out = { kind, argon2, bare: [], cases: {} }
-    const bare = async () => {
-      const r = await measure(server, 'bare', tokens)
+    const bare = async (warmup, seconds = DURATION) => {
+      const r = await measure(server, 'bare', tokens, seconds, warmup)
       out.bare.push(r)
       log(`[${kind}] bare route: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms; CPU per request: server ${r.serverCpuUs.toFixed(0)} µs, load generator ${r.clientCpuUs.toFixed(0)} µs`)
+      return r
     }
-    await bare()
+    // Each case runs in ROUNDS rounds, each a bare-route run right before a run of the case, and is judged
+    // on the median of the rounds' ratios: the speed of this machine drifts and jumps between runs (by a
+    // third on a shared VM), and a reference taken minutes away, or a single pair, would carry that into
+    // the ratio.
+    await bare(WARMUP)
     for (const c of CASES) {
       if (CASE_FILTER !== null && !CASE_FILTER.has(c.id)) continue
-      const r = await measure(server, c.id, tokens)
-      out.cases[c.id] = r
+      const load = await loadOf(server, c.id, tokens)
+      if (ARGON2_CASES.has(c.id)) {
+        out.cases[c.id] = await measure(server, c.id, tokens, DURATION, WARMUP, load)
+      } else {
+        const rounds = []
+        for (let i = 0; i < ROUNDS; i++) {
+          const reference = await bare(0, ROUND_SECONDS)
+          rounds.push({ bare: reference, run: await measure(server, c.id, tokens, ROUND_SECONDS, i === 0 ? WARMUP : 0, load) })
+        }
+        out.cases[c.id] = fromRounds(rounds)
+      }
+      const r = out.cases[c.id]
       log(`[${kind}] ${c.id}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms; CPU per request: server ${r.serverCpuUs.toFixed(0)} µs, load generator ${r.clientCpuUs.toFixed(0)} µs` +
+        (r.ratio === undefined ? '' : `; ratio to bare by round ${r.rounds.map((x) => fmt(x.ratio, 2)).join(' ')}`) +
         (r.non2xx + r.errors > 0 ? `  (${r.non2xx} non-2xx, ${r.errors} errors)` : ''))
     }
-    await bare()
+    await bare(0)
     out.reference = out.bare.reduce((a, r) => a + r.rps, 0) / out.bare.length
     out.bareDrift = out.bare[out.bare.length - 1].rps / out.bare[0].rps
     if (withEventLoopCheck) out.eventLoop = await eventLoopCheck(server, tokens)
@@ -381,8 +447,10 @@ function table (results) {
   lines.push('-'.repeat(lines[0].length))
   for (const s of results.stores) {
     const b = s.bare
-    lines.push([pad(s.kind, 15), pad(`bare route (reference ${fmt(s.reference)} req/s)`, 42), pad(b.map((r) => fmt(r.rps)).join('/'), 8, true),
-      pad(fmt(b[0].p50, 1), 7, true), pad(fmt(b[0].p99, 1), 7, true), pad('1.00', 7, true), pad('1.00', 6, true), pad('', 9, true), pad(b.map((r) => fmt(r.serverCpuUs)).join('/'), 8, true), pad('', 7, true)].join(' '))
+    const rps = b.map((r) => r.rps)
+    const cpu = b.map((r) => r.serverCpuUs)
+    lines.push([pad(s.kind, 15), pad(`bare route, ${b.length} runs (${fmt(Math.min(...rps))}-${fmt(Math.max(...rps))})`, 42), pad(fmt(s.reference), 8, true),
+      pad(fmt(b[0].p50, 1), 7, true), pad(fmt(b[0].p99, 1), 7, true), pad('1.00', 7, true), pad('1.00', 6, true), pad('', 9, true), pad(`${fmt(Math.min(...cpu))}-${fmt(Math.max(...cpu))}`, 8, true), pad('', 7, true)].join(' '))
     for (const c of CASES) {
       const r = s.cases[c.id]
       if (r === undefined) continue
@@ -408,7 +476,7 @@ const results = {
   date: started.toISOString(),
   command: 'npm run bench',
   machine: machine(),
-  config: { durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, stores: STORES, memoryRefreshes: MEMORY_REFRESHES },
+  config: { durationSeconds: DURATION, rounds: ROUNDS, roundSeconds: ROUND_SECONDS, warmupSeconds: WARMUP, connections: CONNECTIONS, stores: STORES, memoryRefreshes: MEMORY_REFRESHES },
   targets: TARGETS,
   cases: CASES,
   stores: [],
@@ -416,7 +484,7 @@ const results = {
   memory: []
 }
 log(`fastify-accounts bench: ${results.machine.cpu}, ${results.machine.cores} cores, Node ${process.version}; ` +
-  `${DURATION} s per case (+${WARMUP} s warm-up), ${CONNECTIONS} connections; load average ${results.machine.loadAverage.join(' ')}`)
+  `${ROUNDS} rounds of ${ROUND_SECONDS} s bare + ${ROUND_SECONDS} s case (logins: ${DURATION} s), ${WARMUP} s warm-up, ${CONNECTIONS} connections; load average ${results.machine.loadAverage.join(' ')}`)
 
 for (const [i, kind] of STORES.entries()) {
   const s = await benchStore(kind, i === 0 && EVENT_LOOP_CHECK)
@@ -425,11 +493,12 @@ for (const [i, kind] of STORES.entries()) {
     delete s.eventLoop
   }
   const measuredBound = Math.max(...s.argon2.concurrent.map((c) => c.perSecond))
-  const bareCpu = s.bare.reduce((a, r) => a + r.serverCpuUs + r.clientCpuUs, 0) / s.bare.length
+  const bareCpu = s.bare.reduce((a, r) => a + cpuOf(r), 0) / s.bare.length
   for (const [id, r] of Object.entries(s.cases)) {
-    r.ratio = r.rps / s.reference
+    // (Cases run in rounds carry their own, from the bare runs beside them.)
+    r.ratio ??= r.rps / s.reference
     // The same ratio from CPU time per request (server + load generator), which a busy machine disturbs less.
-    r.cpuRatio = bareCpu / (r.serverCpuUs + r.clientCpuUs)
+    r.cpuRatio ??= bareCpu / cpuOf(r)
     if (id === 'create' || id === 'login') {
       // The issue's bound (every core hashing back to back), what argon2 alone reached with every core
       // busy, and how much of the server's CPU per login the hash itself is.
@@ -451,7 +520,7 @@ results.elapsedSeconds = Math.round((Date.now() - started.getTime()) / 1000)
 const out = []
 out.push(`\nfastify-accounts bench, ${results.date}`)
 out.push(`machine: ${results.machine.cpu}, ${results.machine.cores} cores (nproc), ${results.machine.memoryGiB} GiB, ${results.machine.os}, Node ${results.machine.node}`)
-out.push(`load: autocannon in this process, ${CONNECTIONS} connections, ${DURATION} s per case after ${WARMUP} s of warm-up; server in its own process, one per store`)
+out.push(`load: autocannon in this process, ${CONNECTIONS} connections; each case ${ROUNDS} rounds of ${ROUND_SECONDS} s of the bare route then ${ROUND_SECONDS} s of the case (x bare: the median round), logins ${DURATION} s; ${WARMUP} s of warm-up per case; server in its own process, one per store`)
 out.push(`load average at start ${results.machine.loadAverage.join(' ')}, at end ${results.machine.loadAverageAtEnd.join(' ')}\n`)
 out.push(table(results))
 if (results.stores.length > 0) {
