@@ -43,16 +43,18 @@ async function concurrent (workers, ms) {
   return { workers, count, perSecond: count / elapsed, cpuPerVerifyMs: cpuMs(cpu) / count }
 }
 
+// BENCH_ARGON2_SEQUENTIAL_ONLY=1: the time of one verify only (a round of run.js's login cases).
+const sequentialOnly = process.env.BENCH_ARGON2_SEQUENTIAL_ONLY === '1'
 await sequential(300) // warm-up
 const seq = await sequential(seconds * 1000)
-const par = await concurrent(cores, seconds * 1000)
-const par2 = await concurrent(cores * 2, seconds * 1000)
+const par = sequentialOnly ? null : await concurrent(cores, seconds * 1000)
+const par2 = sequentialOnly ? null : await concurrent(cores * 2, seconds * 1000)
 process.stdout.write(JSON.stringify({
   params: { ...ARGON2_DEFAULTS, type: 'argon2id' },
   cores,
   threadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
   sequential: seq,
-  concurrent: [par, par2],
+  concurrent: sequentialOnly ? [] : [par, par2],
   // What the issue calls the argon2 bound: every core hashing back to back.
   boundPerSecond: cores * 1000 / seq.meanMs
 }) + '\n')
