@@ -14,7 +14,7 @@ export { MemoryTokenStore, MemoryUserStore, type MemoryTokenStoreOptions } from 
 export { KyselyTokenStore, KyselyUserStore } from './stores/kysely.js'
 export { createSqliteStores, SqliteTokenStore, SqliteUserStore, type SqliteStoreOptions, type SqliteStores } from './stores/sqlite.js'
 export { migrateToLatest } from './stores/migrations.js'
-export { createPostgresStores, type PostgresStores, type PostgresStoreOptions } from './stores/postgres.js'
+export { createPostgresStores, PostgresTokenStore, PostgresUserStore, type PostgresStores, type PostgresStoreOptions } from './stores/postgres.js'
 export { RedisTokenStore, createRedisClient, type RedisTokenStoreOptions, type RedisClientOptions } from './stores/redis.js'
 export { createStores, type CreateStoresOptions, type Stores, type StoreLogger } from './stores/factory.js'
 export { ConsoleMailer } from './mail/console.js'

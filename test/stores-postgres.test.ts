@@ -63,6 +63,23 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
     t.match(await plan(sql`select * from accounts_auth_token where hash = 'x'`), /Index/)
   })
 
+  t.test('the prepared lookups survive a column added under them (a migration while instances run)', async (t) => {
+    const stores = await createPostgresStores(PG_URL, { schema: testSchema(t), poolSize: 1 })
+    t.teardown(stores.close)
+    const alice = await stores.users.createUser(user('alice'))
+    const expiresAt = new Date(Date.now() + 60_000)
+    await stores.tokens.saveRefreshToken({ jti: 'j1', userId: alice.id, family: 'j1', expiresAt })
+    // Prepared on the pool's one connection...
+    t.same(await stores.users.findUserById(alice.id), alice)
+    t.match(await stores.tokens.findRefreshToken('j1'), { userId: alice.id })
+    // ...then the tables change shape.
+    await sql`alter table accounts_user add column nickname text`.execute(stores.db)
+    await sql`alter table accounts_refresh_token add column note text`.execute(stores.db)
+    t.same(await stores.users.findUserById(alice.id), alice, 'user lookup still answers')
+    t.same(await stores.users.findUserByEmail('ALICE@example.com'), alice)
+    t.match(await stores.tokens.findRefreshToken('j1'), { userId: alice.id, family: 'j1' }, 'refresh lookup still answers')
+  })
+
   t.test('bigint columns come back as numbers; pg.types is left alone', async (t) => {
     const schema = testSchema(t)
     const stores = await createPostgresStores(PG_URL, { schema })

@@ -1,10 +1,13 @@
-import { Kysely, PostgresDialect, sql } from 'kysely'
+import { Kysely, PostgresDialect, sql, type Selectable } from 'kysely'
 import type { DatabaseIntrospector, DatabaseMetadata, Dialect, PostgresPool, PostgresPoolClient, SchemaMetadata, TableMetadata } from 'kysely'
 import pg from 'pg'
 import type { StoreLogger } from './factory.js'
-import { isUnavailableError, KyselyTokenStore, KyselyUserStore, storeError, withStoreErrors } from './kysely.js'
+import type { AuthTokenRecord, RefreshTokenRecord, User } from '../ports.js'
+import {
+  isUnavailableError, KyselyTokenStore, KyselyUserStore, storeError, toRefresh, toUser, withStoreErrors, type RefreshRow, type UserRow
+} from './kysely.js'
 import { migrateToLatest } from './migrations.js'
-import type { Database } from './schema.js'
+import type { AuthTokenTable, Database, RefreshTokenTable, UserTable } from './schema.js'
 
 export interface PostgresStoreOptions {
   /**
@@ -33,8 +36,8 @@ export interface PostgresStoreOptions {
 }
 
 export interface PostgresStores {
-  users: KyselyUserStore
-  tokens: KyselyTokenStore
+  users: PostgresUserStore
+  tokens: PostgresTokenStore
   db: Kysely<Database>
   /** The schema the tables live in. */
   schema: string
@@ -139,6 +142,98 @@ function createPool (s: PoolSettings): pg.Pool {
   return pool
 }
 
+// ---- the lookups of every request, as named prepared statements --------------------------------------
+
+// Columns named rather than `*`: a prepared statement whose result type changes under it (a migration
+// adding a column while instances run) fails with "cached plan must not change result type".
+const USER_COLUMNS = [
+  'id', 'username', 'email', 'email_lower', 'first_name', 'last_name', 'password', 'is_active', 'is_staff', 'is_superuser',
+  'last_login', 'date_joined'
+] as const satisfies ReadonlyArray<keyof UserTable>
+const REFRESH_COLUMNS = ['jti', 'user_id', 'family', 'expires_at', 'used_at', 'revoked_at'] as const satisfies ReadonlyArray<keyof RefreshTokenTable>
+const AUTH_COLUMNS = ['hash', 'user_id', 'created_at'] as const satisfies ReadonlyArray<keyof AuthTokenTable>
+
+/**
+ * A lookup run as a named prepared statement on the pool's connections: PostgreSQL parses and plans it once
+ * per connection, and Kysely compiles its SQL once (instead of building, compiling and sending a fresh
+ * statement on every call, which cost more than the lookup: bench/README.md). Failures are classified as
+ * every store query's are.
+ */
+class NamedLookup<R> {
+  readonly #pool: pg.Pool
+  readonly #name: string
+  readonly #text: string
+
+  constructor (pool: pg.Pool, name: string, text: string) {
+    this.#pool = pool
+    this.#name = `fastify_accounts_${name}`
+    this.#text = text
+  }
+
+  async get (value: number | string): Promise<R | undefined> {
+    try {
+      const result = await this.#pool.query<R & pg.QueryResultRow>({ name: this.#name, text: this.#text, values: [value] })
+      return result.rows[0]
+    } catch (error) {
+      throw storeError(error)
+    }
+  }
+}
+
+/** The user store with its lookups (one per authenticated request) as named prepared statements. */
+export class PostgresUserStore extends KyselyUserStore {
+  readonly #byId: NamedLookup<UserRow>
+  readonly #byUsername: NamedLookup<UserRow>
+  readonly #byEmail: NamedLookup<UserRow>
+
+  constructor (db: Kysely<Database>, pool: pg.Pool) {
+    super(db)
+    const lookup = (column: 'id' | 'username' | 'email_lower'): NamedLookup<UserRow> => new NamedLookup(pool, `user_by_${column}`,
+      db.selectFrom('accounts_user').select(USER_COLUMNS).where(column, '=', column === 'id' ? 0 : '').compile().sql)
+    this.#byId = lookup('id')
+    this.#byUsername = lookup('username')
+    this.#byEmail = lookup('email_lower')
+  }
+
+  override async findUserById (id: number): Promise<User | null> {
+    return userOf(await this.#byId.get(id))
+  }
+
+  override async findUserByUsername (username: string): Promise<User | null> {
+    return userOf(await this.#byUsername.get(username))
+  }
+
+  override async findUserByEmail (email: string): Promise<User | null> {
+    return userOf(await this.#byEmail.get(email.toLowerCase()))
+  }
+}
+
+const userOf = (row: UserRow | undefined): User | null => (row === undefined ? null : toUser(row))
+
+/** The token store with the refresh lookup (every refresh) and the opaque-token lookup (every `Token` request) as named prepared statements. */
+export class PostgresTokenStore extends KyselyTokenStore {
+  readonly #refresh: NamedLookup<RefreshRow>
+  readonly #auth: NamedLookup<Selectable<AuthTokenTable>>
+
+  constructor (db: Kysely<Database>, pool: pg.Pool) {
+    super(db)
+    this.#refresh = new NamedLookup(pool, 'refresh_by_jti',
+      db.selectFrom('accounts_refresh_token').select(REFRESH_COLUMNS).where('jti', '=', '').compile().sql)
+    this.#auth = new NamedLookup(pool, 'auth_by_hash',
+      db.selectFrom('accounts_auth_token').select(AUTH_COLUMNS).where('hash', '=', '').compile().sql)
+  }
+
+  override async findRefreshToken (jti: string): Promise<RefreshTokenRecord | null> {
+    const row = await this.#refresh.get(jti)
+    return row === undefined ? null : toRefresh(row)
+  }
+
+  override async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
+    const row = await this.#auth.get(hash)
+    return row === undefined ? null : { hash: row.hash, userId: Number(row.user_id), createdAt: new Date(Number(row.created_at)) }
+  }
+}
+
 /**
  * What Kysely's migrator needs to know (which schemas and tables exist), for the current schema only.
  * Kysely's own PostgreSQL introspector reads every table of every schema and resolves their names one by
@@ -200,6 +295,8 @@ function kyselyOn (pool: pg.Pool, forMigrations = false): { db: Kysely<Database>
         }
       })
       await db.destroy()
+      // Kysely ends the pool only if it ever ran a query on it; the named lookups use it directly.
+      if (!pool.ending) await pool.end()
       if (open.size > 0) await drained
       else allClosed?.()
     }
@@ -254,11 +351,12 @@ export async function createPostgresStores (url: string, options: PostgresStoreO
   }
 
   // With no schema given, the connections' own search_path keeps resolving to `schema`.
-  const { db, close } = kyselyOn(createPool(settings))
+  const pool = createPool(settings)
+  const { db, close } = kyselyOn(pool)
   let closed: Promise<void> | undefined
   return {
-    users: new KyselyUserStore(db),
-    tokens: new KyselyTokenStore(db),
+    users: new PostgresUserStore(db, pool),
+    tokens: new PostgresTokenStore(db, pool),
     db,
     schema,
     applied,
