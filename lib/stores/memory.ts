@@ -183,16 +183,14 @@ export class MemoryTokenStore implements TokenStore {
 
   async claimRefreshToken (jti: string, fallback: NewRefreshToken, successor?: RefreshSuccessor): Promise<RefreshClaim> {
     this.#sweepIfDue()
+    let record = this.#refresh.get(jti)
+    if (record?.revokedAt != null) return { status: 'revoked', record: copyRefresh(record) }
+    if (record?.usedAt != null) return { status: 'used', record: copyRefresh(record) }
     // As the SQL and Redis stores: a successor that cannot be recorded fails the claim, changing nothing.
     if (successor !== undefined && this.#refresh.has(successor.jti)) throw new Error(`fastify-accounts: refresh token ${successor.jti} is already recorded`)
-    let record = this.#refresh.get(jti)
     if (record === undefined) {
       record = newRefresh(fallback, jti)
       this.#refresh.set(jti, record)
-    } else if (record.revokedAt !== null) {
-      return { status: 'revoked', record: copyRefresh(record) }
-    } else if (record.usedAt !== null) {
-      return { status: 'used', record: copyRefresh(record) }
     }
     record.usedAt = new Date()
     if (successor !== undefined) {

@@ -395,6 +395,8 @@ export function storeContract (t: Test, name: string, factory: () => Promise<Con
       t.equal(await tokens.findRefreshToken('unknown'), null, 'an unknown token is not recorded either')
       t.equal((await tokens.claimRefreshToken('old', old, { jti: 'heir', expiresAt })).status, 'claimed', 'the retry rotates')
       t.match(await tokens.findRefreshToken('heir'), { userId: 1, family: 'old', usedAt: null })
+      // A token that cannot be claimed anyway answers why, whatever its successor.
+      t.equal((await tokens.claimRefreshToken('old', old, { jti: 'taken', expiresAt })).status, 'used')
     })
 
     t.test('claimRefreshToken with a successor: 50 concurrent claims record exactly one successor', async (t) => {
