@@ -32,6 +32,12 @@ export function hashAuthToken (key: string): string {
   return createHash('sha256').update(key).digest('hex')
 }
 
+/** A user id claim's value as a user id: a positive integer, or its decimal digits as a string; else null. */
+export function userIdFromClaim (claim: unknown): number | null {
+  const value = typeof claim === 'string' && /^\d{1,15}$/.test(claim) ? Number(claim) : claim
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : null
+}
+
 /** DRF authtoken keys are 40 hex characters. */
 const AUTH_TOKEN_PATTERN = /^[0-9a-f]{40}$/
 
@@ -293,9 +299,7 @@ export class TokenService {
 
   /** The user id a token names, or null. */
   userIdOf (claims: TokenClaims): number | null {
-    const id = claims[this.#options.userIdClaim]
-    const value = typeof id === 'string' && /^\d{1,15}$/.test(id) ? Number(id) : id
-    return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : null
+    return userIdFromClaim(claims[this.#options.userIdClaim])
   }
 
   #recordOf (claims: TokenClaims): NewRefreshToken {

@@ -7,6 +7,7 @@ import { fieldError, InvalidCredentialsError, isAccountsError, NotAuthenticatedE
 import { OptionsError } from '../options.js'
 import type { AccountsDecorator } from '../plugin.js'
 import { StoreUnavailableError, type User } from '../ports.js'
+import { userIdFromClaim } from '../tokens.js'
 import {
   DrfJwtCustomResponse, DrfJwtDetail, DrfJwtErrors, DrfJwtToken, DrfJwtTokenBody, drfJwtSchemas
 } from '../../schemas/drf-jwt.js'
@@ -45,11 +46,6 @@ function pythonFalsy (value: unknown): boolean {
   if (value === undefined || value === null || value === false || value === 0 || value === '') return true
   if (Array.isArray(value)) return value.length === 0
   return typeof value === 'object' && Object.keys(value).length === 0
-}
-
-function userIdOf (claim: unknown): number | null {
-  const value = typeof claim === 'string' && /^\d{1,15}$/.test(claim) ? Number(claim) : claim
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : null
 }
 
 /** drf-jwt's utils.py on the core's signer: payload, encode, decode, and the user a payload names. */
@@ -108,7 +104,7 @@ export class DrfJwtTokens {
   async user (payload: Record<string, unknown>): Promise<{ user: User } | { failure: UserFailure }> {
     const username = payload.username
     if (pythonFalsy(username)) return { failure: 'payload' }
-    const id = userIdOf(payload.user_id)
+    const id = userIdFromClaim(payload.user_id)
     const user = id === null || typeof username !== 'string' ? null : await this.#d.accounts.findUser(id)
     if (user === null || !this.#sameLogin(user, username as string)) return { failure: 'missing' }
     if (!user.isActive) return { failure: 'inactive' }

@@ -7,7 +7,7 @@ import { isAccountsError } from '../errors.js'
 import type { LoginField } from '../options.js'
 import type { AccountsDecorator } from '../plugin.js'
 import { StoreUnavailableError, type TokenStore, type User } from '../ports.js'
-import type { TokenClaims } from '../tokens.js'
+import { userIdFromClaim, type TokenClaims } from '../tokens.js'
 import { route, type RouteSpec, type TypedInstance } from './route.js'
 import { prepareDialectScope, type ErrorFormatter, type WireError, securityOf } from './scope.js'
 import { fieldErrorsFromValidation } from './validation.js'
@@ -272,14 +272,8 @@ function createCore (decorator: AccountsDecorator, o: ResolvedSanicJwtOptions): 
     return decoded.claims
   }
 
-  function userIdOf (claims: TokenClaims): number | null {
-    const id = claims[o.userIdKey]
-    const value = typeof id === 'string' && /^\d{1,15}$/.test(id) ? Number(id) : id
-    return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : null
-  }
-
   async function userOf (claims: TokenClaims): Promise<User | null> {
-    const id = userIdOf(claims)
+    const id = userIdFromClaim(claims[o.userIdKey])
     const user = id === null ? null : await accounts.findUser(id)
     return user !== null && user.isActive ? user : null
   }
