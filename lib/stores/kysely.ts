@@ -8,7 +8,7 @@ import type {
   AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, TokenStore, User,
   UserExpectation, UserPatch, UserStore
 } from '../ports.js'
-import type { Database, Flag, RefreshTokenTable, UserTable } from './schema.js'
+import type { AuthTokenTable, Database, Flag, RefreshTokenTable, UserTable } from './schema.js'
 
 export type UserRow = Selectable<UserTable>
 export type RefreshRow = Selectable<RefreshTokenTable>
@@ -43,6 +43,13 @@ export function toRefresh (row: RefreshRow): RefreshTokenRecord {
     revokedAt: nullableDate(row.revoked_at)
   }
 }
+
+export function toAuthToken (row: Selectable<AuthTokenTable>): AuthTokenRecord {
+  return { hash: row.hash, userId: Number(row.user_id), createdAt: date(row.created_at) }
+}
+
+/** `map(row)`, or null for no row. */
+export const orNull = <R, T>(row: R | undefined, map: (row: R) => T): T | null => (row === undefined ? null : map(row))
 
 function refreshRow (record: NewRefreshToken, jti = record.jti): Insertable<RefreshTokenTable> {
   return { jti, user_id: record.userId, family: record.family, expires_at: record.expiresAt.getTime() }
@@ -222,6 +229,10 @@ export function withStoreErrors (dialect: Dialect): Dialect {
   }
 }
 
+async function findRefresh (db: Kysely<Database>, jti: string): Promise<RefreshRow | undefined> {
+  return await db.selectFrom('accounts_refresh_token').selectAll().where('jti', '=', jti).executeTakeFirst()
+}
+
 /** Marks an unused, unrevoked refresh token used; the statement yields the row when it did. */
 function markUsed (db: QueryCreator<Database>, jti: string, now: number) {
   return db.updateTable('accounts_refresh_token')
@@ -244,7 +255,7 @@ async function claimIn (db: Kysely<Database>, jti: string, fallback: NewRefreshT
       // The row appeared between our UPDATE and INSERT: it may be claimable (saved concurrently).
       await markUsed(db, jti, now).executeTakeFirst()
     if (claimed !== undefined) return { status: 'claimed', record: toRefresh(claimed) }
-    const row = await db.selectFrom('accounts_refresh_token').selectAll().where('jti', '=', jti).executeTakeFirst()
+    const row = await findRefresh(db, jti)
     // undefined only if purged meanwhile: start over
     if (row !== undefined) return { status: row.revoked_at !== null ? 'revoked' : 'used', record: toRefresh(row) }
   }
@@ -298,7 +309,7 @@ export class KyselyUserStore implements UserStore {
 
   async #findBy (column: 'id' | 'username' | 'email_lower', value: number | string): Promise<User | null> {
     const row = await this.#db.selectFrom('accounts_user').selectAll().where(column, '=', value).executeTakeFirst()
-    return row === undefined ? null : toUser(row)
+    return orNull(row, toUser)
   }
 
   async updateUser (id: number, patch: UserPatch, expect: UserExpectation = {}): Promise<User | null> {
@@ -322,7 +333,7 @@ export class KyselyUserStore implements UserStore {
         .where('id', '=', id).where((eb) => eb.and(expectations(expect))).executeTakeFirst()
       : await mapDuplicate(this.#db.updateTable('accounts_user').set(set)
         .where('id', '=', id).where((eb) => eb.and(expectations(expect))).returningAll().executeTakeFirst())
-    return row === undefined ? null : toUser(row)
+    return orNull(row, toUser)
   }
 
   async deleteUser (id: number): Promise<boolean> {
@@ -359,12 +370,7 @@ export class KyselyTokenStore implements TokenStore {
   }
 
   async findRefreshToken (jti: string): Promise<RefreshTokenRecord | null> {
-    const row = await this.#findRefresh(jti)
-    return row === undefined ? null : toRefresh(row)
-  }
-
-  async #findRefresh (jti: string): Promise<RefreshRow | undefined> {
-    return await this.#db.selectFrom('accounts_refresh_token').selectAll().where('jti', '=', jti).executeTakeFirst()
+    return orNull(await findRefresh(this.#db, jti), toRefresh)
   }
 
   async claimRefreshToken (jti: string, fallback: NewRefreshToken, successor?: RefreshSuccessor): Promise<RefreshClaim> {
@@ -424,7 +430,7 @@ export class KyselyTokenStore implements TokenStore {
 
   async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
     const row = await this.#db.selectFrom('accounts_auth_token').selectAll().where('hash', '=', hash).executeTakeFirst()
-    return row === undefined ? null : { hash: row.hash, userId: Number(row.user_id), createdAt: date(row.created_at) }
+    return orNull(row, toAuthToken)
   }
 
   async deleteAuthToken (hash: string): Promise<boolean> {

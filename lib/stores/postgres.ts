@@ -4,7 +4,8 @@ import pg from 'pg'
 import type { StoreLogger } from './factory.js'
 import type { AuthTokenRecord, RefreshTokenRecord, User } from '../ports.js'
 import {
-  isUnavailableError, KyselyTokenStore, KyselyUserStore, storeError, toRefresh, toUser, withStoreErrors, type RefreshRow, type UserRow
+  isUnavailableError, KyselyTokenStore, KyselyUserStore, orNull, storeError, toAuthToken, toRefresh, toUser, withStoreErrors, type RefreshRow,
+  type UserRow
 } from './kysely.js'
 import { migrateToLatest } from './migrations.js'
 import type { AuthTokenTable, Database, RefreshTokenTable, UserTable } from './schema.js'
@@ -196,19 +197,17 @@ export class PostgresUserStore extends KyselyUserStore {
   }
 
   override async findUserById (id: number): Promise<User | null> {
-    return userOf(await this.#byId.get(id))
+    return orNull(await this.#byId.get(id), toUser)
   }
 
   override async findUserByUsername (username: string): Promise<User | null> {
-    return userOf(await this.#byUsername.get(username))
+    return orNull(await this.#byUsername.get(username), toUser)
   }
 
   override async findUserByEmail (email: string): Promise<User | null> {
-    return userOf(await this.#byEmail.get(email.toLowerCase()))
+    return orNull(await this.#byEmail.get(email.toLowerCase()), toUser)
   }
 }
-
-const userOf = (row: UserRow | undefined): User | null => (row === undefined ? null : toUser(row))
 
 /** The token store with the refresh lookup (every refresh) and the opaque-token lookup (every `Token` request) as named prepared statements. */
 export class PostgresTokenStore extends KyselyTokenStore {
@@ -225,12 +224,12 @@ export class PostgresTokenStore extends KyselyTokenStore {
 
   override async findRefreshToken (jti: string): Promise<RefreshTokenRecord | null> {
     const row = await this.#refresh.get(jti)
-    return row === undefined ? null : toRefresh(row)
+    return orNull(row, toRefresh)
   }
 
   override async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
     const row = await this.#auth.get(hash)
-    return row === undefined ? null : { hash: row.hash, userId: Number(row.user_id), createdAt: new Date(Number(row.created_at)) }
+    return orNull(row, toAuthToken)
   }
 }
 

@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect, type Selectable, type SqliteDatabase } from 'kysely'
 import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, User } from '../ports.js'
 import {
-  KyselyTokenStore, KyselyUserStore, storeError, toRefresh, toUser, withStoreErrors, type RefreshRow, type UserRow
+  KyselyTokenStore, KyselyUserStore, orNull, storeError, toAuthToken, toRefresh, toUser, withStoreErrors, type RefreshRow, type UserRow
 } from './kysely.js'
 import { migrateToLatest } from './migrations.js'
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './sqlite-checkpointer.js'
@@ -83,15 +83,15 @@ export class SqliteUserStore extends KyselyUserStore {
   }
 
   override async findUserById (id: number): Promise<User | null> {
-    return userOf(run(() => this.#byId.statement.get(id)))
+    return orNull(run(() => this.#byId.statement.get(id)), toUser)
   }
 
   override async findUserByUsername (username: string): Promise<User | null> {
-    return userOf(run(() => this.#byUsername.statement.get(username)))
+    return orNull(run(() => this.#byUsername.statement.get(username)), toUser)
   }
 
   override async findUserByEmail (email: string): Promise<User | null> {
-    return userOf(run(() => this.#byEmail.statement.get(email.toLowerCase())))
+    return orNull(run(() => this.#byEmail.statement.get(email.toLowerCase())), toUser)
   }
 }
 
@@ -99,8 +99,6 @@ export class SqliteUserStore extends KyselyUserStore {
 type RefreshValues = [string, number, string, number, number | null, number | null]
 
 type ClaimArgs = [jti: string, fallback: NewRefreshToken, successor: RefreshSuccessor | undefined, now: number]
-
-const userOf = (row: UserRow | undefined): User | null => (row === undefined ? null : toUser(row))
 
 /**
  * The token store with its hot paths (refresh lookup and save, rotation's claim with its successor, the
@@ -135,7 +133,7 @@ export class SqliteTokenStore extends KyselyTokenStore {
 
   override async findRefreshToken (jti: string): Promise<RefreshTokenRecord | null> {
     const row = run(() => this.#find.statement.get(jti))
-    return row === undefined ? null : toRefresh(row)
+    return orNull(row, toRefresh)
   }
 
   override async claimRefreshToken (jti: string, fallback: NewRefreshToken, successor?: RefreshSuccessor): Promise<RefreshClaim> {
@@ -159,7 +157,7 @@ export class SqliteTokenStore extends KyselyTokenStore {
 
   override async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
     const row = run(() => this.#findAuth.statement.get(hash))
-    return row === undefined ? null : { hash: row.hash, userId: Number(row.user_id), createdAt: new Date(Number(row.created_at)) }
+    return orNull(row, toAuthToken)
   }
 }
 
