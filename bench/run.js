@@ -71,19 +71,15 @@ const median = (values) => {
 }
 
 /**
- * A case measured in rounds: its ratio (and CPU ratio) is the median of the rounds'; req/s, CPU and
- * counts are over all rounds; latencies are those of the median round.
+ * Runs of one case as one result: req/s, CPU and counts over all of them; latencies and the rest of
+ * `middle`, the run of the median round.
  */
-function fromRounds (rounds) {
-  const ratios = rounds.map(({ bare, run }) => ({ ratio: run.rps / bare.rps, cpuRatio: cpuOf(bare) / cpuOf(run), bareRps: bare.rps }))
-  const ratio = median(ratios.map((x) => x.ratio))
-  const middle = rounds[ratios.findIndex((x) => x.ratio === ratio)] ?? rounds[0]
-  const runs = rounds.map((x) => x.run)
+function mergeRuns (runs, middle) {
   const sum = (key) => runs.reduce((a, r) => a + r[key], 0)
   const seconds = sum('seconds')
   const completed = sum('completed')
   return {
-    ...middle.run,
+    ...middle,
     rps: runs.reduce((a, r) => a + r.rps * r.seconds, 0) / seconds,
     seconds,
     completed,
@@ -92,7 +88,22 @@ function fromRounds (rounds) {
     errors: sum('errors'),
     timeouts: sum('timeouts'),
     serverCpuUs: runs.reduce((a, r) => a + r.serverCpuUs * r.completed, 0) / completed,
-    clientCpuUs: runs.reduce((a, r) => a + r.clientCpuUs * r.completed, 0) / completed,
+    clientCpuUs: runs.reduce((a, r) => a + r.clientCpuUs * r.completed, 0) / completed
+  }
+}
+
+/** The median of `values` (one per round) and its round (the first round when the median falls between two). */
+function medianRound (rounds, values) {
+  const value = median(values)
+  return { value, round: rounds[values.indexOf(value)] ?? rounds[0] }
+}
+
+/** A case measured in rounds of (bare route, case): its ratio and CPU ratio are the median of the rounds'. */
+function fromRounds (rounds) {
+  const ratios = rounds.map(({ bare, run }) => ({ ratio: run.rps / bare.rps, cpuRatio: cpuOf(bare) / cpuOf(run), bareRps: bare.rps }))
+  const { value: ratio, round } = medianRound(rounds, ratios.map((x) => x.ratio))
+  return {
+    ...mergeRuns(rounds.map((x) => x.run), round.run),
     ratio,
     cpuRatio: median(ratios.map((x) => x.cpuRatio)),
     rounds: ratios
@@ -108,23 +119,9 @@ function fromArgon2Rounds (rounds) {
   const fractions = rounds.map(({ alone, run }) => ({
     argon2Fraction: run.rps / (cores * 1000 / alone.sequential.meanMs), verifyMs: alone.sequential.meanMs, rps: run.rps
   }))
-  const argon2Fraction = median(fractions.map((x) => x.argon2Fraction))
-  const middle = rounds[fractions.findIndex((x) => x.argon2Fraction === argon2Fraction)] ?? rounds[0]
-  const merged = fromRounds(rounds.map(({ run }) => ({ bare: run, run })))
+  const { value: argon2Fraction, round } = medianRound(rounds, fractions.map((x) => x.argon2Fraction))
   return {
-    ...merged,
-    ...middle.run,
-    rps: merged.rps,
-    seconds: merged.seconds,
-    completed: merged.completed,
-    ok: merged.ok,
-    non2xx: merged.non2xx,
-    errors: merged.errors,
-    timeouts: merged.timeouts,
-    serverCpuUs: merged.serverCpuUs,
-    clientCpuUs: merged.clientCpuUs,
-    ratio: undefined,
-    cpuRatio: undefined,
+    ...mergeRuns(rounds.map((x) => x.run), round.run),
     argon2Fraction,
     hashCpuMs: median(rounds.map(({ alone }) => alone.sequential.cpuPerVerifyMs)),
     rounds: fractions
