@@ -4,15 +4,15 @@ import {
   fieldError, fieldErrors, InvalidCredentialsError, NotFoundError, PermissionDeniedError,
   ServiceUnavailableError, type FieldErrors
 } from './errors.js'
+import { EMAIL_PATTERN } from './email.js'
 import type { AccountsEventEmitter } from './events.js'
 import { renderEmail, type EmailKind } from './mail/templates.js'
 import { decodeUid, encodeUid, type LinkPurpose, type OneTimeLinks } from './one-time-links.js'
 import type { LoginField, ResolvedOptions } from './options.js'
-import { DuplicateUserError, type Mailer, type PasswordHasher, type User, type UserPatch, type UserStore } from './ports.js'
+import { DuplicateUserError, type AccountUser, type Mailer, type PasswordHasher, type User, type UserPatch, type UserStore } from './ports.js'
 import type { TokenService } from './tokens.js'
 
 /** A user as the outside world may see it: everything but the password hash. */
-export type AccountUser = Omit<User, 'password'>
 
 export type PasswordValidator = (password: string, user: { username?: string, email?: string }) => string[]
 
@@ -30,8 +30,6 @@ export interface AccountServiceDeps {
 
 // Django's UnicodeUsernameValidator: Python's \w (letters, digits, underscore; no lone combining marks).
 const USERNAME_PATTERN = /^[\p{L}\p{N}_.@+-]+$/u
-// The WHATWG form-validation address syntax, with a dot required in the domain.
-const EMAIL_PATTERN = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
 const MESSAGES = {
   usernameInvalid: 'Enter a valid username. It may contain only letters, numbers, and @/./+/-/_ characters.',
   usernameTooLong: 'Ensure this field has no more than 150 characters.',
@@ -59,11 +57,6 @@ export interface ProfileChanges {
 
 const WIRE_NAMES: Record<keyof ProfileChanges, string> = { username: 'username', email: 'email', firstName: 'first_name', lastName: 'last_name' }
 
-export function toAccountUser (user: User): AccountUser {
-  const { password: _password, ...rest } = user
-  return rest
-}
-
 /** Django's normalize_username: NFKC, so 'ａｌｉｃｅ' (fullwidth) is stored as 'alice' and cannot sit beside it. */
 export function normalizeUsername (username: string): string {
   return username.normalize('NFKC')
@@ -82,6 +75,8 @@ export function normalizeEmail (email: string): string {
 export class AccountService {
   readonly #d: AccountServiceDeps
   #dummyHash: Promise<string> | undefined
+  /** Mails on their way that no response waits for; app.close() waits for them. */
+  readonly #sending = new Set<Promise<void>>()
 
   constructor (deps: AccountServiceDeps) {
     this.#d = deps
@@ -163,7 +158,14 @@ export class AccountService {
    * for the mail server, so its timing says nothing either. A failure is logged by #mail.
    */
   #mailInBackground (kind: EmailKind, user: User, url: string): void {
-    this.#mail(kind, user, url).catch(() => {})
+    const sending = this.#mail(kind, user, url).catch(() => {})
+    this.#sending.add(sending)
+    void sending.finally(() => this.#sending.delete(sending))
+  }
+
+  /** Resolves once every mail sent in the background so far has been handed to the mailer (or failed). */
+  async mailsSent (): Promise<void> {
+    while (this.#sending.size > 0) await Promise.all(this.#sending)
   }
 
   async #sendActivation (user: User): Promise<void> {

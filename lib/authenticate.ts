@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
-import type { AccountService, AccountUser } from './accounts.js'
-import { toAccountUser } from './accounts.js'
+import type { AccountService } from './accounts.js'
+import { toAccountUser, type AccountUser } from './ports.js'
 import {
   BadAuthorizationHeaderError, InvalidAuthTokenError, NotAuthenticatedError, TokenNotValidError, UserInactiveError, UserNotFoundError
 } from './errors.js'

@@ -30,6 +30,12 @@ export const PermissionDeniedError = createError<'ACCOUNTS_PERMISSION_DENIED', 4
 export const NotFoundError = createError<'ACCOUNTS_NOT_FOUND', 404, Message>('ACCOUNTS_NOT_FOUND', '%s', 404)
 /** Too many attempts from one address or at one account: wait `Retry-After` seconds. */
 export const RateLimitedError = createError<'ACCOUNTS_RATE_LIMITED', 429, Message>('ACCOUNTS_RATE_LIMITED', '%s', 429)
+/**
+ * Thrown by a store adapter when its backing service is down, unreachable or too slow (a bounded timeout):
+ * `new StoreUnavailableError(message, { cause })`. Every dialect answers 503; a host route calling the
+ * services gets a 503 from Fastify's default error handler too. The adapter must recover by itself.
+ */
+export const StoreUnavailableError = createError<'ACCOUNTS_STORE_UNAVAILABLE', 503, [message: string, options?: { cause: unknown }]>('ACCOUNTS_STORE_UNAVAILABLE', '%s', 503)
 /** A store or the mailer failed or timed out: retry later. */
 export const ServiceUnavailableError = createError<'ACCOUNTS_SERVICE_UNAVAILABLE', 503, Message>('ACCOUNTS_SERVICE_UNAVAILABLE', '%s', 503)
 
@@ -46,11 +52,12 @@ export type AccountsError =
   | InstanceType<typeof NotFoundError>
   | InstanceType<typeof RateLimitedError>
   | InstanceType<typeof ServiceUnavailableError>
+  | InstanceType<typeof StoreUnavailableError>
 
 const ACCOUNTS_CODES = new Set<string>([
   'ACCOUNTS_VALIDATION', 'ACCOUNTS_INVALID_CREDENTIALS', 'ACCOUNTS_NOT_AUTHENTICATED', 'ACCOUNTS_BAD_AUTHORIZATION_HEADER',
   'ACCOUNTS_TOKEN_NOT_VALID', 'ACCOUNTS_INVALID_AUTH_TOKEN', 'ACCOUNTS_USER_INACTIVE', 'ACCOUNTS_USER_NOT_FOUND',
-  'ACCOUNTS_PERMISSION_DENIED', 'ACCOUNTS_NOT_FOUND', 'ACCOUNTS_RATE_LIMITED', 'ACCOUNTS_SERVICE_UNAVAILABLE'
+  'ACCOUNTS_PERMISSION_DENIED', 'ACCOUNTS_NOT_FOUND', 'ACCOUNTS_RATE_LIMITED', 'ACCOUNTS_SERVICE_UNAVAILABLE', 'ACCOUNTS_STORE_UNAVAILABLE'
 ])
 
 export function isAccountsError (error: unknown): error is AccountsError {
@@ -65,4 +72,12 @@ export function fieldErrors (fields: FieldErrors): InstanceType<typeof Validatio
 
 export function fieldError (field: string, message: string): ReturnType<typeof fieldErrors> {
   return fieldErrors({ [field]: [message] })
+}
+
+/** A mistake in the plugin's options, found at registration (`app.ready()` rejects with it); the message names the option. */
+export class OptionsError extends Error {
+  constructor (message: string) {
+    super(`fastify-accounts: ${message}`)
+    this.name = 'OptionsError'
+  }
 }

@@ -1,9 +1,11 @@
 import { createPublicKey } from 'node:crypto'
+import { OptionsError } from './errors.js'
+import type { DecoratorsOption } from './decorators.js'
 import type { Mailer, PasswordHasher, TokenStore, UserStore } from './ports.js'
 import type { PasswordValidationOptions } from './passwords/validators.js'
-import { djRestAuthCoreDefaults, resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './routes/dj-rest-auth-options.js'
-import { resolveDrfJwtOptions, type DrfJwtOptions, type ResolvedDrfJwtOptions } from './routes/drf-jwt-options.js'
-import { resolveSanicJwtOptions, type ResolvedSanicJwtOptions, type SanicJwtOptions } from './routes/sanic-jwt-options.js'
+import { djRestAuthCoreDefaults, resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './dialects/dj-rest-auth/options.js'
+import { resolveDrfJwtOptions, type DrfJwtOptions, type ResolvedDrfJwtOptions } from './dialects/drf-jwt/options.js'
+import { resolveSanicJwtOptions, type ResolvedSanicJwtOptions, type SanicJwtOptions } from './dialects/sanic-jwt/options.js'
 
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
@@ -98,8 +100,18 @@ export interface AccountsOptions {
   drfJwt?: DrfJwtOptions
   /** sanic-jwt's SANIC_JWT_* settings: the sanic-jwt dialect's options. */
   sanicJwt?: SanicJwtOptions
-  /** Stores for users and tokens; default in-memory stores (lost on restart: for tests and trying out). */
-  store?: { users: UserStore, tokens: TokenStore }
+  /**
+   * Stores for users and tokens; default in-memory stores (lost on restart: for tests and trying out). A
+   * `createStores()` result fits as it is (its `close` closes both).
+   */
+  store?: { users: UserStore, tokens: TokenStore, close?: () => Promise<void> }
+  /**
+   * On `app.close()`, after the mails on their way are sent, close `store` and `mailer` too. Off by default:
+   * what you pass in stays yours to close (as with @fastify/redis's `closeClient`).
+   */
+  closeResources?: boolean
+  /** Other names for `request.user`, `request.auth`, `app.authenticate`, `app.accounts` (see AccountsDecoratorNames). */
+  decorators?: DecoratorsOption
   /** Where mail goes; default a console mailer that writes each message to the Fastify log. */
   mailer?: Mailer
   /** Default argon2id with `argon2` parameters. */
@@ -152,7 +164,7 @@ export type ResolvedJwtOptions = Required<Omit<JwtOptions, 'verifyingKey' | 'sig
   { verifyingKeys: Array<Required<VerifyingKey>> }
 
 export type ResolvedOptions =
-  Required<Omit<AccountsOptions, 'jwt' | 'store' | 'mailer' | 'passwordHasher' | 'prefix' | 'argon2' | 'passwordValidation' | 'rateLimit' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'>> &
+  Required<Omit<AccountsOptions, 'jwt' | 'store' | 'mailer' | 'passwordHasher' | 'prefix' | 'decorators' | 'argon2' | 'passwordValidation' | 'rateLimit' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'>> &
   { rateLimit: ResolvedRateLimitOptions | false, djRestAuth: ResolvedDjRestAuthOptions, drfJwt: ResolvedDrfJwtOptions, sanicJwt: ResolvedSanicJwtOptions } &
   Pick<AccountsOptions, 'store' | 'mailer' | 'passwordHasher' | 'argon2' | 'passwordValidation'> &
   { jwt: ResolvedJwtOptions }
@@ -171,6 +183,7 @@ export const DEFAULTS = {
   protocol: 'http',
   bodyLimit: 16384,
   rehashOnLogin: true,
+  closeResources: false,
   openApiSecurity: false,
   sendActivationEmail: true,
   sendConfirmationEmail: false,
@@ -210,7 +223,7 @@ export const DEFAULTS = {
 } as const satisfies Omit<ResolvedOptions, 'jwt' | 'secretKey' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'> & { jwt: Omit<ResolvedJwtOptions, 'signingKey'> }
 
 const BOOLEAN_OPTIONS = [
-  'rehashOnLogin', 'openApiSecurity', 'sendActivationEmail', 'sendConfirmationEmail', 'userCreatePasswordRetype', 'setPasswordRetype',
+  'rehashOnLogin', 'closeResources', 'openApiSecurity', 'sendActivationEmail', 'sendConfirmationEmail', 'userCreatePasswordRetype', 'setPasswordRetype',
   'passwordResetConfirmRetype', 'setUsernameRetype', 'usernameResetConfirmRetype',
   'passwordResetShowEmailNotFound', 'usernameResetShowEmailNotFound', 'passwordChangedEmailConfirmation',
   'usernameChangedEmailConfirmation', 'logoutOnPasswordChange', 'revokeTokensOnPasswordChange', 'revokeAccessOnPasswordChange', 'hideUsers'
@@ -221,19 +234,13 @@ const ALGORITHMS: readonly JwtAlgorithm[] = [
   'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'
 ]
 const KNOWN_OPTIONS = new Set<string>([
-  ...Object.keys(DEFAULTS), 'djRestAuth', 'drfJwt', 'sanicJwt', 'jwt', 'store', 'mailer', 'passwordHasher', 'argon2', 'passwordValidation', 'secretKey', 'prefix'
+  ...Object.keys(DEFAULTS), 'djRestAuth', 'drfJwt', 'sanicJwt', 'jwt', 'store', 'mailer', 'passwordHasher', 'argon2', 'passwordValidation', 'secretKey', 'prefix', 'decorators'
 ])
 const KNOWN_JWT_OPTIONS = new Set<string>([...Object.keys(DEFAULTS.jwt), 'signingKey', 'verifyingKey', 'signingKid', 'audience', 'issuer'])
 const VERIFYING_KEY_FIELDS = new Set(['kid', 'key', 'algorithm'])
 /** The key type (node:crypto's asymmetricKeyType) each asymmetric algorithm family verifies with. */
 const KEY_TYPES: Record<string, readonly string[]> = { RS: ['rsa'], PS: ['rsa', 'rsa-pss'], ES: ['ec'], Ed: ['ed25519', 'ed448'] }
 
-export class OptionsError extends Error {
-  constructor (message: string) {
-    super(`fastify-accounts: ${message}`)
-    this.name = 'OptionsError'
-  }
-}
 
 function isRecord (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -247,8 +254,17 @@ function isPositiveInteger (value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0
 }
 
-function hasMethods (value: unknown, methods: string[]): boolean {
-  return isRecord(value) && methods.every((m) => typeof value[m] === 'function')
+/** Every method the plugin calls on each store, so a store missing one fails at registration, not at its first call. */
+const USER_STORE_METHODS = ['createUser', 'findUserById', 'findUserByUsername', 'findUserByEmail', 'updateUser', 'deleteUser', 'listUsers'] as const
+const TOKEN_STORE_METHODS = [
+  'saveRefreshToken', 'findRefreshToken', 'claimRefreshToken', 'revokeRefreshToken', 'revokeRefreshFamily', 'revokeUserRefreshTokens',
+  'saveAuthToken', 'findAuthToken', 'deleteAuthToken', 'deleteUserAuthTokens', 'purgeExpired'
+] as const
+
+function expectMethods (value: unknown, name: string, port: string, methods: readonly string[]): void {
+  expect(isRecord(value), `${name} must be a ${port}`)
+  const missing = methods.filter((m) => typeof value[m] !== 'function')
+  expect(missing.length === 0, `${name} must implement ${port}: missing ${missing.join(', ')}`)
 }
 
 /** Merges defaults under the given options and rejects anything a Django team could mistype. */
@@ -330,14 +346,11 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
 
   if (options.store !== undefined) {
     expect(isRecord(options.store), 'store must be { users, tokens }')
-    expect(hasMethods(options.store.users, ['createUser', 'findUserById', 'findUserByUsername', 'findUserByEmail', 'updateUser', 'deleteUser', 'listUsers']),
-      'store.users must implement UserStore')
-    expect(hasMethods(options.store.tokens, ['saveRefreshToken', 'findRefreshToken', 'claimRefreshToken', 'revokeRefreshToken', 'saveAuthToken', 'findAuthToken', 'deleteAuthToken']),
-      'store.tokens must implement TokenStore')
+    expectMethods(options.store.users, 'store.users', 'UserStore', USER_STORE_METHODS)
+    expectMethods(options.store.tokens, 'store.tokens', 'TokenStore', TOKEN_STORE_METHODS)
   }
-  expect(options.mailer === undefined || hasMethods(options.mailer, ['send']), 'mailer must implement Mailer { send(message) }')
-  expect(options.passwordHasher === undefined || hasMethods(options.passwordHasher, ['hash', 'verify', 'needsRehash']),
-    'passwordHasher must implement PasswordHasher { hash, verify, needsRehash }')
+  if (options.mailer !== undefined) expectMethods(options.mailer, 'mailer', 'Mailer', ['send'])
+  if (options.passwordHasher !== undefined) expectMethods(options.passwordHasher, 'passwordHasher', 'PasswordHasher', ['hash', 'verify', 'needsRehash'])
   return options
 }
 

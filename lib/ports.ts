@@ -19,6 +19,15 @@ export interface User {
   dateJoined: Date
 }
 
+/** A user as routes and `request.user` see it: every field but the password hash. */
+export type AccountUser = Omit<User, 'password'>
+
+/** The user without its password hash, for `request.user` and responses. */
+export function toAccountUser (user: User): AccountUser {
+  const { password: _password, ...rest } = user
+  return rest
+}
+
 export interface NewUser {
   username: string
   email: string
@@ -51,16 +60,7 @@ export class DuplicateUserError extends Error {
   }
 }
 
-/**
- * Thrown by a store adapter when its backing service is down, unreachable or too slow (a bounded
- * timeout). The plugin answers 503 `{detail}`; the adapter must recover by itself once the service is back.
- */
-export class StoreUnavailableError extends Error {
-  constructor (message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'StoreUnavailableError'
-  }
-}
+export { StoreUnavailableError } from './errors.js'
 
 export interface UserStore {
   /**

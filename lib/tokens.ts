@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
-import type { JWT } from '@fastify/jwt'
 import { TokenNotValidError } from './errors.js'
 import type { AccountsEventEmitter, AccountsEvents } from './events.js'
+import type { JwtKeyRing } from './jwt.js'
 import type { ResolvedJwtOptions, ResolvedOptions } from './options.js'
 import type { NewRefreshToken, TokenStore, User, UserStore } from './ports.js'
 
@@ -55,90 +55,6 @@ export const TOKEN_VERSION_CLAIM = 'ver'
 
 /** How many password hashes' versions are remembered (authentication computes one per request otherwise). */
 const VERSION_CACHE_SIZE = 4096
-
-/** RFC 8725 3.11: a JWT's `typ`, when present, must say JWT (RFC 7519 5.1: `JWT`, or its media type, any case). */
-const JWT_TYP = /^(?:application\/)?jwt$/i
-
-/** Why the key ring refused a token before any key checked it; `code` follows fast-jwt's, as the dialects read those. */
-class JwtHeaderError extends Error {
-  readonly code: string
-  constructor (code: 'FAST_JWT_INVALID_TYPE' | 'FAST_JWT_MISSING_KEY', message: string) {
-    super(message)
-    this.name = 'TokenError'
-    this.code = code
-  }
-}
-
-/** A token's JOSE header, read without verifying anything; null when it does not decode to an object. */
-function headerOf (token: string): Record<string, unknown> | null {
-  const dot = token.indexOf('.')
-  if (dot <= 0) return null
-  try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'))
-    return typeof header === 'object' && header !== null && !Array.isArray(header) ? header as Record<string, unknown> : null
-  } catch {
-    return null
-  }
-}
-
-/**
- * The verification keys: the current one (which also signs, its `kid` in every header it writes) and
- * older ones chosen by `kid`, each a @fastify/jwt instance with its own prebuilt verifier that allows
- * exactly its key's algorithm. A token whose header is byte for byte the one this service writes goes
- * straight to the current key; any other header is read first: a `typ` other than JWT is refused, a
- * `kid` names the key (an unknown one is refused), no `kid` means the current key.
- */
-export class JwtKeyRing {
-  readonly #current: JWT
-  readonly #currentKid: string | undefined
-  readonly #previous: ReadonlyMap<string, JWT>
-  /** The encoded header (and its dot) of every token the current key signs. */
-  readonly #ownHeader: string
-  /** `#current` with this ring's verify: what `app.accounts.jwt` exposes to the dialects and the host. */
-  readonly jwt: JWT
-
-  constructor (current: JWT, currentKid: string | undefined, previous: ReadonlyMap<string, JWT> = new Map()) {
-    this.#current = current
-    this.#currentKid = currentKid
-    this.#previous = previous
-    this.#ownHeader = `${current.sign({}).split('.')[0]}.`
-    const verify = (token: string, options?: unknown, callback?: unknown): unknown => {
-      if (typeof options === 'function') return verify(token, undefined, options)
-      if (typeof callback !== 'function') return this.verify(token, options as Parameters<JWT['verify']>[1])
-      let result: unknown
-      try {
-        result = this.verify(token, options as Parameters<JWT['verify']>[1])
-      } catch (error) {
-        return (callback as (error: unknown, result?: unknown) => void)(error)
-      }
-      return (callback as (error: unknown, result?: unknown) => void)(null, result)
-    }
-    this.jwt = { ...current, verify: verify as JWT['verify'] }
-  }
-
-  sign (payload: Record<string, unknown>): string {
-    return this.#current.sign(payload)
-  }
-
-  /** The verified payload (as @fastify/jwt's verify, with the key the header names); throws fast-jwt's errors. */
-  verify (token: string, options?: Parameters<JWT['verify']>[1]): unknown {
-    const jwt = this.#keyFor(token)
-    return options === undefined ? jwt.verify(token) : jwt.verify(token, options)
-  }
-
-  #keyFor (token: string): JWT {
-    if (token.startsWith(this.#ownHeader)) return this.#current
-    const header = headerOf(token)
-    // Undecodable: the current verifier refuses it with fast-jwt's own error.
-    if (header === null) return this.#current
-    const { typ, kid } = header
-    if (typ !== undefined && (typeof typ !== 'string' || !JWT_TYP.test(typ))) throw new JwtHeaderError('FAST_JWT_INVALID_TYPE', 'Invalid typ.')
-    if (kid === undefined || kid === this.#currentKid) return this.#current
-    const jwt = typeof kid === 'string' ? this.#previous.get(kid) : undefined
-    if (jwt === undefined) throw new JwtHeaderError('FAST_JWT_MISSING_KEY', 'No key has this kid.')
-    return jwt
-  }
-}
 
 /** Who a token is issued to: the id, and the password hash its `ver` claim is made from. */
 export type TokenSubject = Pick<User, 'id' | 'password'>

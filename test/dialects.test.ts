@@ -2,9 +2,9 @@ import swagger from '@fastify/swagger'
 import Fastify from 'fastify'
 import t from 'tap'
 import accounts, { MemoryMailer, MemoryTokenStore, MemoryUserStore, type DialectName } from '../lib/index.js'
-import { djRestAuthRoutes } from '../lib/routes/dj-rest-auth.js'
-import { drfJwtRoutes } from '../lib/routes/drf-jwt.js'
-import { sanicJwtRoutes } from '../lib/routes/sanic-jwt.js'
+import { djRestAuthRoutes } from '../lib/dialects/dj-rest-auth/index.js'
+import { drfJwtRoutes } from '../lib/dialects/drf-jwt/index.js'
+import { sanicJwtRoutes } from '../lib/dialects/sanic-jwt/index.js'
 import { fastHasher, PASSWORD, SECRET } from './helpers/app.js'
 
 async function appWith (dialect: DialectName, extra: object = {}) {

@@ -1,12 +1,12 @@
 import SwaggerParser from '@apidevtools/swagger-parser'
 import swagger from '@fastify/swagger'
-import { swaggerOptions } from '../lib/routes/scope.js'
+import { swaggerOptions } from '../lib/http/openapi.js'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import accounts from '../lib/index.js'
 import {
   DJ_REST_AUTH_DEFAULTS, djRestAuthCoreDefaults, djRestAuthErrorFormatter, djRestAuthRoutes, resolveDjRestAuthOptions
-} from '../lib/routes/dj-rest-auth.js'
+} from '../lib/dialects/dj-rest-auth/index.js'
 import { fastHasher, SECRET } from './helpers/app.js'
 import { buildDjRestAuthApp, dra, json, keyFrom, PASSWORD, type DjTestApp } from './helpers/dj-rest-auth.js'
 
@@ -161,7 +161,7 @@ t.test('options', async t => {
     await t.rejects(build({ sendActivationEmail: false }), /djRestAuth\.emailVerification "mandatory" needs sendActivationEmail: true/)
     await t.rejects(build({ sendActivationEmail: false }, { emailVerification: 'none', bogus: 1 }), /djRestAuth\.bogus is not an option/)
     const bare = Fastify()
-    await t.rejects(async () => { await bare.register(djRestAuthRoutes, { prefix: '/x' }) }, /needs the fastify-accounts plugin/)
+    await t.rejects(async () => { await bare.register(djRestAuthRoutes, { prefix: '/x' }) }, /The dependency 'fastify-accounts' of plugin 'fastify-accounts-dj-rest-auth' is not registered/)
     const ok = await build({ sendActivationEmail: false }, { emailVerification: 'optional' })
     await ok.ready()
     t.pass('a consistent core registers')

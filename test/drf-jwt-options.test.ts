@@ -1,8 +1,8 @@
 import fastifyCookie from '@fastify/cookie'
 import Fastify from 'fastify'
 import t from 'tap'
-import { OptionsError } from '../lib/options.js'
-import { DRF_JWT_DEFAULTS, drfJwtErrorFormatter, drfJwtRoutes, resolveDrfJwtOptions, type DrfJwtOptions } from '../lib/routes/drf-jwt.js'
+import { OptionsError } from '../lib/errors.js'
+import { DRF_JWT_DEFAULTS, drfJwtErrorFormatter, drfJwtRoutes, resolveDrfJwtOptions, type DrfJwtOptions } from '../lib/dialects/drf-jwt/index.js'
 import { fieldError, InvalidCredentialsError, NotAuthenticatedError, StoreUnavailableError } from '../lib/index.js'
 import accounts from '../lib/index.js'
 import { fastHasher, PASSWORD, SECRET } from './helpers/app.js'
@@ -82,7 +82,7 @@ t.test('drfJwtRoutes without the core plugin says so', async t => {
   await t.rejects(async () => {
     await app.register(drfJwtRoutes, { prefix: '/api' })
     await app.ready()
-  }, /drfJwtRoutes needs the fastify-accounts plugin registered first/)
+  }, /The dependency 'fastify-accounts' of plugin 'fastify-accounts-drf-jwt' is not registered/)
 })
 
 t.test('the error formatter speaks DRF', async t => {

@@ -33,7 +33,7 @@
  */
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
-import { buildServer } from '../lib/app.js'
+import { buildServer } from '../example/app.js'
 import { SECRET } from './helpers/app.js'
 import {
   authArb, buildFuzzWorld, describe, djoserErrorProblems, injectPayload, isDjoserErrorBody, operationsOf, POLLUTION_PROBES, prototypeFingerprint,

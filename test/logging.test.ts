@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { buildServer } from '../lib/app.js'
+import { buildServer } from '../example/app.js'
 import { activationLink, smtpServer } from './helpers/smtp.js'
 
 const PASSWORD = 'correct-horse-battery-staple'

@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import t from 'tap'
-import { buildServer } from '../lib/app.js'
-import { writeOpenApi } from '../lib/openapi.js'
+import { buildServer } from '../example/app.js'
+import { writeOpenApi } from '../bin/openapi.js'
 
 type Json = any
 

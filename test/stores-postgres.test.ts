@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
 import t from 'tap'
-import { migrate } from '../lib/migrate.js'
+import { migrate } from '../bin/migrate.js'
 import { StoreUnavailableError } from '../lib/ports.js'
 import { createStores } from '../lib/stores/factory.js'
 import { createPostgresStores } from '../lib/stores/postgres.js'
+import { storeContract } from '../lib/testing/index.js'
 import { dropSchema, PG_URL, serviceTest, testSchema, uniqueName } from './helpers/services.js'
-import { storeContract } from './helpers/store-contract.js'
 
 const user = (name: string): { username: string, email: string, password: string, isActive: boolean } =>
   ({ username: name, email: `${name}@example.com`, password: 'x', isActive: true })

@@ -4,8 +4,8 @@ import { StoreUnavailableError } from '../lib/ports.js'
 import { createStores } from '../lib/stores/factory.js'
 import { MemoryUserStore } from '../lib/stores/memory.js'
 import { createRedisClient, RedisTokenStore } from '../lib/stores/redis.js'
+import { storeContract } from '../lib/testing/index.js'
 import { deleteKeys, keysWithTtl, REDIS_URL, serviceTest, testKeyPrefix, uniqueName } from './helpers/services.js'
-import { storeContract } from './helpers/store-contract.js'
 
 const HOUR = 3_600_000
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }

@@ -7,7 +7,7 @@ import { MemoryTokenStore, MemoryUserStore } from '../lib/stores/memory.js'
 import { migrateToLatest } from '../lib/stores/migrations.js'
 import { createStores } from '../lib/stores/factory.js'
 import { createSqliteStores } from '../lib/stores/sqlite.js'
-import { storeContract } from './helpers/store-contract.js'
+import { storeContract } from '../lib/testing/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'fastify-accounts-stores-'))
 t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Kysely } from 'kysely'
 import type { TokenStore, UserStore } from '../ports.js'
 import { createPostgresStores, type PostgresStoreOptions } from './postgres.js'
@@ -114,4 +114,10 @@ export async function createStores (options: CreateStoresOptions): Promise<Store
       await closed
     }
   }
+}
+
+/** The database URL for an environment: DATABASE_URL, else the example server's SQLite file. */
+export function databaseUrlOf (env: NodeJS.ProcessEnv): string {
+  if (env.DATABASE_URL !== undefined && env.DATABASE_URL !== '') return env.DATABASE_URL
+  return `sqlite:${join(resolve(env.DATA_DIR ?? './data'), 'accounts.db')}`
 }

@@ -3,7 +3,7 @@ import accounts, { MemoryMailer, type AccountsOptions } from '../../lib/index.js
 import {
   djRestAuthAuthenticator, djRestAuthCoreDefaults, djRestAuthRoutes, resolveDjRestAuthOptions, type DjRestAuthOptions,
   type ResolvedDjRestAuthOptions
-} from '../../lib/routes/dj-rest-auth.js'
+} from '../../lib/dialects/dj-rest-auth/index.js'
 import { MemoryTokenStore, MemoryUserStore } from '../../lib/stores/memory.js'
 import { fastHasher, json, PASSWORD, SECRET, type TestApp } from './app.js'
 

@@ -1,23 +1,17 @@
+#!/usr/bin/env node
 /**
  * `npm run migrate`: brings the database DATABASE_URL names up to date and exits (0 done, 1 failed).
  * DATABASE_URL as for the example server: `postgres://…`, `sqlite:<path>`; default the SQLite file
  * `<DATA_DIR or ./data>/accounts.db`. DATABASE_SCHEMA picks a PostgreSQL schema other than the current one.
  * Safe to run while instances are serving, and from several places at once (an advisory lock serialises runs).
  */
-import { join, resolve } from 'node:path'
-import { createStores, redactUrl } from './stores/factory.js'
+import { createStores, databaseUrlOf, redactUrl } from '../lib/stores/factory.js'
 import { isMain } from './is-main.js'
 
 export interface MigrateResult {
   url: string
   /** The migrations applied by this run (empty when the database was up to date). */
   applied: string[]
-}
-
-/** The database URL for an environment: DATABASE_URL, else the example server's SQLite file. */
-export function databaseUrlOf (env: NodeJS.ProcessEnv): string {
-  if (env.DATABASE_URL !== undefined && env.DATABASE_URL !== '') return env.DATABASE_URL
-  return `sqlite:${join(resolve(env.DATA_DIR ?? './data'), 'accounts.db')}`
 }
 
 export async function migrate (env: NodeJS.ProcessEnv = process.env): Promise<MigrateResult> {
@@ -28,7 +22,7 @@ export async function migrate (env: NodeJS.ProcessEnv = process.env): Promise<Mi
   return { url, applied: stores.applied }
 }
 
-async function main (): Promise<void> {
+export async function main (): Promise<void> {
   try {
     const { url, applied } = await migrate(process.env)
     const where = redactUrl(url)

@@ -1,9 +1,9 @@
 import type { FastifyError } from 'fastify'
+import type { TokenMessage } from '../authenticate.js'
 import { isAccountsError } from '../errors.js'
 import { StoreUnavailableError } from '../ports.js'
-import type { TokenMessage } from '../authenticate.js'
-import { withChallenge, type ErrorFormatter, type WireError } from './scope.js'
 import { fieldErrorsFromValidation } from './validation.js'
+import type { WireError } from './wire.js'
 
 
 /** simplejwt's `code` for each of our errors that carries one on the wire. */
@@ -29,14 +29,6 @@ function fastifyError (error: FastifyError): WireError | null {
     default:
       return { statusCode: status, body: { detail: error.message } }
   }
-}
-
-/**
- * The one formatter of the djoser + simplejwt dialect: DRF's `{detail}`, `{field: [..]}`, and simplejwt's
- * `{detail, code[, messages]}`; a 401 carries simplejwt's `WWW-Authenticate` challenge.
- */
-export function djoserErrorFormatter (authHeaderType: string): ErrorFormatter {
-  return withChallenge(formatDrfError, `${authHeaderType} realm="api"`)
 }
 
 /** DRF's shapes for every error, without a challenge: the DRF-based dialects build on it. */

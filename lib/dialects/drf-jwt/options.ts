@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
-import type { AccountUser } from '../accounts.js'
-import { OptionsError } from '../options.js'
+import type { AccountUser } from '../../ports.js'
+import { OptionsError } from '../../errors.js'
 
 /**
  * django-rest-framework-jwt's JWT_AUTH settings, camelCased, with their defaults and checks. Kept apart

@@ -1,4 +1,4 @@
-import { OptionsError } from '../options.js'
+import { OptionsError } from '../../errors.js'
 
 /**
  * dj-rest-auth's REST_AUTH settings (and the allauth settings its routes read), camelCased. Kept apart from

@@ -2,25 +2,26 @@ import { fastifyCookie } from '@fastify/cookie'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import type { AccountUser, ProfileChanges } from '../accounts.js'
-import type { Authenticator } from '../authenticate.js'
+import type { ProfileChanges } from '../../accounts.js'
+import { authOf, requireUser as currentUser, setIdentity, userOf } from '../../core.js'
 import {
-  fieldError, fieldErrors, InvalidCredentialsError, isAccountsError, NotAuthenticatedError, NotFoundError, TokenNotValidError,
+  fieldError, fieldErrors, InvalidCredentialsError, isAccountsError, NotFoundError, OptionsError, TokenNotValidError,
   type FieldErrors as FieldErrorMap
-} from '../errors.js'
-import { OptionsError } from '../options.js'
-import type { AccountsDecorator } from '../plugin.js'
-import type { User } from '../ports.js'
-import { DjRestAuthJwt, DjRestAuthRefreshed, DjRestAuthTokenKey, DjRestAuthUser, djRestAuthSchemas } from '../../schemas/dj-rest-auth.js'
-import { Detail, Empty, FieldErrors, TokenError } from '../../schemas/shared.js'
-import { resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './dj-rest-auth-options.js'
-import { formatDrfError } from './djoser-errors.js'
-import { route } from './route.js'
-import { authenticateHook, prepareDialectScope, type ErrorFormatter, securityOf, withChallenge } from './scope.js'
-
-export {
-  DJ_REST_AUTH_DEFAULTS, djRestAuthCoreDefaults, resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions
-} from './dj-rest-auth-options.js'
+} from '../../errors.js'
+import { authenticateHook } from '../../http/authenticate-hook.js'
+import { requestCookie } from '../../http/cookies.js'
+import { securityOf } from '../../http/openapi.js'
+import { withoutRegisterOptions } from '../../http/register-options.js'
+import { route } from '../../http/route.js'
+import { prepareDialectScope } from '../../http/scope.js'
+import { EMAIL_PATTERN } from '../../email.js'
+import type { AccountUser, User } from '../../ports.js'
+import { dialectCore, dialectPlugin } from '../route-plugin.js'
+import { djRestAuthAuthenticateRequest } from './authenticate.js'
+import { djRestAuthErrorFormatter } from './errors.js'
+import { resolveDjRestAuthOptions, type DjRestAuthOptions } from './options.js'
+import { DjRestAuthJwt, DjRestAuthRefreshed, DjRestAuthTokenKey, DjRestAuthUser, djRestAuthSchemas } from './schemas.js'
+import { Detail, Empty, FieldErrors, TokenError } from '../../../schemas/shared.js'
 
 /** dj-rest-auth's (and Django's, DRF's, allauth's) words, where the wire shows them. */
 const MESSAGES = {
@@ -47,20 +48,9 @@ const MESSAGES = {
   notFound: 'Not found.'
 } as const
 
-// The core's address syntax (WHATWG form validation, a dot in the domain), for login's optional email field.
-const EMAIL_PATTERN = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
-
-/** The Fastify register options that reach a plugin beside its own. */
-const REGISTER_OPTIONS = new Set(['prefix', 'logLevel', 'logSerializers'])
 
 function djRestAuthUser (user: User | AccountUser): DjRestAuthUser {
   return { pk: user.id, username: user.username, email: user.email, first_name: user.firstName ?? '', last_name: user.lastName ?? '' }
-}
-
-/** The authenticated user; the route's onRequest hook guarantees it. */
-function currentUser (request: FastifyRequest): AccountUser {
-  if (request.user === null) throw new NotAuthenticatedError('Authentication credentials were not provided.')
-  return request.user
 }
 
 function expiresIn (seconds: number): string {
@@ -87,58 +77,6 @@ function setPasswordFormError (error: unknown, mismatch: boolean, rename: Record
   return fieldErrors(out)
 }
 
-/** The cookie `name` of the request, whether or not @fastify/cookie parsed this request's cookies. */
-function requestCookie (request: FastifyRequest, name: string): string | undefined {
-  const parsed = (request as { cookies?: Record<string, string | undefined> | null }).cookies
-  if (parsed !== undefined && parsed !== null) return parsed[name]
-  const header = request.headers.cookie
-  if (typeof header !== 'string' || header === '') return undefined
-  try {
-    return fastifyCookie.parse(header)[name]
-  } catch {
-    return undefined // @fastify/cookie's parser loads with the first registration of the plugin (djRestAuthRoutes does it)
-  }
-}
-
-/**
- * DRF's authentication as a dj-rest-auth project configures it: the `Authorization` header first (simplejwt's
- * `Bearer <jwt>` and authtoken's `Token <key>`, as the core reads them), then, with `jwtAuthCookie`, the
- * access token in that cookie (dj-rest-auth's JWTCookieAuthentication). Throws the error to format.
- */
-export function djRestAuthAuthenticateRequest (
-  core: Pick<AccountsDecorator, 'authenticateRequest' | 'options'>, dj: Pick<ResolvedDjRestAuthOptions, 'useJwt' | 'jwtAuthCookie'>
-): Authenticator {
-  const scheme = core.options.jwt.authHeaderTypes[0]
-  const cookieName = dj.useJwt ? dj.jwtAuthCookie : undefined
-  return async function authenticateRequest (request) {
-    const header = request.headers.authorization
-    if ((typeof header === 'string' && header !== '') || cookieName === undefined) return core.authenticateRequest(request)
-    const raw = requestCookie(request, cookieName)
-    if (raw === undefined || raw === '') return core.authenticateRequest(request)
-    // A cookie is one token: whitespace inside makes it an invalid token, not a malformed header.
-    const token = /\s/.test(raw) ? '!' : raw
-    return core.authenticateRequest({ headers: { authorization: `${scheme} ${token}` } } as unknown as FastifyRequest)
-  }
-}
-
-/**
- * DRF's error shapes as a dj-rest-auth project shows them: `{field: [..]}`, `{non_field_errors: [..]}`,
- * `{detail}`, and simplejwt's `{detail, code[, messages]}` for token errors. A 401 carries the challenge of
- * the first authentication class: simplejwt's `Bearer realm="api"` with JWTs, authtoken's `Token` without.
- */
-export function djRestAuthErrorFormatter (dj: Pick<ResolvedDjRestAuthOptions, 'useJwt'>, authHeaderType = 'Bearer'): ErrorFormatter {
-  return withChallenge(formatDrfError, dj.useJwt ? `${authHeaderType} realm="api"` : 'Token')
-}
-
-/**
- * The onRequest hook for `app.authenticate` when the app speaks dj-rest-auth: fills request.user and
- * request.auth from the header or the access cookie, or answers 401 in DRF's shape.
- */
-export function djRestAuthAuthenticator (core: Pick<AccountsDecorator, 'authenticateRequest' | 'options'>, options: DjRestAuthOptions = {}) {
-  const dj = resolveDjRestAuthOptions(options)
-  return authenticateHook(djRestAuthAuthenticateRequest(core, dj), djRestAuthErrorFormatter(dj, core.options.jwt.authHeaderTypes[0]))
-}
-
 const BAD_REQUEST = { 400: FieldErrors }
 const UNAUTHORIZED = { 401: TokenError }
 
@@ -147,12 +85,10 @@ const UNAUTHORIZED = { 401: TokenError }
  * `app.accounts`. Encapsulated: its parsers, cookies, validator and error formatter apply to these routes
  * only, so it can sit beside the djoser routes on the same users.
  */
-export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => {
-  const input = Object.fromEntries(Object.entries(opts ?? {}).filter(([key]) => !REGISTER_OPTIONS.has(key))) as DjRestAuthOptions
-  const dj = resolveDjRestAuthOptions(input)
-  const core = instance.accounts
-  if (core === undefined) throw new OptionsError('djRestAuthRoutes needs the fastify-accounts plugin registered first (app.accounts)')
-  const { accounts, tokens, options } = core
+const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => {
+  const dj = resolveDjRestAuthOptions(withoutRegisterOptions(opts))
+  const core = dialectCore(instance, 'djRestAuthRoutes')
+  const { users: accounts, tokens, options } = core
   const mandatory = dj.emailVerification === 'mandatory'
   if (options.sendActivationEmail !== mandatory) {
     throw new OptionsError(`djRestAuth.emailVerification "${dj.emailVerification}" needs sendActivationEmail: ${String(mandatory)} ` +
@@ -167,7 +103,7 @@ export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (in
   const s = djRestAuthSchemas(dj)
   const scheme = options.jwt.authHeaderTypes[0]
   const formatError = djRestAuthErrorFormatter(dj, scheme)
-  const { security } = securityOf(instance.accounts.options.openApiSecurity, ['jwt', 'token'])
+  const { security } = securityOf(core.options.openApiSecurity, ['jwt', 'token'])
   const tag = (name: string) => ({ tags: [name] })
 
   await prepareDialectScope(app, { bodyLimit: options.bodyLimit, formatError, serverError: { detail: 'A server error occurred.' } })
@@ -175,10 +111,10 @@ export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (in
   for (const schema of [DjRestAuthUser, DjRestAuthTokenKey, DjRestAuthJwt, DjRestAuthRefreshed, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
 
   // dj-rest-auth's throttle_scope 'dj_rest_auth', as the core's budgets: login, mailed links, activation keys.
-  const limit = instance.accounts.limit
+  const limit = core.limit
   const byEmail = (body: Record<string, unknown>): unknown => body.email
   const authenticateRequest = djRestAuthAuthenticateRequest(core, dj)
-  const authenticate = authenticateHook(authenticateRequest, formatError)
+  const authenticate = authenticateHook(authenticateRequest, formatError, core.names)
   /**
    * logout/ is AllowAny but still authenticates what is presented (DRF's perform_authentication): a bad
    * Authorization header is 401. A stale access cookie is not: dj-rest-auth answers it 401 too, which
@@ -191,8 +127,7 @@ export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (in
     if (cookie === undefined || cookie === '') return
     try {
       const { user, auth } = await authenticateRequest(request)
-      request.user = user
-      request.auth = auth
+      setIdentity(request, core.names, user, auth)
     } catch (error) {
       if (formatError(error) === null) throw error
     }
@@ -290,9 +225,11 @@ export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (in
   })
 
   async function logout (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    if (request.auth === null && !dj.useJwt && !dj.sessionLogin) return reply.code(400).send({ detail: MESSAGES.notLoggedIn })
-    if (request.auth?.scheme === 'token') await tokens.deleteAuthToken(request.auth.key, request.user?.id)
-    else if (request.user !== null) await tokens.deleteUserAuthTokens(request.user.id)
+    const auth = authOf(request, core.names)
+    const user = userOf(request, core.names)
+    if (auth === null && !dj.useJwt && !dj.sessionLogin) return reply.code(400).send({ detail: MESSAGES.notLoggedIn })
+    if (auth?.scheme === 'token') await tokens.deleteAuthToken(auth.key, user?.id)
+    else if (user !== null) await tokens.deleteUserAuthTokens(user.id)
     if (!dj.useJwt) return reply.send({ detail: MESSAGES.loggedOut })
 
     clearJwtCookies(reply)
@@ -542,3 +479,5 @@ export const djRestAuthRoutes: FastifyPluginAsync<DjRestAuthOptions> = async (in
     }
   })
 }
+
+export const djRestAuthRoutes = dialectPlugin(routes, 'dj-rest-auth')

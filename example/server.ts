@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { buildServer, ConfigError, type BuildServerOptions } from './app.js'
-import { OptionsError } from './options.js'
-import { isMain } from './is-main.js'
+import { OptionsError } from '../lib/errors.js'
+import { isMain } from '../bin/is-main.js'
 
 /** What the signal handling needs of `process`; a test passes an EventEmitter. */
 export interface SignalSource {

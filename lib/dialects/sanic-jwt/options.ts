@@ -1,4 +1,4 @@
-import { OptionsError } from '../options.js'
+import { OptionsError } from '../../errors.js'
 
 /*
  * sanic-jwt's settings, kept apart from the routes so lib/options.ts can resolve them without loading

@@ -1,27 +1,19 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
-import type { AccountsEventName } from './events.js'
-import type { Mailer } from './ports.js'
-import { accounts } from './plugin.js'
-import { DEFAULTS, resolveOptions, type AccountsOptions } from './options.js'
-import { SmtpMailer } from './mail/smtp.js'
 import type { Redis } from 'ioredis'
-import { createStores, type Stores } from './stores/factory.js'
-import { createRedisClient } from './stores/redis.js'
-import { swaggerOptions } from './routes/scope.js'
-
-/** A mistake in the example server's environment or config file; the message says what to fix. */
-export class ConfigError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'ConfigError'
-  }
-}
+import { ConfigError, readConfigFile, readPackageJson, type FileOptions } from '../bin/config.js'
+import type { AccountsEventName } from '../lib/events.js'
+import { swaggerOptions } from '../lib/http/openapi.js'
+import { SmtpMailer } from '../lib/mail/smtp.js'
+import { DEFAULTS, resolveOptions, type AccountsOptions } from '../lib/options.js'
+import { accounts } from '../lib/plugin.js'
+import type { Mailer } from '../lib/ports.js'
+import { createStores, type Stores } from '../lib/stores/factory.js'
+import { createRedisClient } from '../lib/stores/redis.js'
 
 export interface BuildServerOptions {
   /** Fastify's logger option; default pino at `info` (or `LOG_LEVEL`). */
@@ -32,27 +24,6 @@ export interface BuildServerOptions {
   configure?: (app: FastifyInstance) => void | Promise<void>
 }
 
-interface PackageJson { name: string, version: string, description?: string }
-
-/** The package root: the nearest folder above this module with our package.json (works from lib/ and dist/lib/). */
-export function packageRoot (): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    const candidate = join(dir, 'package.json')
-    if (existsSync(candidate)) {
-      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as Partial<PackageJson>
-      if (pkg.name === 'fastify-accounts') return dir
-    }
-    const parent = dirname(dir)
-    if (parent === dir) throw new Error('fastify-accounts: cannot find its package.json above ' + fileURLToPath(import.meta.url))
-    dir = parent
-  }
-}
-
-function readPackageJson (): PackageJson {
-  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as PackageJson
-}
-
 /** Checks DATABASE_URL's scheme up front, so a typo fails before anything is written. */
 function checkDatabaseUrl (url: string): void {
   if (/^sqlite:/i.test(url) || /^postgres(ql)?:\/\//i.test(url)) {
@@ -61,43 +32,6 @@ function checkDatabaseUrl (url: string): void {
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]
   throw new ConfigError(`DATABASE_URL: unsupported ${scheme === undefined ? 'value' : `scheme "${scheme}:"`}; use sqlite:<path>, sqlite::memory: or postgres://user@host/db`)
-}
-
-type FileOptions = Partial<Omit<AccountsOptions, 'jwt'>> & { jwt?: Partial<AccountsOptions['jwt']> }
-
-/** Options that are objects with methods, so cannot come from JSON; the environment selects them. */
-const NOT_FROM_JSON: Record<string, string> = {
-  store: 'set DATABASE_URL instead',
-  mailer: 'set SMTP_URL instead',
-  passwordHasher: 'it is not configurable from JSON'
-}
-
-function readConfigFile (file: string): FileOptions {
-  const path = resolve(file)
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new ConfigError(`ACCOUNTS_CONFIG: cannot read ${path}${code === 'ENOENT' ? ': no such file' : `: ${(error as Error).message}`}`)
-  }
-  let config: unknown
-  try {
-    config = JSON.parse(text)
-  } catch (error) {
-    throw new ConfigError(`ACCOUNTS_CONFIG: ${path} is not valid JSON: ${(error as Error).message}`)
-  }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new ConfigError(`ACCOUNTS_CONFIG: ${path} must hold a JSON object of plugin options`)
-  }
-  for (const key of Object.keys(config)) {
-    if (Object.hasOwn(NOT_FROM_JSON, key)) throw new ConfigError(`ACCOUNTS_CONFIG: ${path}: "${key}" cannot be set in the file; ${NOT_FROM_JSON[key]}`)
-  }
-  const jwt = (config as { jwt?: unknown }).jwt
-  if (jwt !== undefined && (typeof jwt !== 'object' || jwt === null || Array.isArray(jwt))) {
-    throw new ConfigError(`ACCOUNTS_CONFIG: ${path}: "jwt" must be an object`)
-  }
-  return config as FileOptions
 }
 
 /**
@@ -162,6 +96,8 @@ function defaultFrom (domain: string): string {
  * file, Swagger UI at /docs and the OpenAPI document at /openapi.json. Configured by the environment:
  * DATABASE_URL, SMTP_URL (+ SMTP_FROM), JWT_SECRET, DATA_DIR, ACCOUNTS_CONFIG, LOG_LEVEL.
  */
+export { ConfigError }
+
 export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: BuildServerOptions = {}): Promise<FastifyInstance> {
   const dataDir = resolve(env.DATA_DIR ?? './data')
   const configFile = env.ACCOUNTS_CONFIG !== undefined && env.ACCOUNTS_CONFIG !== '' ? env.ACCOUNTS_CONFIG : undefined

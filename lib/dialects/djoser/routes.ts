@@ -1,22 +1,19 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import type { AccountUser } from '../accounts.js'
-import { fieldError, InvalidCredentialsError, NotAuthenticatedError, NotFoundError } from '../errors.js'
-import type { User } from '../ports.js'
-import { DjoserUser, DjoserUserList, djoserSchemas } from '../../schemas/djoser.js'
-import { Detail, Empty, FieldErrors, NoContent, TokenError } from '../../schemas/shared.js'
-import { djoserErrorFormatter } from './djoser-errors.js'
-import { route } from './route.js'
-import { authenticateHook, prepareDialectScope, securityOf } from './scope.js'
+import type { FastifyPluginAsync } from 'fastify'
+import { authOf, requireUser as currentUser } from '../../core.js'
+import { fieldError, InvalidCredentialsError, NotFoundError } from '../../errors.js'
+import { authenticateHook } from '../../http/authenticate-hook.js'
+import { securityOf } from '../../http/openapi.js'
+import { route } from '../../http/route.js'
+import { prepareDialectScope } from '../../http/scope.js'
+import type { AccountUser, User } from '../../ports.js'
+import { dialectCore, dialectPlugin } from '../route-plugin.js'
+import { djoserErrorFormatter } from './errors.js'
+import { DjoserUser, DjoserUserList, djoserSchemas } from './schemas.js'
+import { Detail, Empty, FieldErrors, NoContent, TokenError } from '../../../schemas/shared.js'
 
 function djoserUser (user: User | AccountUser): DjoserUser {
   return { email: user.email, id: user.id, username: user.username }
-}
-
-/** The authenticated user; the route's onRequest hook guarantees it. */
-function currentUser (request: FastifyRequest): AccountUser {
-  if (request.user === null) throw new NotAuthenticatedError('Authentication credentials were not provided.')
-  return request.user
 }
 
 const BAD_REQUEST = { 400: FieldErrors }
@@ -26,13 +23,14 @@ const UNAUTHORIZED = { 401: TokenError }
  * The djoser 2.1 + simplejwt 5.2 route set, on the services of `app.accounts`. Encapsulated: its body
  * parsers, validator and error formatter apply to these routes only, so it can sit beside other dialects.
  */
-export const djoserRoutes: FastifyPluginAsync = async (instance) => {
-  const { accounts, tokens, options } = instance.accounts
+const routes: FastifyPluginAsync = async (instance) => {
+  const core = dialectCore(instance, 'djoserRoutes')
+  const { users: accounts, tokens, options } = core
   const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const s = djoserSchemas(options)
   const login = options.loginField
   const editable = accounts.editableField
-  const { security } = securityOf(instance.accounts.options.openApiSecurity, ['jwt', 'token'])
+  const { security } = securityOf(core.options.openApiSecurity, ['jwt', 'token'])
 
   const formatError = djoserErrorFormatter(options.jwt.authHeaderTypes[0])
   await prepareDialectScope(app, {
@@ -41,9 +39,9 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     serverError: { detail: 'A server error occurred.' }
   })
   for (const schema of [DjoserUser, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
-  const limit = instance.accounts.limit
+  const limit = core.limit
   const byEmail = (body: Record<string, unknown>): unknown => body.email
-  const authenticate = authenticateHook(instance.accounts.authenticateRequest, formatError)
+  const authenticate = authenticateHook(core.authenticateRequest, formatError, core.names)
 
   const tag = (name: string) => ({ tags: [name] })
 
@@ -246,7 +244,8 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
     onRequest: authenticate,
     async handler (request, reply) {
       const user = currentUser(request)
-      if (request.auth?.scheme === 'token') await tokens.deleteAuthToken(request.auth.key, user.id)
+      const auth = authOf(request, core.names)
+      if (auth?.scheme === 'token') await tokens.deleteAuthToken(auth.key, user.id)
       else await tokens.deleteUserAuthTokens(user.id)
       return reply.code(204).send(null)
     }
@@ -297,3 +296,5 @@ export const djoserRoutes: FastifyPluginAsync = async (instance) => {
   })
 
 }
+
+export const djoserRoutes = dialectPlugin(routes, 'djoser')

@@ -1,0 +1,90 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { AccountService } from './accounts.js'
+import { NotAuthenticatedError } from './errors.js'
+import type { Authenticator, RequestAuth } from './authenticate.js'
+import type { AccountsEventEmitter } from './events.js'
+import type { Limit } from './http/rate-limit.js'
+import type { ResolvedOptions } from './options.js'
+import type { AccountUser, TokenStore, UserStore } from './ports.js'
+import type { JwtKeyRing } from './jwt.js'
+import type { TokenService } from './tokens.js'
+
+/** The names the plugin decorates Fastify with; each can be changed (`decorators` option) to sit beside other plugins. */
+export interface DecoratorNames {
+  /** The authenticated user on the request (default `user`). */
+  user: string
+  /** How the request authenticated (default `auth`). */
+  auth: string
+  /** The onRequest hook on the instance (default `authenticate`). */
+  authenticate: string
+  /** The services on the instance (default `accounts`). */
+  accounts: string
+}
+
+export const DEFAULT_DECORATOR_NAMES: Readonly<DecoratorNames> = { user: 'user', auth: 'auth', authenticate: 'authenticate', accounts: 'accounts' }
+
+/** What `app.accounts` holds: the services, for the host's own routes and the dialects' route plugins. */
+export interface AccountsCore {
+  /** Users, passwords, activation and resets. */
+  users: AccountService
+  /** JWT access/refresh tokens and opaque tokens. */
+  tokens: TokenService
+  options: ResolvedOptions
+  /** Resolves the request's credentials to a user, or throws the error to format. */
+  authenticateRequest: Authenticator
+  /**
+   * The signing key (its `kid` in the header) and the verifying keys (chosen by `kid`; RFC 8725 `typ`
+   * check), for the dialects whose tokens are not simplejwt's.
+   */
+  jwt: JwtKeyRing
+  /** Audit events: `app.accounts.events.on('login.failed', …)`. */
+  events: AccountsEventEmitter
+  /** Rate-limit preHandlers shared by every dialect: `limit('login', (body) => body.username)`. */
+  limit: Limit
+  /** The stores in use (the in-memory defaults when none was given). */
+  stores: { users: UserStore, tokens: TokenStore }
+  /** The decorator names in use. */
+  names: Readonly<DecoratorNames>
+}
+
+/** Where the core sits on the instance whatever its public name: the dialects and `requireUser` find it here. */
+export const kAccounts = Symbol.for('fastify-accounts.core')
+
+/** The core registered on `instance` (or an ancestor), or undefined when the plugin is not registered. */
+export function coreOf (instance: FastifyInstance): AccountsCore | undefined {
+  return (instance as unknown as Record<symbol, AccountsCore | undefined>)[kAccounts]
+}
+
+type Decorated = Record<string, unknown>
+
+/** Puts the authenticated user and how it authenticated on the request, under the configured names. */
+export function setIdentity (request: FastifyRequest, names: Readonly<DecoratorNames>, user: AccountUser, auth: RequestAuth): void {
+  (request as unknown as Decorated)[names.user] = user;
+  (request as unknown as Decorated)[names.auth] = auth
+}
+
+/** Puts how the request authenticated on the request (a route that needs the token's claims, not the user). */
+export function setAuth (request: FastifyRequest, names: Readonly<DecoratorNames>, auth: RequestAuth): void {
+  (request as unknown as Decorated)[names.auth] = auth
+}
+
+/** The request's user under the configured name; null before authentication. */
+export function userOf (request: FastifyRequest, names: Readonly<DecoratorNames>): AccountUser | null {
+  return ((request as unknown as Decorated)[names.user] ?? null) as AccountUser | null
+}
+
+/** How the request authenticated, under the configured name; null before authentication. */
+export function authOf (request: FastifyRequest, names: Readonly<DecoratorNames>): RequestAuth | null {
+  return ((request as unknown as Decorated)[names.auth] ?? null) as RequestAuth | null
+}
+
+/**
+ * The authenticated user of a request behind `app.authenticate`, typed as present; throws a 401
+ * (`ACCOUNTS_NOT_AUTHENTICATED`) when the request was not authenticated, e.g. on a route without the hook.
+ */
+export function requireUser (request: FastifyRequest): AccountUser {
+  const core = coreOf(request.server)
+  const user = core === undefined ? null : userOf(request, core.names)
+  if (user === null) throw new NotAuthenticatedError('Authentication credentials were not provided.')
+  return user
+}

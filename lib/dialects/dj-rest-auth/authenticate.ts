@@ -1,0 +1,37 @@
+import type { FastifyRequest } from 'fastify'
+import type { Authenticator } from '../../authenticate.js'
+import type { AccountsCore } from '../../core.js'
+import { authenticateHook, type AuthenticateHook } from '../../http/authenticate-hook.js'
+import { requestCookie } from '../../http/cookies.js'
+import { djRestAuthErrorFormatter } from './errors.js'
+import { resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './options.js'
+
+/**
+ * DRF's authentication as a dj-rest-auth project configures it: the `Authorization` header first (simplejwt's
+ * `Bearer <jwt>` and authtoken's `Token <key>`, as the core reads them), then, with `jwtAuthCookie`, the
+ * access token in that cookie (dj-rest-auth's JWTCookieAuthentication). Throws the error to format.
+ */
+export function djRestAuthAuthenticateRequest (
+  core: Pick<AccountsCore, 'authenticateRequest' | 'options'>, dj: Pick<ResolvedDjRestAuthOptions, 'useJwt' | 'jwtAuthCookie'>
+): Authenticator {
+  const scheme = core.options.jwt.authHeaderTypes[0]
+  const cookieName = dj.useJwt ? dj.jwtAuthCookie : undefined
+  return async function authenticateRequest (request) {
+    const header = request.headers.authorization
+    if ((typeof header === 'string' && header !== '') || cookieName === undefined) return core.authenticateRequest(request)
+    const raw = requestCookie(request, cookieName)
+    if (raw === undefined || raw === '') return core.authenticateRequest(request)
+    // A cookie is one token: whitespace inside makes it an invalid token, not a malformed header.
+    const token = /\s/.test(raw) ? '!' : raw
+    return core.authenticateRequest({ headers: { authorization: `${scheme} ${token}` } } as unknown as FastifyRequest)
+  }
+}
+
+/**
+ * The onRequest hook for `app.authenticate` when the app speaks dj-rest-auth: fills request.user and
+ * request.auth from the header or the access cookie, or answers 401 in DRF's shape.
+ */
+export function djRestAuthAuthenticator (core: AccountsCore, options: DjRestAuthOptions = {}): AuthenticateHook {
+  const dj = resolveDjRestAuthOptions(options)
+  return authenticateHook(djRestAuthAuthenticateRequest(core, dj), djRestAuthErrorFormatter(dj, core.options.jwt.authHeaderTypes[0]), core.names)
+}

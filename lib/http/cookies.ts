@@ -1,0 +1,23 @@
+import { fastifyCookie } from '@fastify/cookie'
+import type { FastifyRequest } from 'fastify'
+
+/**
+ * The request's cookies, whether or not @fastify/cookie parsed them for this route (a host route behind
+ * a dialect's authenticator may sit outside the scope that registered it). Malformed headers read as none.
+ */
+export function requestCookies (request: FastifyRequest): Record<string, string | undefined> {
+  const parsed = (request as { cookies?: Record<string, string | undefined> | null }).cookies
+  if (parsed !== undefined && parsed !== null) return parsed
+  const header = request.headers.cookie
+  if (typeof header !== 'string' || header === '') return {}
+  try {
+    return fastifyCookie.parse(header)
+  } catch {
+    return {}
+  }
+}
+
+/** One cookie of the request (see requestCookies). */
+export function requestCookie (request: FastifyRequest, name: string): string | undefined {
+  return requestCookies(request)[name]
+}
