@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { AccountService } from './accounts.js'
+import type { DecoratorNames } from './decorator-names.js'
 import { NotAuthenticatedError } from './errors.js'
 import type { Authenticator, RequestAuth } from './authenticate.js'
 import type { AccountsEventEmitter } from './events.js'
@@ -8,20 +9,6 @@ import type { ResolvedOptions } from './options.js'
 import type { AccountUser, TokenStore, UserStore } from './ports.js'
 import type { JwtKeyRing } from './jwt.js'
 import type { TokenService } from './tokens.js'
-
-/** The names the plugin decorates Fastify with; each can be changed (`decorators` option) to sit beside other plugins. */
-export interface DecoratorNames {
-  /** The authenticated user on the request (default `user`). */
-  user: string
-  /** How the request authenticated (default `auth`). */
-  auth: string
-  /** The onRequest hook on the instance (default `authenticate`). */
-  authenticate: string
-  /** The services on the instance (default `accounts`). */
-  accounts: string
-}
-
-export const DEFAULT_DECORATOR_NAMES: Readonly<DecoratorNames> = { user: 'user', auth: 'auth', authenticate: 'authenticate', accounts: 'accounts' }
 
 /** What `app.accounts` holds: the services, for the host's own routes and the dialects' route plugins. */
 export interface AccountsCore {

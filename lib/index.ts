@@ -1,8 +1,9 @@
 import './decorators.js'
 
 export { accounts, accounts as default } from './plugin.js'
-export { requireUser, type AccountsCore, type DecoratorNames } from './core.js'
-export type { AccountsDecoratorNames, AccountsInstanceDecorators, AccountsRequestDecorators, DecoratorsOption } from './decorators.js'
+export { requireUser, type AccountsCore } from './core.js'
+export type { AccountsDecoratorNames, DecoratorNames, DecoratorsOption } from './decorator-names.js'
+export type { AccountsInstanceDecorators, AccountsRequestDecorators } from './decorators.js'
 export { DEFAULTS, type AccountsOptions, type DialectName, type JwtOptions, type JwtAlgorithm, type LoginField, type RateLimitOptions, type ResolvedOptions, type ResolvedJwtOptions, type VerifyingKey } from './options.js'
 export { AccountService, type ProfileChanges } from './accounts.js'
 export { TokenService, type TokenClaims, type TokenPair, type RefreshResult, type TokenType } from './tokens.js'

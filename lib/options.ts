@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto'
 import { OptionsError } from './errors.js'
-import type { DecoratorsOption } from './decorators.js'
+import type { DecoratorsOption } from './decorator-names.js'
 import type { Mailer, PasswordHasher, TokenStore, UserStore } from './ports.js'
 import type { PasswordValidationOptions } from './passwords/validators.js'
 import { djRestAuthCoreDefaults, resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './dialects/dj-rest-auth/options.js'

@@ -167,3 +167,9 @@ export interface PasswordHasher {
   /** True when `encoded` should be replaced by a fresh hash (other algorithm or weaker parameters). */
   needsRehash (encoded: string): boolean
 }
+
+/** What the stores log (a pino or Fastify logger fits). */
+export interface StoreLogger {
+  info (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+}

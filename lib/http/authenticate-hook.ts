@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Authenticator } from '../authenticate.js'
-import { setIdentity, type DecoratorNames } from '../core.js'
+import { setIdentity } from '../core.js'
+import type { DecoratorNames } from '../decorator-names.js'
 import { sendWire, type ErrorFormatter } from './wire.js'
 
 /** The onRequest hook `app.authenticate` is: fills the request's user and auth, or answers in the dialect's shape. */

@@ -1,16 +1,12 @@
 import { join, resolve } from 'node:path'
 import type { Kysely } from 'kysely'
-import type { TokenStore, UserStore } from '../ports.js'
+import type { StoreLogger, TokenStore, UserStore } from '../ports.js'
 import { createPostgresStores, type PostgresStoreOptions } from './postgres.js'
 import { RedisTokenStore, type RedisTokenStoreOptions } from './redis.js'
 import type { Database } from './schema.js'
 import { createSqliteStores, type SqliteStoreOptions } from './sqlite.js'
 
-/** What the stores log (a pino or Fastify logger fits). */
-export interface StoreLogger {
-  info (obj: object, msg: string): void
-  warn (obj: object, msg: string): void
-}
+export type { StoreLogger } from '../ports.js'
 
 export interface CreateStoresOptions {
   /**

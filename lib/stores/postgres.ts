@@ -1,8 +1,7 @@
 import { Kysely, PostgresDialect, sql, type Selectable } from 'kysely'
 import type { DatabaseIntrospector, DatabaseMetadata, Dialect, PostgresPool, PostgresPoolClient, SchemaMetadata, TableMetadata } from 'kysely'
 import pg from 'pg'
-import type { StoreLogger } from './factory.js'
-import type { AuthTokenRecord, RefreshTokenRecord, User } from '../ports.js'
+import type { AuthTokenRecord, RefreshTokenRecord, StoreLogger, User } from '../ports.js'
 import {
   isUnavailableError, KyselyTokenStore, KyselyUserStore, orNull, storeError, toAuthToken, toRefresh, toUser, withStoreErrors, type RefreshRow,
   type UserRow

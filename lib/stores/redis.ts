@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { StoreUnavailableError } from '../ports.js'
-import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, TokenStore } from '../ports.js'
-import type { StoreLogger } from './factory.js'
+import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, StoreLogger, TokenStore } from '../ports.js'
 
 export interface RedisTokenStoreOptions {
   /** Prepended to every key (default `accounts:`), so several apps or tests can share one Redis database. */
