@@ -142,23 +142,26 @@ export class AccountService {
     return `${o.protocol}://${o.domain}/${path.replace(/^\//, '')}`
   }
 
+  /** Sends a mail; a failure is a 503 whose cause the route's error handler logs (with the request's id). */
   async #mail (kind: EmailKind, user: User, url?: string): Promise<void> {
     const o = this.#d.options
     const message = renderEmail(kind, { siteName: o.siteName, domain: o.domain, protocol: o.protocol, username: user.username, email: user.email, url })
     try {
       await this.#d.mailer.send({ to: user.email, ...message })
     } catch (error) {
-      this.#d.log.error({ err: error, kind }, 'fastify-accounts: sending mail failed')
-      throw new ServiceUnavailableError('The mail could not be sent. Try again later.')
+      throw new ServiceUnavailableError('The mail could not be sent. Try again later.', { cause: error })
     }
   }
 
   /**
    * For the answers that must not tell a known email from an unknown one: the response does not wait
-   * for the mail server, so its timing says nothing either. A failure is logged by #mail.
+   * for the mail server, so its timing says nothing either. A failure is logged on `log` (the request's
+   * logger when the route passes it, so the line carries the request id).
    */
-  #mailInBackground (kind: EmailKind, user: User, url: string): void {
-    const sending = this.#mail(kind, user, url).catch(() => {})
+  #mailInBackground (kind: EmailKind, user: User, url: string, log: FastifyBaseLogger = this.#d.log): void {
+    const sending = this.#mail(kind, user, url).catch((error: unknown) => {
+      log.error({ err: error, kind, userId: user.id }, 'fastify-accounts: sending mail failed')
+    })
     this.#sending.add(sending)
     void sending.finally(() => this.#sending.delete(sending))
   }
@@ -212,8 +215,7 @@ export class AccountService {
     try {
       return await call(this.#d.hasher)
     } catch (error) {
-      this.#d.log.error({ err: error }, 'fastify-accounts: password hasher failed')
-      throw new ServiceUnavailableError('Password checking is unavailable. Try again later.')
+      throw new ServiceUnavailableError('Password checking is unavailable. Try again later.', { cause: error })
     }
   }
 
@@ -283,11 +285,12 @@ export class AccountService {
    * POST /users/resend_activation/: false when activation is off (djoser's 400). Otherwise the same
    * answer whether or not an inactive account has this email, so it cannot be used to probe addresses.
    */
-  async resendActivation (email: string): Promise<boolean> {
+  /** `log`: where a failure of the mail sent in the background is logged (default the app's logger). */
+  async resendActivation (email: string, log?: FastifyBaseLogger): Promise<boolean> {
     this.#requireValidEmail(email)
     if (!this.#d.options.sendActivationEmail) return false
     const user = await this.#d.users.findUserByEmail(email)
-    if (user !== null && !user.isActive) this.#mailInBackground('activation', user, this.#link('activation', this.#d.options.activationUrl, user))
+    if (user !== null && !user.isActive) this.#mailInBackground('activation', user, this.#link('activation', this.#d.options.activationUrl, user), log)
     return true
   }
 
@@ -380,14 +383,15 @@ export class AccountService {
   }
 
   /** POST /users/reset_password/: false only when the email is unknown and the option says to tell. */
-  async requestPasswordReset (email: string): Promise<boolean> {
+  /** `log`: where a failure of the mail sent in the background is logged (default the app's logger). */
+  async requestPasswordReset (email: string, log?: FastifyBaseLogger): Promise<boolean> {
     this.#requireValidEmail(email)
     const user = await this.#d.users.findUserByEmail(email)
     if (user === null || !user.isActive || user.password === '') {
       if (this.#d.options.passwordResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
       return false
     }
-    this.#mailInBackground('passwordReset', user, this.#link('password-reset', this.#d.options.passwordResetConfirmUrl, user))
+    this.#mailInBackground('passwordReset', user, this.#link('password-reset', this.#d.options.passwordResetConfirmUrl, user), log)
     return true
   }
 
@@ -436,14 +440,15 @@ export class AccountService {
   }
 
   /** POST /users/reset_username/ */
-  async requestUsernameReset (email: string): Promise<boolean> {
+  /** `log`: where a failure of the mail sent in the background is logged (default the app's logger). */
+  async requestUsernameReset (email: string, log?: FastifyBaseLogger): Promise<boolean> {
     this.#requireValidEmail(email)
     const user = await this.#d.users.findUserByEmail(email)
     if (user === null || !user.isActive) {
       if (this.#d.options.usernameResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
       return false
     }
-    this.#mailInBackground('usernameReset', user, this.#link('username-reset', this.#d.options.usernameResetConfirmUrl, user))
+    this.#mailInBackground('usernameReset', user, this.#link('username-reset', this.#d.options.usernameResetConfirmUrl, user), log)
     return true
   }
 

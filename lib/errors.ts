@@ -37,7 +37,7 @@ export const RateLimitedError = createError<'ACCOUNTS_RATE_LIMITED', 429, Messag
  */
 export const StoreUnavailableError = createError<'ACCOUNTS_STORE_UNAVAILABLE', 503, [message: string, options?: { cause: unknown }]>('ACCOUNTS_STORE_UNAVAILABLE', '%s', 503)
 /** A store or the mailer failed or timed out: retry later. */
-export const ServiceUnavailableError = createError<'ACCOUNTS_SERVICE_UNAVAILABLE', 503, Message>('ACCOUNTS_SERVICE_UNAVAILABLE', '%s', 503)
+export const ServiceUnavailableError = createError<'ACCOUNTS_SERVICE_UNAVAILABLE', 503, [detail: string, options?: { cause: unknown }]>('ACCOUNTS_SERVICE_UNAVAILABLE', '%s', 503)
 
 export type AccountsError =
   | InstanceType<typeof ValidationError> & AccountsErrorDetails

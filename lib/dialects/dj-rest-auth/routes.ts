@@ -286,7 +286,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     schema: { ...tag('dj-rest-auth'), summary: 'Mail a password reset link (also answered for an unknown email)', body: s.PasswordReset, response: { 200: Detail, ...BAD_REQUEST, 429: Detail } },
     preHandler: limit('reset', byEmail),
     async handler (request) {
-      await accounts.requestPasswordReset(request.body.email)
+      await accounts.requestPasswordReset(request.body.email, request.log)
       return { detail: MESSAGES.resetSent }
     }
   })
@@ -474,7 +474,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     schema: { ...tag('dj-rest-auth registration'), summary: 'Mail the verification key again (answered alike for any address)', body: s.ResendEmail, response: { 200: Detail, ...BAD_REQUEST, 429: Detail } },
     preHandler: limit('activation', byEmail),
     async handler (request) {
-      await accounts.resendActivation(request.body.email)
+      await accounts.resendActivation(request.body.email, request.log)
       return { detail: MESSAGES.ok }
     }
   })

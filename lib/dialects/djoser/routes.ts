@@ -85,7 +85,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     schema: { ...tag('users'), summary: 'Mail the activation link again', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
     preHandler: limit('activation', byEmail),
     async handler (request, reply) {
-      if (!(await accounts.resendActivation(request.body.email))) {
+      if (!(await accounts.resendActivation(request.body.email, request.log))) {
         throw fieldError('email', 'Account activation is off.')
       }
       return reply.code(204).send(null)
@@ -166,7 +166,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     schema: { ...tag('users'), summary: 'Mail a password reset link', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
     preHandler: limit('reset', byEmail),
     async handler (request, reply) {
-      await accounts.requestPasswordReset(request.body.email)
+      await accounts.requestPasswordReset(request.body.email, request.log)
       return reply.code(204).send(null)
     }
   })
@@ -200,7 +200,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     schema: { ...tag('users'), summary: `Mail a ${login} reset link`, body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
     preHandler: limit('reset', byEmail),
     async handler (request, reply) {
-      await accounts.requestUsernameReset(request.body.email)
+      await accounts.requestUsernameReset(request.body.email, request.log)
       return reply.code(204).send(null)
     }
   })
