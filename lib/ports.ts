@@ -1,6 +1,6 @@
 /**
  * The four ports the services talk to. Adapters (lib/stores, lib/mail, lib/passwords) implement them;
- * test/helpers/store-contract.ts is the one contract suite every store adapter passes.
+ * lib/testing (`fastify-accounts/testing`) is the one contract suite every store adapter passes.
  */
 
 /** A user row as the services see it. `password` is the encoded hash (never leaves the services). */
