@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { AnyRequest } from './http/any-request.js'
 import type { AccountService } from './accounts.js'
 import { toAccountUser, type AccountUser } from './ports.js'
 import {
@@ -67,7 +67,7 @@ export function createAuthenticator (deps: { accounts: AccountService, tokens: T
     return { user: toAccountUser(user), auth: { scheme: 'token', key } }
   }
 
-  return async function authenticateRequest (request: FastifyRequest): Promise<{ user: AccountUser, auth: RequestAuth }> {
+  return async function authenticateRequest (request: AnyRequest): Promise<{ user: AccountUser, auth: RequestAuth }> {
     const header = request.headers.authorization
     if (typeof header !== 'string' || header.length === 0) throw new NotAuthenticatedError(NO_CREDENTIALS)
     const parts = header.trim().split(/\s+/)

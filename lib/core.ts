@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { AccountService } from './accounts.js'
 import type { DecoratorNames } from './decorator-names.js'
 import { NotAuthenticatedError } from './errors.js'
+import type { AnyRequest } from './http/any-request.js'
 import type { Authenticator, RequestAuth } from './authenticate.js'
 import type { AccountsEventEmitter } from './events.js'
 import type { Limit } from './http/rate-limit.js'
@@ -38,30 +39,30 @@ export interface AccountsCore {
 export const kAccounts = Symbol.for('fastify-accounts.core')
 
 /** The core registered on `instance` (or an ancestor), or undefined when the plugin is not registered. */
-export function coreOf (instance: FastifyInstance): AccountsCore | undefined {
+export function coreOf (instance: FastifyInstance | AnyRequest['server']): AccountsCore | undefined {
   return (instance as unknown as Record<symbol, AccountsCore | undefined>)[kAccounts]
 }
 
 type Decorated = Record<string, unknown>
 
 /** Puts the authenticated user and how it authenticated on the request, under the configured names. */
-export function setIdentity (request: FastifyRequest, names: Readonly<DecoratorNames>, user: AccountUser, auth: RequestAuth): void {
+export function setIdentity (request: AnyRequest, names: Readonly<DecoratorNames>, user: AccountUser, auth: RequestAuth): void {
   (request as unknown as Decorated)[names.user] = user;
   (request as unknown as Decorated)[names.auth] = auth
 }
 
 /** Puts how the request authenticated on the request (a route that needs the token's claims, not the user). */
-export function setAuth (request: FastifyRequest, names: Readonly<DecoratorNames>, auth: RequestAuth): void {
+export function setAuth (request: AnyRequest, names: Readonly<DecoratorNames>, auth: RequestAuth): void {
   (request as unknown as Decorated)[names.auth] = auth
 }
 
 /** The request's user under the configured name; null before authentication. */
-export function userOf (request: FastifyRequest, names: Readonly<DecoratorNames>): AccountUser | null {
+export function userOf (request: AnyRequest, names: Readonly<DecoratorNames>): AccountUser | null {
   return ((request as unknown as Decorated)[names.user] ?? null) as AccountUser | null
 }
 
 /** How the request authenticated, under the configured name; null before authentication. */
-export function authOf (request: FastifyRequest, names: Readonly<DecoratorNames>): RequestAuth | null {
+export function authOf (request: AnyRequest, names: Readonly<DecoratorNames>): RequestAuth | null {
   return ((request as unknown as Decorated)[names.auth] ?? null) as RequestAuth | null
 }
 
@@ -69,7 +70,7 @@ export function authOf (request: FastifyRequest, names: Readonly<DecoratorNames>
  * The authenticated user of a request behind `app.authenticate`, typed as present; throws a 401
  * (`ACCOUNTS_NOT_AUTHENTICATED`) when the request was not authenticated, e.g. on a route without the hook.
  */
-export function requireUser (request: FastifyRequest): AccountUser {
+export function requireUser (request: AnyRequest): AccountUser {
   const core = coreOf(request.server)
   const user = core === undefined ? null : userOf(request, core.names)
   if (user === null) throw new NotAuthenticatedError('Authentication credentials were not provided.')

@@ -1,11 +1,11 @@
 import { fastifyCookie } from '@fastify/cookie'
-import type { FastifyRequest } from 'fastify'
+import type { AnyRequest } from './any-request.js'
 
 /**
  * The request's cookies, whether or not @fastify/cookie parsed them for this route (a host route behind
  * a dialect's authenticator may sit outside the scope that registered it). Malformed headers read as none.
  */
-export function requestCookies (request: FastifyRequest): Record<string, string | undefined> {
+export function requestCookies (request: AnyRequest): Record<string, string | undefined> {
   const parsed = (request as { cookies?: Record<string, string | undefined> | null }).cookies
   if (parsed !== undefined && parsed !== null) return parsed
   const header = request.headers.cookie
@@ -18,6 +18,6 @@ export function requestCookies (request: FastifyRequest): Record<string, string 
 }
 
 /** One cookie of the request (see requestCookies). */
-export function requestCookie (request: FastifyRequest, name: string): string | undefined {
+export function requestCookie (request: AnyRequest, name: string): string | undefined {
   return requestCookies(request)[name]
 }

@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify'
+import type { AnyReply } from './any-request.js'
 
 /** An error as one dialect puts it on the wire. */
 export interface WireError {
@@ -11,7 +11,7 @@ export interface WireError {
 export type ErrorFormatter = (error: unknown, body?: unknown) => WireError | null
 
 /** Puts a wire error on the reply: its headers, status and body. */
-export function sendWire (reply: FastifyReply, wire: WireError): FastifyReply {
+export function sendWire (reply: AnyReply, wire: WireError): AnyReply {
   if (wire.headers !== undefined) reply.headers(wire.headers)
   return reply.code(wire.statusCode).send(wire.body)
 }

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { AnyRequest } from '../../http/any-request.js'
 import type { Authenticator } from '../../authenticate.js'
 import type { AccountsCore } from '../../core.js'
 import { authenticateHook, type AuthenticateHook } from '../../http/authenticate-hook.js'
@@ -23,7 +23,7 @@ export function djRestAuthAuthenticateRequest (
     if (raw === undefined || raw === '') return core.authenticateRequest(request)
     // A cookie is one token: whitespace inside makes it an invalid token, not a malformed header.
     const token = /\s/.test(raw) ? '!' : raw
-    return core.authenticateRequest({ headers: { authorization: `${scheme} ${token}` } } as unknown as FastifyRequest)
+    return core.authenticateRequest({ headers: { authorization: `${scheme} ${token}` } } as unknown as AnyRequest)
   }
 }
 

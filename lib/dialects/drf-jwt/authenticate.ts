@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { AnyRequest } from '../../http/any-request.js'
 import type { Authenticator, RequestAuth } from '../../authenticate.js'
 import type { AccountsCore } from '../../core.js'
 import { NotAuthenticatedError } from '../../errors.js'
@@ -23,7 +23,7 @@ export function drfJwtAuthenticateRequest (core: AccountsCore, options: Resolved
   const prefix = options.authHeaderPrefix.toLowerCase()
   const cookie = options.authCookie
 
-  function tokenOf (request: FastifyRequest): string | null {
+  function tokenOf (request: AnyRequest): string | null {
     const header = request.headers.authorization
     const parts = typeof header === 'string' ? header.split(WHITESPACE).filter((part) => part !== '') : []
     if (parts.length === 0) {
@@ -35,7 +35,7 @@ export function drfJwtAuthenticateRequest (core: AccountsCore, options: Resolved
     return parts[1]
   }
 
-  return async function authenticateRequest (request: FastifyRequest): Promise<{ user: AccountUser, auth: RequestAuth }> {
+  return async function authenticateRequest (request: AnyRequest): Promise<{ user: AccountUser, auth: RequestAuth }> {
     const token = tokenOf(request)
     if (token === null) throw new NotAuthenticatedError(NO_CREDENTIALS)
     const decoded = tokens.decode(token)

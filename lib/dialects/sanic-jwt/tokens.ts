@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { FastifyRequest } from 'fastify'
+import type { AnyRequest } from '../../http/any-request.js'
 import type { AccountsCore } from '../../core.js'
 import { requestCookies } from '../../http/cookies.js'
 import type { User } from '../../ports.js'
@@ -12,11 +12,11 @@ type Decoded = { ok: true, claims: TokenClaims } | { ok: false, reasons: string[
 
 export interface SanicJwtCore {
   /** sanic-jwt's _get_token: the cookie (when on), then the header; for refresh, the body's refresh token. */
-  token: (request: FastifyRequest, refresh: boolean) => string
+  token: (request: AnyRequest, refresh: boolean) => string
   /** sanic-jwt's _decode + the claim checks of _verify. */
   decode: (token: string, verifyExp: boolean) => Decoded
   /** @protected: the verified claims of the request's access token, or Unauthorized. */
-  protect: (request: FastifyRequest, verifyExp: boolean) => TokenClaims
+  protect: (request: AnyRequest, verifyExp: boolean) => TokenClaims
   /** retrieve_user: the active user the claims name, or null. */
   userOf: (claims: TokenClaims) => Promise<User | null>
   accessToken: (userId: number) => string
@@ -38,7 +38,7 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
   const core = decorator.options.jwt
   const refreshLifetime = o.refreshTokenLifetime ?? core.refreshTokenLifetime
 
-  function fromCookies (request: FastifyRequest, refresh: boolean): string | undefined {
+  function fromCookies (request: AnyRequest, refresh: boolean): string | undefined {
     const cookies = requestCookies(request)
     if (refresh) return cookies[o.cookieRefreshTokenName]
     const token = cookies[o.cookieAccessTokenName]
@@ -46,7 +46,7 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
     return token
   }
 
-  function fromHeader (request: FastifyRequest, refresh: boolean): unknown {
+  function fromHeader (request: AnyRequest, refresh: boolean): unknown {
     const raw = request.headers[o.authorizationHeader]
     const header = Array.isArray(raw) ? raw[0] : raw
     if (header === undefined) return undefined
@@ -63,7 +63,7 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
     return token
   }
 
-  function token (request: FastifyRequest, refresh: boolean): string {
+  function token (request: AnyRequest, refresh: boolean): string {
     if (o.cookieSet) {
       const found = fromCookies(request, refresh)
       if (found !== undefined && found !== '') return found
@@ -119,7 +119,7 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
     return { ok: true, claims }
   }
 
-  function protect (request: FastifyRequest, verifyExp: boolean): TokenClaims {
+  function protect (request: AnyRequest, verifyExp: boolean): TokenClaims {
     let raw: string
     try {
       raw = token(request, false)
