@@ -66,5 +66,7 @@ export function readConfigFile (file: string): FileOptions {
   if (jwt !== undefined && (typeof jwt !== 'object' || jwt === null || Array.isArray(jwt))) {
     throw new ConfigError(`ACCOUNTS_CONFIG: ${path}: "jwt" must be an object`)
   }
-  return config as FileOptions
+  // `$schema` names the file's JSON Schema for editors (dist/options.schema.json, bin/options-schema.ts): no option.
+  const { $schema, ...options } = config as Record<string, unknown>
+  return options as FileOptions
 }

@@ -1,11 +1,22 @@
 import { createPublicKey } from 'node:crypto'
-import { OptionsError } from './errors.js'
+import { Type, type Static } from '@sinclair/typebox'
 import type { DecoratorsOption } from './decorator-names.js'
+import { DjRestAuthOptionsSchema, djRestAuthCoreDefaults, resolveDjRestAuthOptions, type ResolvedDjRestAuthOptions } from './dialects/dj-rest-auth/options.js'
+import { DrfJwtOptionsSchema, resolveDrfJwtOptions, type ResolvedDrfJwtOptions } from './dialects/drf-jwt/options.js'
+import { resolveSanicJwtOptions, SanicJwtOptionsSchema, type ResolvedSanicJwtOptions } from './dialects/sanic-jwt/options.js'
+import { OptionsError } from './errors.js'
+import {
+  checkOptions, defaultsOf, expect, Flag, FromCode, isRecord, Matching, OneOf, Seconds, withDefaults, type DeepReadonly
+} from './option-checks.js'
 import type { Mailer, PasswordHasher, TokenStore, UserStore } from './ports.js'
 import type { PasswordValidationOptions } from './passwords/validators.js'
-import { djRestAuthCoreDefaults, resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './dialects/dj-rest-auth/options.js'
-import { resolveDrfJwtOptions, type DrfJwtOptions, type ResolvedDrfJwtOptions } from './dialects/drf-jwt/options.js'
-import { resolveSanicJwtOptions, type ResolvedSanicJwtOptions, type SanicJwtOptions } from './dialects/sanic-jwt/options.js'
+
+/*
+ * The plugin's options as TypeBox schemas: the core's here, each dialect's in its folder, composed into
+ * AccountsOptionsSchema. The types, DEFAULTS, the checks, the JSON Schema file (bin/options-schema.ts) and
+ * the README's options table (bin/options-table.ts) all come from them; what no schema can say (a PEM
+ * key's type, one option implied by another) is checked by resolveOptions below.
+ */
 
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
@@ -13,151 +24,208 @@ export type JwtAlgorithm =
   | 'PS256' | 'PS384' | 'PS512'
   | 'ES256' | 'ES384' | 'ES512'
   | 'EdDSA'
-
-export type LoginField = 'username' | 'email'
-
-/** A budget: at most `max` requests per `timeWindow` seconds. */
-export interface RateLimitWindow { max: number, timeWindow: number }
-
-/** An ioredis client (or anything @fastify/rate-limit accepts as `redis`). */
-export type RateLimitRedis = NonNullable<import('@fastify/rate-limit').RateLimitPluginOptions['redis']>
-
-export interface RateLimitOptions {
-  /** Per client address (`request.ip`: set Fastify's `trustProxy` behind a proxy). */
-  perIp?: RateLimitWindow
-  /** Per account named in the body (username or email), whatever the address. */
-  perAccount?: RateLimitWindow
-  /** Counters in Redis, shared by every instance; default in memory. */
-  redis?: RateLimitRedis
-  redisNamespace?: string
-}
-
-export type ResolvedRateLimitOptions = Required<Omit<RateLimitOptions, 'redis'>> & Pick<RateLimitOptions, 'redis'>
-
 /** The wire format the routes speak (and `app.authenticate` answers in). */
 export type DialectName = 'djoser' | 'dj-rest-auth' | 'sanic-jwt' | 'drf-jwt'
-export const DIALECTS: readonly DialectName[] = ['djoser', 'dj-rest-auth', 'sanic-jwt', 'drf-jwt']
+export type LoginField = 'username' | 'email'
 
-/** A key that no longer signs but still verifies the tokens it signed, until they expire (key rotation). */
-export interface VerifyingKey {
-  /** The `kid` header of the tokens this key signed (the `signingKid` it had while it was the signing key). */
-  kid: string
-  /** HMAC secret (HS*) or PEM public key (RS*, PS*, ES*, EdDSA). */
-  key: string
-  /** Default `jwt.algorithm`. */
-  algorithm?: JwtAlgorithm
-}
+// The values of those types, each once: `satisfies` keeps every one listed (the types keep their names in messages).
+const ALGORITHMS = Object.keys({
+  HS256: 1, HS384: 1, HS512: 1, RS256: 1, RS384: 1, RS512: 1, PS256: 1, PS384: 1, PS512: 1, ES256: 1, ES384: 1, ES512: 1, EdDSA: 1
+} satisfies Record<JwtAlgorithm, 1>) as JwtAlgorithm[]
+export const DIALECTS = Object.keys({ djoser: 1, 'dj-rest-auth': 1, 'sanic-jwt': 1, 'drf-jwt': 1 } satisfies Record<DialectName, 1>) as readonly DialectName[]
+const LOGIN_FIELDS: readonly LoginField[] = ['username', 'email']
+
+const Algorithm = (options: { default?: string, description: string }) =>
+  OneOf<JwtAlgorithm>(ALGORITHMS, { errorMessage: `must be one of ${ALGORITHMS.join(', ')}`, ...options })
+
+/** A word of the Authorization header (`Bearer`, `JWT`). */
+const HEADER_WORD = /^[A-Za-z][\w-]*$/
+/** A mailed link's path: both placeholders, anywhere. */
+const LINK = /^(?=[\s\S]*\{uid\})(?=[\s\S]*\{token\})/
+const Link = (defaultValue: string, description: string) =>
+  Matching(LINK, { errorMessage: 'must be a string containing {uid} and {token}', default: defaultValue, description })
+
+const VerifyingKeySchema = Type.Object({
+  kid: Type.String({ minLength: 1, description: 'The `kid` header of the tokens this key signed (the `signingKid` it had while it was the signing key).' }),
+  key: Type.String({ minLength: 1, description: 'HMAC secret (HS*) or PEM public key (RS*, PS*, ES*, EdDSA).' }),
+  algorithm: Type.Optional(Algorithm({ description: 'Its algorithm; default `jwt.algorithm`.' }))
+}, { additionalProperties: false })
 
 /** simplejwt's SIMPLE_JWT settings, camelCased. Lifetimes and leeway are in seconds. */
-export interface JwtOptions {
-  /** HMAC secret (HS*) or PEM private key (RS*, PS*, ES*, EdDSA). Required. */
-  signingKey: string
-  /** PEM public key; required for asymmetric algorithms, not allowed with HS*. */
-  verifyingKey?: string
-  /** The `kid` header of new tokens, naming `signingKey` (and `verifyingKey`); tokens without a `kid` are checked with this key too. */
-  signingKid?: string
-  /** Older keys, chosen by the `kid` of a token's header: their tokens keep verifying until they expire. Needs `signingKid`. */
-  verifyingKeys?: VerifyingKey[]
-  algorithm?: JwtAlgorithm
-  accessTokenLifetime?: number
-  refreshTokenLifetime?: number
-  rotateRefreshTokens?: boolean
-  blacklistAfterRotation?: boolean
-  updateLastLogin?: boolean
-  audience?: string
-  issuer?: string
-  leeway?: number
-  authHeaderTypes?: string[]
-  userIdClaim?: string
-  tokenTypeClaim?: string
-  jtiClaim?: string
-  /** A refresh token already rotated out, used again, revokes every token of its rotation family. */
-  refreshReuseDetection?: boolean
-  /**
-   * Seconds after its rotation during which a rotated-out refresh token presented again is only refused
-   * (401), not taken for reuse: two tabs refreshing at once do not log the user out. 0: any reuse revokes.
-   */
-  refreshReuseInterval?: number
+export const JwtOptionsSchema = Type.Object({
+  signingKey: Type.String({ minLength: 1, description: 'HMAC secret (HS*) or PEM private key (RS*, PS*, ES*, EdDSA).' }),
+  verifyingKey: Type.Optional(Type.String({ minLength: 1, description: 'PEM public key: required with RS*, PS*, ES* and EdDSA, not allowed with HS*.' })),
+  signingKid: Type.Optional(Type.String({
+    minLength: 1,
+    errorMessage: 'must be a non-empty string (the kid header of new tokens)',
+    description: 'The `kid` header of new tokens, naming `signingKey` (and `verifyingKey`); tokens without a `kid` are checked with this key too.'
+  })),
+  verifyingKeys: Type.Optional(Type.Array(VerifyingKeySchema, {
+    default: [],
+    description: 'Older keys `{ kid, key, algorithm? }` that still verify the tokens they signed, chosen by the `kid` of a token\'s header, ' +
+      'until those expire (key rotation; needs `signingKid`). A token with an unknown `kid` is refused.'
+  })),
+  algorithm: Type.Optional(Algorithm({ default: 'HS256', description: 'The signing algorithm (RFC 8725: tokens are verified with exactly this one per key).' })),
+  accessTokenLifetime: Type.Optional(Seconds(1, { default: 300, description: 'Lifetime of an access token, seconds.' })),
+  refreshTokenLifetime: Type.Optional(Seconds(1, { default: 86400, description: 'Lifetime of a refresh token, seconds.' })),
+  rotateRefreshTokens: Type.Optional(Flag(false, 'Refresh also returns a new refresh token.')),
+  blacklistAfterRotation: Type.Optional(Flag(false, 'The rotated-out refresh token is blacklisted.')),
+  updateLastLogin: Type.Optional(Flag(false, '`jwt/create` records the last login (token login always does, as Django).')),
+  audience: Type.Optional(Type.String({ minLength: 1, description: 'Written as `aud` and required on verification.' })),
+  issuer: Type.Optional(Type.String({ minLength: 1, description: 'Written as `iss` and required on verification.' })),
+  leeway: Type.Optional(Seconds(0, { default: 0, description: 'Clock skew allowed on `exp`, seconds.' })),
+  authHeaderTypes: Type.Optional(Type.Array(Matching(HEADER_WORD, { errorMessage: 'must be a word such as "Bearer" or "JWT"' }), {
+    minItems: 1,
+    default: ['Bearer'],
+    errorMessage: 'must be a non-empty array of words such as ["Bearer"] or ["JWT"]',
+    description: 'The `Authorization` schemes accepted for JWTs (not `Token`: that is the opaque token scheme).'
+  })),
+  userIdClaim: Type.Optional(Type.String({ minLength: 1, default: 'user_id', description: 'Claim holding the user id.' })),
+  tokenTypeClaim: Type.Optional(Type.String({ minLength: 1, default: 'token_type', description: 'Claim holding the token type (`access`, `refresh`).' })),
+  jtiClaim: Type.Optional(Type.String({ minLength: 1, default: 'jti', description: 'Claim holding the token id.' })),
+  refreshReuseDetection: Type.Optional(Flag(true, 'With rotation, a rotated-out refresh token used again revokes every token of its rotation family (beyond simplejwt).')),
+  refreshReuseInterval: Type.Optional(Seconds(0, {
+    default: 10,
+    description: 'Seconds after its rotation during which a rotated-out refresh token presented again is only refused (401), not taken for ' +
+      'reuse: two tabs refreshing at once do not log the user out. 0: any reuse revokes.'
+  }))
+}, { additionalProperties: false, description: "simplejwt's SIMPLE_JWT settings, camelCased." })
+
+const RateLimitWindowSchema = (defaults: { max: number, timeWindow: number }, description: string) => Type.Object({
+  max: Type.Integer({ minimum: 1, description: 'Requests allowed per window.' }),
+  timeWindow: Type.Integer({ minimum: 1, description: 'The window, seconds.' })
+}, {
+  additionalProperties: false,
+  default: defaults,
+  errorMessage: 'must be { max, timeWindow } with whole numbers above 0 (timeWindow in seconds)',
+  description
+})
+
+/** An ioredis client (or cluster): what @fastify/rate-limit's Redis store calls, without importing its types (and their augmentation). */
+export interface RateLimitRedis {
+  defineCommand: (name: string, definition: { lua: string, numberOfKeys?: number }) => unknown
 }
 
-/** djoser's DJOSER settings, camelCased, plus what the plugin needs to run. */
-export interface AccountsOptions {
-  /** Where the routes mount, e.g. '/auth'. Fastify's own register option; default ''. */
-  prefix?: string
-  /** Which project's wire format the routes speak. */
-  dialect?: DialectName
-  /**
-   * Routes declare `security` (schemes `jwt` and `token`) in the OpenAPI document. Turn on only when your
-   * @fastify/swagger config defines those schemes (`components: { securitySchemes }`, exported by this
-   * package): @fastify/swagger fails on a route naming a scheme it does not know.
-   */
-  openApiSecurity?: boolean
-  /** Limits on login, reset and activation routes; false turns them off. */
-  rateLimit?: RateLimitOptions | false
-  /** dj-rest-auth's REST_AUTH (and allauth's) settings: the dj-rest-auth dialect's options. */
-  djRestAuth?: DjRestAuthOptions
-  /** django-rest-framework-jwt's JWT_AUTH settings: the drf-jwt dialect's options. */
-  drfJwt?: DrfJwtOptions
-  /** sanic-jwt's SANIC_JWT_* settings: the sanic-jwt dialect's options. */
-  sanicJwt?: SanicJwtOptions
-  /**
-   * Stores for users and tokens; default in-memory stores (lost on restart: for tests and trying out). A
-   * `createStores()` result fits as it is (its `close` closes both).
-   */
-  store?: { users: UserStore, tokens: TokenStore, close?: () => Promise<void> }
-  /**
-   * On `app.close()`, after the mails on their way are sent, close `store` and `mailer` too. Off by default:
-   * what you pass in stays yours to close (as with @fastify/redis's `closeClient`).
-   */
-  closeResources?: boolean
-  /** Other names for `request.user`, `request.auth`, `app.authenticate`, `app.accounts` (see AccountsDecoratorNames). */
-  decorators?: DecoratorsOption
-  /** Where mail goes; default a console mailer that writes each message to the Fastify log. */
-  mailer?: Mailer
-  /** Default argon2id with `argon2` parameters. */
-  passwordHasher?: PasswordHasher
-  argon2?: { memoryCost?: number, timeCost?: number, parallelism?: number }
-  passwordValidation?: PasswordValidationOptions
-  /** A login with a hash in an older format or with weaker parameters stores a fresh argon2id hash. */
-  rehashOnLogin?: boolean
-  /** HMAC key for activation and reset links (Django's SECRET_KEY); default `jwt.signingKey` when it is an HMAC secret. */
-  secretKey?: string
-  /** Django's PASSWORD_RESET_TIMEOUT, seconds: how long a one-time link lives. */
-  passwordResetTimeout?: number
-  /** Used in mails and links; never taken from the Host header. */
-  domain?: string
-  siteName?: string
-  protocol?: 'http' | 'https'
-  /** Largest accepted request body, bytes. */
-  bodyLimit?: number
+export const RateLimitOptionsSchema = Type.Object({
+  perIp: Type.Optional(RateLimitWindowSchema({ max: 30, timeWindow: 60 },
+    "At most `max` requests per `timeWindow` seconds per client address (`request.ip`: set Fastify's `trustProxy` behind a proxy).")),
+  perAccount: Type.Optional(RateLimitWindowSchema({ max: 10, timeWindow: 60 },
+    'At most `max` requests per `timeWindow` seconds per account named in the body (username or email), whatever the address.')),
+  redis: Type.Optional(FromCode<RateLimitRedis>('Redis', 'An ioredis client: the counters live in Redis, shared by every instance. Default: in memory.',
+    Type.Object({}, { errorMessage: 'must be an ioredis client' }))),
+  redisNamespace: Type.Optional(Type.String({ default: 'accounts-rate-limit:', description: 'Prefix of the counters\' Redis keys.' }))
+}, { additionalProperties: false })
 
-  sendActivationEmail?: boolean
-  sendConfirmationEmail?: boolean
-  userCreatePasswordRetype?: boolean
-  setPasswordRetype?: boolean
-  passwordResetConfirmRetype?: boolean
-  setUsernameRetype?: boolean
-  usernameResetConfirmRetype?: boolean
-  passwordResetShowEmailNotFound?: boolean
-  usernameResetShowEmailNotFound?: boolean
-  passwordChangedEmailConfirmation?: boolean
-  usernameChangedEmailConfirmation?: boolean
-  logoutOnPasswordChange?: boolean
-  /** Password change and reset revoke the user's refresh tokens and opaque tokens (beyond djoser). */
-  revokeTokensOnPasswordChange?: boolean
-  /**
-   * Access and refresh tokens issued before the user's password last changed stop working at once (their
-   * `ver` claim no longer matches); tokens without `ver` (issued by simplejwt) are refused too (beyond simplejwt).
-   */
-  revokeAccessOnPasswordChange?: boolean
-  hideUsers?: boolean
-  activationUrl?: string
-  passwordResetConfirmUrl?: string
-  usernameResetConfirmUrl?: string
-  loginField?: LoginField
+// The defaults of the default hasher (ARGON2_DEFAULTS, lib/passwords/argon2.ts: test/options-schema.test.ts keeps
+// them equal) and of the password validators (lib/passwords/validators.ts), shown and applied here.
+const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 }
+const SIMILARITY = { attributes: ['username', 'email'], maxSimilarity: 0.7 }
+const UserAttributeSimilaritySchema = Type.Object({
+  attributes: Type.Optional(Type.Array(OneOf(['username', 'email']), { default: SIMILARITY.attributes, description: 'The user attributes compared.' })),
+  maxSimilarity: Type.Optional(Type.Number({ minimum: 0.1, maximum: 1, default: SIMILARITY.maxSimilarity, description: 'A quick_ratio at or above it fails.' }))
+}, { additionalProperties: false })
 
-  jwt: JwtOptions
-}
+const DecoratorName = (decorated: string) => Type.Optional(Matching(/^[A-Za-z_$][\w$]*$/, {
+  errorMessage: 'must be a JavaScript identifier', description: `Another name for ${decorated} (default \`${decorated.split('.')[1]}\`).`
+}))
+/** Typed by DecoratorsOption: the names declared in AccountsDecoratorNames. */
+const DecoratorsSchema = Type.Unsafe<DecoratorsOption>(Type.Object({
+  user: DecoratorName('request.user'),
+  auth: DecoratorName('request.auth'),
+  authenticate: DecoratorName('app.authenticate'),
+  accounts: DecoratorName('app.accounts')
+}, {
+  additionalProperties: false,
+  description: 'Other names for `request.user`, `request.auth`, `app.authenticate`, `app.accounts`, to run beside plugins that take them ' +
+    '(declare the same names in AccountsDecoratorNames).'
+}))
+
+/** The core's options (djoser's DJOSER settings, camelCased, and what the plugin needs to run), without the dialects' blocks. */
+export const CoreOptionsSchema = Type.Object({
+  prefix: Type.Optional(Type.String({ description: "Where the routes mount, e.g. '/auth' (Fastify's own register option; default '')." })),
+  dialect: Type.Optional(OneOf<DialectName>(DIALECTS, { default: 'djoser', description: "The wire format of the routes and of `app.authenticate`'s errors." })),
+  openApiSecurity: Type.Optional(Flag(false, 'Routes declare `security` (schemes `jwt` and `token`) in the OpenAPI document. Turn on only when your ' +
+    '@fastify/swagger config defines those schemes (`components: { securitySchemes }`, exported as `securitySchemes`): ' +
+    '@fastify/swagger fails on a route naming a scheme it does not know.')),
+  rateLimit: Type.Optional(Type.Union([Type.Literal(false), RateLimitOptionsSchema], {
+    default: defaultsOf(RateLimitOptionsSchema),
+    description: 'Limits on login, reset and activation routes (see "Rate limits"); `false` turns them off.'
+  })),
+  store: Type.Optional(FromCode<{ users: UserStore, tokens: TokenStore, close?: () => Promise<void> }>('{ users: UserStore, tokens: TokenStore }',
+    'Stores for users and tokens, e.g. `await createSqliteStores(path)`; a `createStores()` result fits as it is (its `close` closes both). ' +
+    'Default: in-memory stores (lost on restart: for tests and trying out).')),
+  closeResources: Type.Optional(Flag(false, 'On `app.close()`, after the mails on their way are sent, close `store` and `mailer` too. ' +
+    "Off: what you pass in stays yours to close (as with @fastify/redis's `closeClient`).")),
+  decorators: Type.Optional(DecoratorsSchema),
+  mailer: Type.Optional(FromCode<Mailer>('Mailer', 'Where mail goes: `SmtpMailer`, `ConsoleMailer`, `MemoryMailer` (tests). Default: a console mailer writing each message to the Fastify log.')),
+  passwordHasher: Type.Optional(FromCode<PasswordHasher>('PasswordHasher',
+    "Hashes and verifies passwords. Default `DjangoPasswordHasher`: writes argon2id with `argon2`'s parameters and verifies Django's stored formats.")),
+  argon2: Type.Optional(Type.Object({
+    memoryCost: Type.Optional(Type.Integer({ minimum: 8, default: ARGON2.memoryCost, description: 'KiB of memory per hash.' })),
+    timeCost: Type.Optional(Type.Integer({ minimum: 1, default: ARGON2.timeCost, description: 'Passes over the memory.' })),
+    parallelism: Type.Optional(Type.Integer({ minimum: 1, default: ARGON2.parallelism, description: 'Lanes per hash.' }))
+  }, { additionalProperties: false, description: "argon2id parameters of the default hasher (OWASP's minimum; lower them only in tests)." })),
+  passwordValidation: Type.Optional(Type.Unsafe<PasswordValidationOptions>(Type.Object({
+    minLength: Type.Optional(Type.Integer({ minimum: 0, default: 8, description: 'Minimum length in characters; 0 disables.' })),
+    common: Type.Optional(Flag(true, 'Refuse the ~49k most common passwords.')),
+    numeric: Type.Optional(Flag(true, 'Refuse passwords made only of digits.')),
+    userAttributeSimilarity: Type.Optional(Type.Union([Type.Literal(false), UserAttributeSimilaritySchema], {
+      default: SIMILARITY,
+      description: 'Refuse passwords too close to the username or email (or parts of them); `false` disables.'
+    }))
+  }, { additionalProperties: false, description: "Django's default password validators. Passwords over 4096 characters are always refused." }))),
+  rehashOnLogin: Type.Optional(Flag(true, 'A login with a hash in an older format or with weaker parameters stores a fresh argon2id hash.')),
+  secretKey: Type.Optional(Type.String({
+    minLength: 16,
+    description: "HMAC key of mailed links (Django's SECRET_KEY). Default `jwt.signingKey` when it is an HMAC secret; required with asymmetric JWT keys."
+  })),
+  passwordResetTimeout: Type.Optional(Seconds(1, { default: 259200, description: "Lifetime of activation and reset links, seconds (3 days; Django's PASSWORD_RESET_TIMEOUT)." })),
+  domain: Type.Optional(Type.String({ minLength: 1, default: 'localhost:3000', description: 'Used in mails and links; never taken from the Host header.' })),
+  siteName: Type.Optional(Type.String({ minLength: 1, default: 'fastify-accounts', description: 'Used in mails.' })),
+  protocol: Type.Optional(OneOf(['http', 'https'], { default: 'http', description: 'Used in mailed links.' })),
+  bodyLimit: Type.Optional(Type.Integer({ minimum: 1, default: 16384, errorMessage: 'must be a positive whole number of bytes', description: 'Largest accepted request body, bytes (413 above).' })),
+  sendActivationEmail: Type.Optional(Flag(true, 'New users are inactive until they follow the mailed link (djoser: False).')),
+  sendConfirmationEmail: Type.Optional(Flag(false, 'Mail after registration (activation off) or activation.')),
+  userCreatePasswordRetype: Type.Optional(Flag(false, 'Registration requires `re_password`.')),
+  setPasswordRetype: Type.Optional(Flag(false, '`set_password` requires `re_new_password`.')),
+  passwordResetConfirmRetype: Type.Optional(Flag(false, '`reset_password_confirm` requires `re_new_password`.')),
+  setUsernameRetype: Type.Optional(Flag(false, '`set_username` requires `re_new_username`.')),
+  usernameResetConfirmRetype: Type.Optional(Flag(false, '`reset_username_confirm` requires `re_new_username`.')),
+  passwordResetShowEmailNotFound: Type.Optional(Flag(false, 'An unknown email on `reset_password` is a 400 instead of a silent 204.')),
+  usernameResetShowEmailNotFound: Type.Optional(Flag(false, 'The same for `reset_username`.')),
+  passwordChangedEmailConfirmation: Type.Optional(Flag(false, 'Mail after a password change or reset.')),
+  usernameChangedEmailConfirmation: Type.Optional(Flag(false, 'Mail after a username change or reset.')),
+  logoutOnPasswordChange: Type.Optional(Flag(false, "A password change deletes the user's opaque tokens.")),
+  revokeTokensOnPasswordChange: Type.Optional(Flag(true, "A password change or reset revokes all the user's refresh and opaque tokens (beyond djoser).")),
+  revokeAccessOnPasswordChange: Type.Optional(Flag(false, "Every token carries `ver`, a short keyed hash of the user's password hash; when on, access and refresh " +
+    'tokens issued before a password change (or a rehash on login) are refused at once. Tokens without `ver` (simplejwt\'s, before a move) ' +
+    'are refused only when this is on (beyond simplejwt).')),
+  hideUsers: Type.Optional(Flag(true, 'Non-staff users see only themselves in `/users/`.')),
+  activationUrl: Type.Optional(Link('#/activate/{uid}/{token}', 'Frontend path of the activation link.')),
+  passwordResetConfirmUrl: Type.Optional(Link('#/password/reset/confirm/{uid}/{token}', 'Frontend path of the password reset link.')),
+  usernameResetConfirmUrl: Type.Optional(Link('#/username/reset/confirm/{uid}/{token}', 'Frontend path of the username reset link.')),
+  loginField: Type.Optional(OneOf<LoginField>(LOGIN_FIELDS, { default: 'username', description: 'What logs in, and what `set_username` changes.' })),
+  jwt: JwtOptionsSchema
+}, { additionalProperties: false })
+
+/** Every option: the core's and each dialect's block. Its JSON Schema is bin/options-schema.ts's file. */
+export const AccountsOptionsSchema = Type.Object({
+  ...CoreOptionsSchema.properties,
+  djRestAuth: Type.Optional(DjRestAuthOptionsSchema),
+  drfJwt: Type.Optional(DrfJwtOptionsSchema),
+  sanicJwt: Type.Optional(SanicJwtOptionsSchema)
+}, { additionalProperties: false, title: 'fastify-accounts options' })
+
+/** A key that no longer signs but still verifies the tokens it signed, until they expire (key rotation). */
+export type VerifyingKey = Static<typeof VerifyingKeySchema>
+export type JwtOptions = Static<typeof JwtOptionsSchema>
+/** A budget: at most `max` requests per `timeWindow` seconds. */
+export type RateLimitWindow = Static<ReturnType<typeof RateLimitWindowSchema>>
+export type RateLimitOptions = Static<typeof RateLimitOptionsSchema>
+/** djoser's DJOSER settings, camelCased, plus what the plugin needs to run, and the dialects' settings. */
+export type AccountsOptions = Static<typeof AccountsOptionsSchema>
+
+export type ResolvedRateLimitOptions = Required<Omit<RateLimitOptions, 'redis'>> & Pick<RateLimitOptions, 'redis'>
 
 export type ResolvedJwtOptions = Required<Omit<JwtOptions, 'verifyingKey' | 'signingKid' | 'audience' | 'issuer' | 'verifyingKeys'>> &
   Pick<JwtOptions, 'verifyingKey' | 'signingKid' | 'audience' | 'issuer'> &
@@ -169,90 +237,16 @@ export type ResolvedOptions =
   Pick<AccountsOptions, 'store' | 'mailer' | 'passwordHasher' | 'argon2' | 'passwordValidation'> &
   { jwt: ResolvedJwtOptions }
 
-/** Every default in one place. Where a default differs from djoser's or simplejwt's, the README says so. */
-export const DEFAULTS = {
-  dialect: 'djoser',
-  rateLimit: {
-    perIp: { max: 30, timeWindow: 60 },
-    perAccount: { max: 10, timeWindow: 60 },
-    redisNamespace: 'accounts-rate-limit:'
-  },
-  passwordResetTimeout: 259200,
-  domain: 'localhost:3000',
-  siteName: 'fastify-accounts',
-  protocol: 'http',
-  bodyLimit: 16384,
-  rehashOnLogin: true,
-  closeResources: false,
-  openApiSecurity: false,
-  sendActivationEmail: true,
-  sendConfirmationEmail: false,
-  userCreatePasswordRetype: false,
-  setPasswordRetype: false,
-  passwordResetConfirmRetype: false,
-  setUsernameRetype: false,
-  usernameResetConfirmRetype: false,
-  passwordResetShowEmailNotFound: false,
-  usernameResetShowEmailNotFound: false,
-  passwordChangedEmailConfirmation: false,
-  usernameChangedEmailConfirmation: false,
-  logoutOnPasswordChange: false,
-  revokeTokensOnPasswordChange: true,
-  revokeAccessOnPasswordChange: false,
-  hideUsers: true,
-  activationUrl: '#/activate/{uid}/{token}',
-  passwordResetConfirmUrl: '#/password/reset/confirm/{uid}/{token}',
-  usernameResetConfirmUrl: '#/username/reset/confirm/{uid}/{token}',
-  loginField: 'username',
-  jwt: {
-    algorithm: 'HS256',
-    accessTokenLifetime: 300,
-    refreshTokenLifetime: 86400,
-    rotateRefreshTokens: false,
-    blacklistAfterRotation: false,
-    updateLastLogin: false,
-    leeway: 0,
-    authHeaderTypes: ['Bearer'],
-    userIdClaim: 'user_id',
-    tokenTypeClaim: 'token_type',
-    jtiClaim: 'jti',
-    refreshReuseDetection: true,
-    refreshReuseInterval: 10,
-    verifyingKeys: []
-  }
-} as const satisfies Omit<ResolvedOptions, 'jwt' | 'secretKey' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'> & { jwt: Omit<ResolvedJwtOptions, 'signingKey'> }
-
-const BOOLEAN_OPTIONS = [
-  'rehashOnLogin', 'closeResources', 'openApiSecurity', 'sendActivationEmail', 'sendConfirmationEmail', 'userCreatePasswordRetype', 'setPasswordRetype',
-  'passwordResetConfirmRetype', 'setUsernameRetype', 'usernameResetConfirmRetype',
-  'passwordResetShowEmailNotFound', 'usernameResetShowEmailNotFound', 'passwordChangedEmailConfirmation',
-  'usernameChangedEmailConfirmation', 'logoutOnPasswordChange', 'revokeTokensOnPasswordChange', 'revokeAccessOnPasswordChange', 'hideUsers'
-] as const
-const JWT_BOOLEAN_OPTIONS = ['rotateRefreshTokens', 'blacklistAfterRotation', 'updateLastLogin', 'refreshReuseDetection'] as const
-const LINK_OPTIONS = ['activationUrl', 'passwordResetConfirmUrl', 'usernameResetConfirmUrl'] as const
-const ALGORITHMS: readonly JwtAlgorithm[] = [
-  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'
-]
-const KNOWN_OPTIONS = new Set<string>([
-  ...Object.keys(DEFAULTS), 'djRestAuth', 'drfJwt', 'sanicJwt', 'jwt', 'store', 'mailer', 'passwordHasher', 'argon2', 'passwordValidation', 'secretKey', 'prefix', 'decorators'
-])
-const KNOWN_JWT_OPTIONS = new Set<string>([...Object.keys(DEFAULTS.jwt), 'signingKey', 'verifyingKey', 'signingKid', 'audience', 'issuer'])
-const VERIFYING_KEY_FIELDS = new Set(['kid', 'key', 'algorithm'])
-/** The key type (node:crypto's asymmetricKeyType) each asymmetric algorithm family verifies with. */
-const KEY_TYPES: Record<string, readonly string[]> = { RS: ['rsa'], PS: ['rsa', 'rsa-pss'], ES: ['ec'], Ed: ['ed25519', 'ed448'] }
-
-
-function isRecord (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
+/** The core options that have a default (each schema's `default`), as DEFAULTS holds them. */
+export type OptionsDefaults = Omit<ResolvedOptions, 'jwt' | 'secretKey' | 'rateLimit' | 'store' | 'mailer' | 'passwordHasher' | 'argon2' | 'passwordValidation' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'> & {
+  rateLimit: Omit<ResolvedRateLimitOptions, 'redis'>
+  argon2: Required<NonNullable<AccountsOptions['argon2']>>
+  passwordValidation: Required<Omit<PasswordValidationOptions, 'userAttributeSimilarity'>> & { userAttributeSimilarity: typeof SIMILARITY }
+  jwt: Omit<ResolvedJwtOptions, 'signingKey' | 'verifyingKey' | 'signingKid' | 'audience' | 'issuer'>
 }
 
-function expect (condition: boolean, message: string): asserts condition {
-  if (!condition) throw new OptionsError(message)
-}
-
-function isPositiveInteger (value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0
-}
+/** Every default of the core's options, read from CoreOptionsSchema. The README's table lists them beside djoser's and simplejwt's. */
+export const DEFAULTS = defaultsOf(CoreOptionsSchema) as DeepReadonly<OptionsDefaults>
 
 /** Every method the plugin calls on each store, so a store missing one fails at registration, not at its first call. */
 const USER_STORE_METHODS = ['createUser', 'findUserById', 'findUserByUsername', 'findUserByEmail', 'updateUser', 'deleteUser', 'listUsers'] as const
@@ -260,6 +254,8 @@ const TOKEN_STORE_METHODS = [
   'saveRefreshToken', 'findRefreshToken', 'claimRefreshToken', 'revokeRefreshToken', 'revokeRefreshFamily', 'revokeUserRefreshTokens',
   'saveAuthToken', 'findAuthToken', 'deleteAuthToken', 'deleteUserAuthTokens', 'purgeExpired'
 ] as const
+/** The key type (node:crypto's asymmetricKeyType) each asymmetric algorithm family verifies with. */
+const KEY_TYPES: Record<string, readonly string[]> = { RS: ['rsa'], PS: ['rsa', 'rsa-pss'], ES: ['ec'], Ed: ['ed25519', 'ed448'] }
 
 function expectMethods (value: unknown, name: string, port: string, methods: readonly string[]): void {
   expect(isRecord(value), `${name} must be a ${port}`)
@@ -267,83 +263,43 @@ function expectMethods (value: unknown, name: string, port: string, methods: rea
   expect(missing.length === 0, `${name} must implement ${port}: missing ${missing.join(', ')}`)
 }
 
-/** Merges defaults under the given options and rejects anything a Django team could mistype. */
+/** Merges the defaults under the given options, after checking them against the schemas and what no schema can say. */
 export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   expect(isRecord(input), 'options must be an object')
-  for (const key of Object.keys(input)) {
-    expect(KNOWN_OPTIONS.has(key), `unknown option "${key}"`)
-  }
-  expect(isRecord(input.jwt), 'options.jwt is required (at least { signingKey })')
-  for (const key of Object.keys(input.jwt)) {
-    expect(KNOWN_JWT_OPTIONS.has(key), `unknown option "jwt.${key}"`)
-  }
-  const jwt = { ...DEFAULTS.jwt, authHeaderTypes: [...DEFAULTS.jwt.authHeaderTypes], verifyingKeys: [], ...stripUndefined(input.jwt) } as ResolvedJwtOptions
-  const options = { ...DEFAULTS, ...stripUndefined(input), jwt } as ResolvedOptions
+  const sanicJwtBlock: unknown = input.sanicJwt
+  expect(!isRecord(sanicJwtBlock) || sanicJwtBlock.prefix === undefined, "sanicJwt.prefix: the routes mount at the plugin's prefix")
+  // Each dialect checks its own block (its resolver also serves its route plugin); the core checks the rest.
+  const { djRestAuth, drfJwt, sanicJwt, ...core } = input
+  checkOptions(CoreOptionsSchema, core)
+  const options = withDefaults<ResolvedOptions>(DEFAULTS, core)
+  const jwt = options.jwt
 
-  expect(ALGORITHMS.includes(jwt.algorithm), `jwt.algorithm must be one of ${ALGORITHMS.join(', ')}`)
-  expect(typeof jwt.signingKey === 'string' && jwt.signingKey.length > 0, 'jwt.signingKey is required')
   const symmetric = jwt.algorithm.startsWith('HS')
   if (symmetric) {
     expect(jwt.verifyingKey === undefined, `jwt.verifyingKey is only for asymmetric algorithms, not ${jwt.algorithm}`)
     expect(!jwt.signingKey.includes('-----BEGIN'), `jwt.signingKey looks like a PEM key, but ${jwt.algorithm} wants a shared secret`)
   } else {
-    expect(typeof jwt.verifyingKey === 'string' && jwt.verifyingKey.includes('-----BEGIN'),
-      `jwt.verifyingKey (a PEM public key) is required with ${jwt.algorithm}`)
+    expect(jwt.verifyingKey?.includes('-----BEGIN') === true, `jwt.verifyingKey (a PEM public key) is required with ${jwt.algorithm}`)
     expect(jwt.signingKey.includes('-----BEGIN'), `jwt.signingKey must be a PEM private key with ${jwt.algorithm}`)
   }
-  for (const key of ['accessTokenLifetime', 'refreshTokenLifetime'] as const) {
-    expect(isPositiveInteger(jwt[key]), `jwt.${key} must be a positive whole number of seconds`)
-  }
-  expect(Number.isInteger(jwt.leeway) && jwt.leeway >= 0, 'jwt.leeway must be a whole number of seconds, 0 or more')
-  expect(Number.isInteger(jwt.refreshReuseInterval) && jwt.refreshReuseInterval >= 0,
-    'jwt.refreshReuseInterval must be a whole number of seconds, 0 or more')
+  expect(!jwt.authHeaderTypes.some((type) => type.toLowerCase() === 'token'), 'jwt.authHeaderTypes cannot include "Token": it is the opaque token scheme')
   jwt.verifyingKeys = resolveVerifyingKeys(jwt)
-  for (const key of JWT_BOOLEAN_OPTIONS) expect(typeof jwt[key] === 'boolean', `jwt.${key} must be a boolean`)
-  expect(Array.isArray(jwt.authHeaderTypes) && jwt.authHeaderTypes.length > 0 &&
-    jwt.authHeaderTypes.every((type) => typeof type === 'string' && /^[A-Za-z][\w-]*$/.test(type)),
-  'jwt.authHeaderTypes must be a non-empty array of words such as ["Bearer"] or ["JWT"]')
-  expect(!jwt.authHeaderTypes.some((type) => type.toLowerCase() === 'token'),
-    'jwt.authHeaderTypes cannot include "Token": it is the opaque token scheme')
-  for (const key of ['userIdClaim', 'tokenTypeClaim', 'jtiClaim'] as const) {
-    expect(typeof jwt[key] === 'string' && jwt[key].length > 0, `jwt.${key} must be a non-empty string`)
-  }
-  for (const key of ['audience', 'issuer'] as const) {
-    expect(jwt[key] === undefined || (typeof jwt[key] === 'string' && jwt[key].length > 0), `jwt.${key} must be a non-empty string`)
-  }
 
-  for (const key of BOOLEAN_OPTIONS) expect(typeof options[key] === 'boolean', `${key} must be a boolean`)
-  options.rateLimit = resolveRateLimit(input.rateLimit)
-  options.drfJwt = resolveDrfJwtOptions(input.drfJwt)
-  options.djRestAuth = resolveDjRestAuthOptions(input.djRestAuth)
-  expect(input.sanicJwt === undefined || isRecord(input.sanicJwt), 'sanicJwt must be an object')
-  expect(input.sanicJwt?.prefix === undefined, "sanicJwt.prefix: the routes mount at the plugin's prefix")
-  options.sanicJwt = resolveSanicJwtOptions(input.sanicJwt ?? {})
+  options.drfJwt = resolveDrfJwtOptions(drfJwt)
+  options.djRestAuth = resolveDjRestAuthOptions(djRestAuth)
+  options.sanicJwt = resolveSanicJwtOptions(sanicJwt)
   if (options.dialect === 'dj-rest-auth') {
     // allauth's email verification is the core's activation: its setting decides unless both are given.
     const implied = djRestAuthCoreDefaults(options.djRestAuth)
     if (input.sendActivationEmail === undefined) options.sendActivationEmail = implied.sendActivationEmail
     if (input.activationUrl === undefined) options.activationUrl = implied.activationUrl
   }
-  for (const key of LINK_OPTIONS) {
-    const value = options[key]
-    expect(typeof value === 'string' && value.includes('{uid}') && value.includes('{token}'),
-      `${key} must be a string containing {uid} and {token}`)
-  }
-  expect(DIALECTS.includes(options.dialect), `dialect must be one of ${DIALECTS.join(', ')}`)
-  expect(options.loginField === 'username' || options.loginField === 'email', 'loginField must be "username" or "email"')
-  expect(isPositiveInteger(options.passwordResetTimeout), 'passwordResetTimeout must be a positive whole number of seconds')
-  expect(isPositiveInteger(options.bodyLimit), 'bodyLimit must be a positive whole number of bytes')
-  expect(options.protocol === 'http' || options.protocol === 'https', 'protocol must be "http" or "https"')
-  for (const key of ['domain', 'siteName'] as const) {
-    expect(typeof options[key] === 'string' && options[key].length > 0, `${key} must be a non-empty string`)
-  }
 
   if (options.secretKey === undefined) {
     expect(symmetric, `secretKey (the HMAC key of activation and reset links) is required with ${jwt.algorithm}`)
+    expect(jwt.signingKey.length >= 16, 'secretKey must be a string of at least 16 characters (jwt.signingKey is the default)')
     options.secretKey = jwt.signingKey
   }
-  expect(typeof options.secretKey === 'string' && options.secretKey.length >= 16, 'secretKey must be a string of at least 16 characters')
-
   if (options.store !== undefined) {
     expect(isRecord(options.store), 'store must be { users, tokens }')
     expectMethods(options.store.users, 'store.users', 'UserStore', USER_STORE_METHODS)
@@ -354,57 +310,28 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   return options
 }
 
-/** jwt.signingKid and jwt.verifyingKeys: every old key named, typed and usable for its algorithm. */
+/** jwt.verifyingKeys: each old key named once, apart from the current one, and usable for its algorithm. */
 function resolveVerifyingKeys (jwt: ResolvedJwtOptions): Array<Required<VerifyingKey>> {
-  expect(jwt.signingKid === undefined || (typeof jwt.signingKid === 'string' && jwt.signingKid.length > 0),
-    'jwt.signingKid must be a non-empty string (the kid header of new tokens)')
-  const input: unknown = jwt.verifyingKeys
-  expect(Array.isArray(input), 'jwt.verifyingKeys must be an array of { kid, key, algorithm? }')
-  expect(input.length === 0 || jwt.signingKid !== undefined,
+  expect(jwt.verifyingKeys.length === 0 || jwt.signingKid !== undefined,
     'jwt.verifyingKeys needs jwt.signingKid: new tokens must name their key, or they stop verifying at the next rotation')
   const seen = new Set<string>()
-  return input.map((entry: unknown, i): Required<VerifyingKey> => {
+  return jwt.verifyingKeys.map(({ kid, key, algorithm = jwt.algorithm }, i) => {
     const at = `jwt.verifyingKeys[${i}]`
-    expect(isRecord(entry), `${at} must be an object { kid, key, algorithm? }`)
-    for (const field of Object.keys(entry)) expect(VERIFYING_KEY_FIELDS.has(field), `unknown option "${at}.${field}"`)
-    const { kid, key } = entry
-    const algorithm = entry.algorithm ?? jwt.algorithm
-    expect(typeof kid === 'string' && kid.length > 0, `${at}.kid must be a non-empty string`)
     expect(kid !== jwt.signingKid, `${at}.kid "${kid}" is jwt.signingKid: list only older keys (the current one is jwt.signingKey)`)
     expect(!seen.has(kid), `${at}.kid "${kid}" is listed twice`)
     seen.add(kid)
-    expect(ALGORITHMS.includes(algorithm as JwtAlgorithm), `${at}.algorithm must be one of ${ALGORITHMS.join(', ')}`)
-    expect(typeof key === 'string' && key.length > 0, `${at}.key is required`)
-    if ((algorithm as string).startsWith('HS')) {
-      expect(!key.includes('-----BEGIN'), `${at}.key looks like a PEM key, but ${algorithm as string} wants the old shared secret`)
+    if (algorithm.startsWith('HS')) {
+      expect(!key.includes('-----BEGIN'), `${at}.key looks like a PEM key, but ${algorithm} wants the old shared secret`)
     } else {
       expect(!key.includes('PRIVATE KEY'), `${at}.key is a private key: give its PEM public key`)
       let type: string | undefined
       try {
         type = createPublicKey(key).asymmetricKeyType
       } catch {
-        throw new OptionsError(`${at}.key must be a PEM public key with ${algorithm as string}`)
+        throw new OptionsError(`${at}.key must be a PEM public key with ${algorithm}`)
       }
-      const wanted = KEY_TYPES[(algorithm as string).slice(0, 2)]
-      expect(type !== undefined && wanted.includes(type), `${at}.key is an ${String(type)} key, which cannot verify ${algorithm as string}`)
+      expect(type !== undefined && KEY_TYPES[algorithm.slice(0, 2)].includes(type), `${at}.key is an ${String(type)} key, which cannot verify ${algorithm}`)
     }
-    return { kid, key, algorithm: algorithm as JwtAlgorithm }
+    return { kid, key, algorithm }
   })
-}
-
-function resolveRateLimit (input: RateLimitOptions | false | undefined): ResolvedRateLimitOptions | false {
-  if (input === false) return false
-  expect(input === undefined || isRecord(input), 'rateLimit must be false or { perIp, perAccount, redis }')
-  const resolved: ResolvedRateLimitOptions = { ...DEFAULTS.rateLimit, ...stripUndefined(input ?? {}) }
-  for (const key of ['perIp', 'perAccount'] as const) {
-    const limit = resolved[key]
-    expect(isRecord(limit) && isPositiveInteger(limit.max) && isPositiveInteger(limit.timeWindow),
-      `rateLimit.${key} must be { max, timeWindow } with whole numbers above 0 (timeWindow in seconds)`)
-  }
-  expect(resolved.redis === undefined || isRecord(resolved.redis), 'rateLimit.redis must be an ioredis client')
-  return resolved
-}
-
-function stripUndefined<T extends object> (value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
 }
