@@ -19,15 +19,14 @@ import { TokenService } from './tokens.js'
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000
 
-/** The decorator names in use; a name another plugin already took fails here, naming the option to set. */
+/**
+ * The decorator names in use (their syntax is checked with the options); a name another plugin already
+ * took fails here, naming the option to set.
+ */
 function decoratorNames (app: FastifyInstance, given: DecoratorsOption | undefined): DecoratorNames {
-  if (given !== undefined && (typeof given !== 'object' || given === null)) throw new OptionsError('decorators must be { user?, auth?, authenticate?, accounts? }')
   const names: DecoratorNames = { ...DEFAULT_DECORATOR_NAMES }
   for (const [key, value] of Object.entries(given ?? {})) {
-    if (!Object.hasOwn(DEFAULT_DECORATOR_NAMES, key)) throw new OptionsError(`unknown option "decorators.${key}"`)
-    if (value === undefined) continue
-    if (typeof value !== 'string' || !/^[A-Za-z_$][\w$]*$/.test(value)) throw new OptionsError(`decorators.${key} must be a JavaScript identifier`)
-    names[key as keyof DecoratorNames] = value
+    if (typeof value === 'string') names[key as keyof DecoratorNames] = value
   }
   const taken = (where: 'request' | 'instance', key: keyof DecoratorNames): void => {
     const name = names[key]
