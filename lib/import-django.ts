@@ -21,9 +21,10 @@
  * taken as UTC (Django's USE_TZ = True, the default since 1.x's startproject).
  */
 import { existsSync } from 'node:fs'
-import SQLite from 'better-sqlite3'
+import type SQLite from 'better-sqlite3'
 import type { Kysely } from 'kysely'
-import pg from 'pg'
+import type pg from 'pg'
+import { loadOptional } from './optional-package.js'
 import { DuplicateUserError, type NewRefreshToken, type TokenStore, type User, type UserStore } from './ports.js'
 import { redactUrl, sqliteFilenameOf } from './stores/factory.js'
 import { KyselyTokenStore, KyselyUserStore } from './stores/kysely.js'
@@ -103,11 +104,18 @@ interface Source {
   close (): Promise<void>
 }
 
-function sqliteSource (file: string): Source {
+// The source's driver is loaded only for a source of its kind (both are optional peer dependencies).
+const loadSqlite = async (): Promise<typeof SQLite> =>
+  (await loadOptional('better-sqlite3', 'Django SQLite sources', async () => await import('better-sqlite3'))).default
+const loadPg = async (): Promise<typeof pg> =>
+  (await loadOptional('pg', 'Django PostgreSQL sources', async () => await import('pg'))).default
+
+async function sqliteSource (file: string): Promise<Source> {
   if (!existsSync(file)) throw new DjangoImportError(`no such file: ${file}`)
+  const Database = await loadSqlite()
   let db: SQLite.Database
   try {
-    db = new SQLite(file, { readonly: true, fileMustExist: true })
+    db = new Database(file, { readonly: true, fileMustExist: true })
     db.pragma('busy_timeout = 5000')
     // A deferred transaction: the first read takes the snapshot every later read sees.
     db.exec('BEGIN')
@@ -126,7 +134,8 @@ function sqliteSource (file: string): Source {
 }
 
 async function postgresSource (url: string): Promise<Source> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'fastify-accounts import-django' })
+  const { Client } = await loadPg()
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'fastify-accounts import-django' })
   client.on('error', () => { /* the failing query reports it */ })
   try {
     await client.connect()
@@ -154,7 +163,7 @@ async function openSource (from: string): Promise<Source> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(from) && !/^sqlite:/i.test(from)) {
     throw new DjangoImportError(`unsupported source ${redactUrl(from)}: give a Django SQLite file or a postgres://… URL`)
   }
-  return sqliteSource(/^sqlite:/i.test(from) ? sqliteFilenameOf(from) : from)
+  return await sqliteSource(/^sqlite:/i.test(from) ? sqliteFilenameOf(from) : from)
 }
 
 /** Every row of `table` in pages ordered by `key`, `columns` selected from `from` (`table` with joins). */

@@ -1,5 +1,5 @@
 import { createHash, pbkdf2, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
-import { createRequire } from 'node:module'
+import { loadOptional, MissingPackageError } from '../optional-package.js'
 import type { PasswordHasher } from '../ports.js'
 import { Argon2Hasher, type Argon2Options } from './argon2.js'
 
@@ -7,19 +7,28 @@ import { Argon2Hasher, type Argon2Options } from './argon2.js'
 interface Bcrypt {
   compare (data: string, encrypted: string): Promise<boolean>
 }
-let bcryptModule: Bcrypt | undefined
+/** A variable, not a literal: the package ships no types (and is an optional peer dependency). */
+const BCRYPT_PACKAGE = 'bcrypt'
+let bcryptModule: Promise<Bcrypt> | undefined
 
-/** The native module that is broken or missing on this machine; verify rethrows it (the plugin answers 503 and logs it). */
+/** The native module is installed but cannot be loaded (a broken build); verify rethrows it. */
 class BcryptUnavailableError extends Error {}
 
-/** Loaded on the first bcrypt hash seen, so a deployment without bcrypt users never needs the native module. */
-function bcrypt (): Bcrypt {
-  try {
-    bcryptModule ??= createRequire(import.meta.url)('bcrypt') as Bcrypt
-  } catch (error) {
+/**
+ * Loaded on the first bcrypt hash seen, so a deployment without bcrypt users never needs the package. Not
+ * installed: a MissingPackageError naming it; installed but broken: a BcryptUnavailableError. A failed load
+ * is tried again on the next bcrypt hash (the package may have been installed meanwhile).
+ */
+async function bcrypt (): Promise<Bcrypt> {
+  bcryptModule ??= loadOptional(BCRYPT_PACKAGE, "Django's bcrypt and bcrypt_sha256 password hashes", async () => {
+    const loaded = await import(BCRYPT_PACKAGE) as { default?: Bcrypt } & Bcrypt
+    return loaded.default ?? loaded
+  }).catch((error: unknown) => {
+    bcryptModule = undefined
+    if (error instanceof MissingPackageError) throw error
     throw new BcryptUnavailableError(`fastify-accounts: the bcrypt package cannot be loaded: ${(error as Error).message}`, { cause: error })
-  }
-  return bcryptModule
+  })
+  return await bcryptModule
 }
 
 function pbkdf2Async (password: Buffer, salt: Buffer, iterations: number, keylen: number, digest: string): Promise<Buffer> {
@@ -77,7 +86,8 @@ export const DJANGO_HASH_ALGORITHMS = ['pbkdf2_sha256', 'pbkdf2_sha1', 'argon2',
  * `rehashOnLogin` (the default) a user's Django hash becomes argon2id on their next successful login.
  * A wrong password, an unusable or unreadable hash all answer false, after spending about one hash of
  * work (so an unusable password does not answer faster than a wrong one); verify does not throw for any
- * input (only when the `bcrypt` native module cannot be loaded, which the plugin answers with a 503).
+ * input, except for a bcrypt hash when the optional `bcrypt` package is not installed (a MissingPackageError
+ * naming it) or cannot be loaded: the plugin then answers 503 (never a wrong "bad password") and logs why.
  * Django's salted/unsalted MD5 and SHA-1 and crypt hashers (legacy, not among Django 3.2's defaults) are not read.
  */
 export class DjangoPasswordHasher implements PasswordHasher {
@@ -109,7 +119,8 @@ export class DjangoPasswordHasher implements PasswordHasher {
       }
       return await this.inner.verify(encoded, password)
     } catch (error) {
-      if (error instanceof BcryptUnavailableError) throw error
+      // Fail closed and say why: the plugin answers 503 and logs this error, which names the package.
+      if (error instanceof BcryptUnavailableError || error instanceof MissingPackageError) throw error
       return false
     }
   }
@@ -140,14 +151,14 @@ export class DjangoPasswordHasher implements PasswordHasher {
       // $2y$ (PHP's name) and $2b$ are the same algorithm; the bcrypt package knows only $2a$ and $2b$.
       const hash = inner.replace(/^\$2y\$/, '$2b$')
       if (algorithm === 'bcrypt_sha256') {
-        return await bcrypt().compare(createHash('sha256').update(password, 'utf8').digest('hex'), hash)
+        return await (await bcrypt()).compare(createHash('sha256').update(password, 'utf8').digest('hex'), hash)
       }
       // Python's bcrypt refuses a NUL byte (so Django never matched one); C strings would cut the password there.
       if (password.includes('\0')) {
-        await bcrypt().compare('', hash)
+        await (await bcrypt()).compare('', hash)
         return false
       }
-      return await bcrypt().compare(password, hash)
+      return await (await bcrypt()).compare(password, hash)
     }
 
     m = SCRYPT.exec(encoded)

@@ -1,12 +1,21 @@
 import { join, resolve } from 'node:path'
 import type { Kysely } from 'kysely'
+import { loadOptional } from '../optional-package.js'
 import type { StoreLogger, TokenStore, UserStore } from '../ports.js'
-import { createPostgresStores, type PostgresStoreOptions } from './postgres.js'
-import { RedisTokenStore, type RedisTokenStoreOptions } from './redis.js'
+import type { PostgresStoreOptions, RedisTokenStoreOptions, SqliteStoreOptions } from './driver-options.js'
 import type { Database } from './schema.js'
-import { createSqliteStores, type SqliteStoreOptions } from './sqlite.js'
 
 export type { StoreLogger } from '../ports.js'
+export type { PostgresStoreOptions, RedisClientOptions, RedisTokenStoreOptions, SqliteStoreOptions } from './driver-options.js'
+
+// The store modules import their driver (an optional peer dependency); each is loaded only for a URL that
+// names it, and a driver that is not installed fails with the package to install.
+const loadSqlite = async (): Promise<typeof import('./sqlite.js')> =>
+  await loadOptional('better-sqlite3', 'sqlite: URLs', async () => await import('./sqlite.js'))
+const loadPostgres = async (): Promise<typeof import('./postgres.js')> =>
+  await loadOptional('pg', 'postgres:// URLs', async () => await import('./postgres.js'))
+const loadRedis = async (): Promise<typeof import('./redis.js')> =>
+  await loadOptional('ioredis', 'redis:// URLs', async () => await import('./redis.js'))
 
 export interface CreateStoresOptions {
   /**
@@ -67,26 +76,33 @@ export function redactUrl (url: string): string {
  * tokens when `redisUrl` is set. The SQL schema is migrated on open unless `migrate: false`.
  */
 export async function createStores (options: CreateStoresOptions): Promise<Stores> {
-  const { databaseUrl, redisUrl, logger } = options
+  const { databaseUrl, logger } = options
+  const redisUrl = options.redisUrl === '' ? undefined : options.redisUrl
   const migrate = options.migrate ?? true
-  let sqlStores: { users: UserStore, tokens: TokenStore, db: Kysely<Database>, applied: string[], close: () => Promise<void> }
-  let sqlKind: 'sqlite' | 'postgres'
-  if (/^sqlite:/i.test(databaseUrl)) {
-    sqlStores = await createSqliteStores(sqliteFilenameOf(databaseUrl), { ...options.sqlite, migrate })
-    sqlKind = 'sqlite'
-  } else if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
-    sqlStores = await createPostgresStores(databaseUrl, { ...options.postgres, migrate, logger })
-    sqlKind = 'postgres'
-  } else {
+  const sqlKind = /^sqlite:/i.test(databaseUrl) ? 'sqlite' : /^postgres(ql)?:\/\//i.test(databaseUrl) ? 'postgres' : undefined
+  if (sqlKind === undefined) {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1]
     throw new TypeError(`fastify-accounts: unsupported database URL ${scheme === undefined ? `"${redactUrl(databaseUrl)}"` : `scheme "${scheme}:"`}; use sqlite:<path>, sqlite::memory: or postgres://…`)
   }
+  if (redisUrl !== undefined && !/^rediss?:\/\//i.test(redisUrl)) {
+    throw new TypeError(`fastify-accounts: unsupported Redis URL "${redactUrl(redisUrl)}"; use redis://… or rediss://…`)
+  }
+  // Every driver the URLs need is loaded before anything is opened, so a missing one leaves nothing open.
+  const redisModule = redisUrl === undefined ? undefined : await loadRedis()
+  let sqlStores: { users: UserStore, tokens: TokenStore, db: Kysely<Database>, applied: string[], close: () => Promise<void> }
+  if (sqlKind === 'sqlite') {
+    const filename = sqliteFilenameOf(databaseUrl)
+    const { createSqliteStores } = await loadSqlite()
+    sqlStores = await createSqliteStores(filename, { ...options.sqlite, migrate })
+  } else {
+    const { createPostgresStores } = await loadPostgres()
+    sqlStores = await createPostgresStores(databaseUrl, { ...options.postgres, migrate, logger })
+  }
 
-  let redis: RedisTokenStore | undefined
-  if (redisUrl !== undefined && redisUrl !== '') {
+  let redis: InstanceType<NonNullable<typeof redisModule>['RedisTokenStore']> | undefined
+  if (redisModule !== undefined && redisUrl !== undefined) {
     try {
-      if (!/^rediss?:\/\//i.test(redisUrl)) throw new TypeError(`fastify-accounts: unsupported Redis URL "${redactUrl(redisUrl)}"; use redis://… or rediss://…`)
-      redis = new RedisTokenStore(redisUrl, { ...options.redis, logger })
+      redis = new redisModule.RedisTokenStore(redisUrl, { ...options.redis, logger })
       await redis.connect()
     } catch (error) {
       await redis?.close()

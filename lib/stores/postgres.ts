@@ -7,33 +7,10 @@ import {
   type UserRow
 } from './kysely.js'
 import { migrateToLatest } from './migrations.js'
+import type { PostgresStoreOptions } from './driver-options.js'
 import type { AuthTokenTable, Database, RefreshTokenTable, UserTable } from './schema.js'
 
-export interface PostgresStoreOptions {
-  /**
-   * The schema that holds the tables (created when missing; the connections' search_path is set to it).
-   * Default: the connection's current schema (normally `public`). Lower-case letters, digits and `_`.
-   */
-  schema?: string
-  /** Connections in the pool (default 10). Each instance of the app has its own pool. */
-  poolSize?: number
-  /** How long to wait for a connection, new or from the pool, before answering 503 (default 1000 ms). */
-  connectionTimeoutMs?: number
-  /**
-   * How long one statement may run (default 1500 ms): PostgreSQL's `statement_timeout` and `lock_timeout`,
-   * plus a client-side read timeout 500 ms longer, which covers a server that stopped answering on an open
-   * connection. Migrations run without it.
-   */
-  statementTimeoutMs?: number
-  /** Idle connections are closed after this long (default 10000 ms). */
-  idleTimeoutMs?: number
-  /** Shown in pg_stat_activity (default `fastify-accounts`). */
-  applicationName?: string
-  /** Bring the tables up to date on open (default true). Several instances may migrate at once. */
-  migrate?: boolean
-  /** Where pool errors go (an idle connection dropped by the server, say); default nowhere. */
-  logger?: StoreLogger
-}
+export type { PostgresStoreOptions } from './driver-options.js'
 
 export interface PostgresStores {
   users: PostgresUserStore
@@ -154,17 +131,25 @@ const REFRESH_COLUMNS = ['jti', 'user_id', 'family', 'expires_at', 'used_at', 'r
 const AUTH_COLUMNS = ['hash', 'user_id', 'created_at'] as const satisfies ReadonlyArray<keyof AuthTokenTable>
 
 /**
+ * What the stores' lookups need of a node-postgres `Pool` (which is one): named-statement queries. Spelled
+ * out here so that this module's declarations do not need @types/pg.
+ */
+export interface NamedQueryPool {
+  query (config: { name: string, text: string, values: unknown[] }): Promise<{ rows: unknown[] }>
+}
+
+/**
  * A lookup run as a named prepared statement on the pool's connections: PostgreSQL parses and plans it once
  * per connection, and Kysely compiles its SQL once (instead of building, compiling and sending a fresh
  * statement on every call, which cost more than the lookup: bench/README.md). Failures are classified as
  * every store query's are.
  */
 class NamedLookup<R> {
-  readonly #pool: pg.Pool
+  readonly #pool: NamedQueryPool
   readonly #name: string
   readonly #text: string
 
-  constructor (pool: pg.Pool, name: string, text: string) {
+  constructor (pool: NamedQueryPool, name: string, text: string) {
     this.#pool = pool
     this.#name = `fastify_accounts_${name}`
     this.#text = text
@@ -172,8 +157,8 @@ class NamedLookup<R> {
 
   async get (value: number | string): Promise<R | undefined> {
     try {
-      const result = await this.#pool.query<R & pg.QueryResultRow>({ name: this.#name, text: this.#text, values: [value] })
-      return result.rows[0]
+      const result = await this.#pool.query({ name: this.#name, text: this.#text, values: [value] })
+      return result.rows[0] as R | undefined
     } catch (error) {
       throw storeError(error)
     }
@@ -186,7 +171,7 @@ export class PostgresUserStore extends KyselyUserStore {
   readonly #byUsername: NamedLookup<UserRow>
   readonly #byEmail: NamedLookup<UserRow>
 
-  constructor (db: Kysely<Database>, pool: pg.Pool) {
+  constructor (db: Kysely<Database>, pool: NamedQueryPool) {
     super(db)
     const lookup = (column: 'id' | 'username' | 'email_lower'): NamedLookup<UserRow> => new NamedLookup(pool, `user_by_${column}`,
       db.selectFrom('accounts_user').select(USER_COLUMNS).where(column, '=', column === 'id' ? 0 : '').compile().sql)
@@ -213,7 +198,7 @@ export class PostgresTokenStore extends KyselyTokenStore {
   readonly #refresh: NamedLookup<RefreshRow>
   readonly #auth: NamedLookup<Selectable<AuthTokenTable>>
 
-  constructor (db: Kysely<Database>, pool: pg.Pool) {
+  constructor (db: Kysely<Database>, pool: NamedQueryPool) {
     super(db)
     this.#refresh = new NamedLookup(pool, 'refresh_by_jti',
       db.selectFrom('accounts_refresh_token').select(REFRESH_COLUMNS).where('jti', '=', '').compile().sql)

@@ -2,38 +2,9 @@ import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { StoreUnavailableError } from '../ports.js'
 import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, StoreLogger, TokenStore } from '../ports.js'
+import type { RedisClientOptions, RedisTokenStoreOptions } from './driver-options.js'
 
-export interface RedisTokenStoreOptions {
-  /** Prepended to every key (default `accounts:`), so several apps or tests can share one Redis database. */
-  keyPrefix?: string
-  /**
-   * How long a refresh record (and its blacklist entry) is kept after the token expires (default 300 s).
-   * Keep it at least the `jwt.leeway`, so a blacklisted token cannot come back within the leeway.
-   */
-  refreshGraceSeconds?: number
-  /**
-   * Opaque (DRF) tokens expire this long after creation. Default: never, as DRF's tokens; they are then
-   * bounded by deletion: logout, password change or reset, account deletion.
-   */
-  authTokenTtlSeconds?: number | null
-  /** For a client this store creates from a URL: how long connecting may take (default 1000 ms). */
-  connectTimeoutMs?: number
-  /** For a client this store creates from a URL: how long one command may take (default 1000 ms). */
-  commandTimeoutMs?: number
-  /** For a client this store creates from a URL: its name in CLIENT LIST (default `fastify-accounts`). */
-  connectionName?: string
-  /** Where connection losses and recoveries are reported (once per outage). */
-  logger?: StoreLogger
-}
-
-export interface RedisClientOptions {
-  /** Default 1000 ms. */
-  connectTimeoutMs?: number
-  /** Default 1000 ms. */
-  commandTimeoutMs?: number
-  /** Default `fastify-accounts`. */
-  connectionName?: string
-}
+export type { RedisClientOptions, RedisTokenStoreOptions } from './driver-options.js'
 
 /**
  * An ioredis client set up to fail fast and recover by itself: connecting and each command are bounded

@@ -8,7 +8,10 @@ import {
 } from './kysely.js'
 import { migrateToLatest } from './migrations.js'
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './sqlite-checkpointer.js'
+import type { SqliteStoreOptions } from './driver-options.js'
 import type { AuthTokenTable, Database } from './schema.js'
+
+export type { SqliteStoreOptions } from './driver-options.js'
 
 export interface SqliteStores {
   users: SqliteUserStore
@@ -18,17 +21,6 @@ export interface SqliteStores {
   applied: string[]
   /** Closes the database; the stores are unusable afterwards. */
   close (): Promise<void>
-}
-
-export interface SqliteStoreOptions {
-  /** Bring the tables up to date on open (default true); `npm run migrate` opens with false and migrates itself. */
-  migrate?: boolean
-  /**
-   * SQLite's `synchronous` for a file database (WAL mode). `'normal'` (default, as Rails sets it) syncs the
-   * WAL at checkpoints, not at every commit: the file cannot be corrupted, but the last commits before a
-   * power loss or OS crash may be rolled back (a process crash loses nothing). `'full'` syncs every commit.
-   */
-  synchronous?: 'normal' | 'full'
 }
 
 /**
@@ -52,6 +44,15 @@ class Statement<P extends unknown[], R> {
   }
 }
 
+/**
+ * A better-sqlite3 `Database`, as the store constructors take it: named structurally so that this module's
+ * declarations do not need @types/better-sqlite3 (a real `Database` is one).
+ */
+export interface BetterSqlite3Database {
+  prepare (source: string): unknown
+  transaction (fn: (...args: never[]) => unknown): unknown
+}
+
 /** Runs synchronous better-sqlite3 work with the driver's failures classified as every store query's are. */
 function run<T> (work: () => T): T {
   try {
@@ -73,8 +74,9 @@ export class SqliteUserStore extends KyselyUserStore {
   readonly #byUsername: Statement<[string], UserRow>
   readonly #byEmail: Statement<[string], UserRow>
 
-  constructor (db: Kysely<Database>, sqlite: SQLite.Database) {
+  constructor (db: Kysely<Database>, database: BetterSqlite3Database) {
     super(db)
+    const sqlite = database as SQLite.Database
     const select = <P extends unknown[]>(column: 'id' | 'username' | 'email_lower', sample: number | string): Statement<P, UserRow> =>
       new Statement(sqlite, () => db.selectFrom('accounts_user').selectAll().where(column, '=', sample).compile().sql)
     this.#byId = select('id', 0)
@@ -113,8 +115,9 @@ export class SqliteTokenStore extends KyselyTokenStore {
   readonly #insertUsed: Statement<RefreshValues, RefreshRow>
   readonly #findAuth: Statement<[string], Selectable<AuthTokenTable>>
 
-  constructor (db: Kysely<Database>, sqlite: SQLite.Database) {
+  constructor (db: Kysely<Database>, database: BetterSqlite3Database) {
     super(db)
+    const sqlite = database as SQLite.Database
     this.#claim = sqlite.transaction((...args: ClaimArgs) => this.#claimIn(...args))
     // Columns in RefreshValues' order; the values only shape the SQL.
     const row = { jti: '', user_id: 0, family: '', expires_at: 0, used_at: 0, revoked_at: null }
