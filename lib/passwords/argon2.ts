@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { promisify } from 'node:util'
-import * as argon2 from 'argon2'
 import type { PasswordHasher } from '../ports.js'
+
+type Argon2 = typeof import('argon2')
+let argon2Module: Promise<Argon2> | undefined
+/** The native binding loads with the first hash or verify, not with the package: an app's start stays fast. */
+async function loadArgon2 (): Promise<Argon2> {
+  argon2Module ??= import('argon2')
+  return await argon2Module
+}
 
 export interface Argon2Options {
   /** KiB of memory per hash. */
@@ -84,6 +91,7 @@ export class Argon2Hasher implements PasswordHasher {
 
   async hash (password: string): Promise<string> {
     const salt = await randomBytesAsync(SALT_BYTES)
+    const argon2 = await loadArgon2()
     const digest = await this.#slots.run(async () => await argon2.hash(password, {
       type: argon2.argon2id,
       version: ARGON2_VERSION,
@@ -102,6 +110,8 @@ export class Argon2Hasher implements PasswordHasher {
 
   async verify (encoded: string, password: string): Promise<boolean> {
     if (parseArgon2(encoded) === null) return false
+    // Outside the try: a binding that cannot load is a hasher failure (503), not a wrong password.
+    const argon2 = await loadArgon2()
     try {
       return await this.#slots.run(async () => await argon2.verify(encoded, password))
     } catch {
