@@ -104,6 +104,16 @@ t.test('password validators', async t => {
     t.same(validate('٣٨٤٧٢٩١٠٥٦٣', user), [numeric], 'any Unicode decimal digits, as str.isdigit')
   })
 
+  t.test('whitespace: runs count as one character, and a password of spaces alone is refused (ASVS 2.1.1)', async t => {
+    const spaces = 'The password cannot consist only of spaces.'
+    t.same(validate('        ', user), [spaces], 'eight spaces')
+    t.same(validate(' \t\n\u00a0\u3000 ', user), [spaces], 'any Unicode whitespace')
+    t.same(validate('Zq7      k', user), [tooShort], '"Zq7      k" is five characters once its run of spaces is one')
+    t.same(validate('Zq7 k d0p', user), [], 'single spaces count as characters')
+    t.same(validate('Zq7!kd0p   ', user), [], 'a trailing run counts once too, and long enough stays fine')
+    t.same(createPasswordValidator({ minLength: 0 })('   ', user), [spaces], 'even with no minimum length')
+  })
+
   t.test('similarity to the username, the email and its parts', async t => {
     t.same(validate('jsmith_admin1', { username: 'jsmith_admin' }), [similarUser])
     t.same(validate('Jsmith-Admin', { username: 'jsmith_admin' }), [similarUser], 'case-insensitive')

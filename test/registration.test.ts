@@ -342,3 +342,14 @@ t.test('failures', async t => {
     await nothingCreated(t, a, 1, 1)
   })
 })
+
+t.test('regression: a password of eight spaces registered (ASVS 2.1.1); now 400 and no user', async t => {
+  const app = await buildApp()
+  t.teardown(() => app.app.close())
+  for (const password of ['        ', 'Zq7      k']) {
+    const res = await register(app, 'spacey', 'spacey@example.com', password)
+    t.equal(res.statusCode, 400, JSON.stringify(password))
+    t.match(json(res), { password: [/only of spaces|too short/] })
+  }
+  await nothingCreated(t, app)
+})

@@ -72,6 +72,9 @@ function exceedsMaximumLengthRatio (passwordLength: number, maxSimilarity: numbe
   return passwordLength >= 10 * valueLength && valueLength < (maxSimilarity / 2) * passwordLength
 }
 
+/** Runs of whitespace, counted as one character (ASVS 2.1.1: a password's length after collapsing spaces). */
+const WHITESPACE_RUN = /\s+/gu
+
 // Python's `\W` on str is Unicode-aware; JS's is ASCII-only, hence the property classes.
 const NON_WORD = /[^\p{L}\p{N}_]+/u
 const ALL_DIGITS = /^\p{Nd}+$/u
@@ -109,9 +112,11 @@ export function createPasswordValidator (options: PasswordValidationOptions = {}
     const length = password.length > 2 * MAX_PASSWORD_LENGTH ? Infinity : codePoints(password).length
     if (length > MAX_PASSWORD_LENGTH) return [`The password is too long: it must not exceed ${MAX_PASSWORD_LENGTH} characters.`]
     const errors: string[] = []
+    if (password.trim() === '' && password !== '') return ['The password cannot consist only of spaces.']
     const similarTo = tooSimilarTo(codePoints(password.toLowerCase()), user)
     if (similarTo !== null) errors.push(`The password is too close to your ${ATTRIBUTE_LABELS[similarTo]}.`)
-    if (length < minLength) {
+    // Eight spaces, or 'a       b', are not eight characters of secret: runs of whitespace count once.
+    if (codePoints(password.replace(WHITESPACE_RUN, ' ')).length < minLength) {
       errors.push(`The password is too short: it must be at least ${minLength} character${minLength === 1 ? '' : 's'} long.`)
     }
     if (common && isCommon(password)) errors.push('The password is one of the most commonly used passwords.')
