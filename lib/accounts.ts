@@ -55,6 +55,26 @@ export interface ProfileChanges {
   lastName?: string
 }
 
+/**
+ * How a dialect matches usernames. `'exact'`: Django's username field and ModelBackend (djoser, drf-jwt,
+ * sanic-jwt): `alice` and `Alice` are two accounts. `'ignoreCase'`: allauth's (dj-rest-auth): a username
+ * taken in any letter case is taken, and a login finds its account in any letter case.
+ */
+export type UsernameMatching = 'exact' | 'ignoreCase'
+
+/** How `register` checks its input: djoser's rules (the default) or allauth's, as dj-rest-auth's RegisterSerializer. */
+export interface RegistrationRules {
+  /** Default `'exact'`. */
+  usernames?: UsernameMatching
+  /**
+   * `'djoser'` (default): the fields, then the password validated with the user (errors under `password`),
+   * then the retype. `'allauth'`: the password validated without the user beside the other fields (errors
+   * under `password`), the retype after them, then the password validated again with the would-be user:
+   * what fails only then (a validator that needs the user, such as the similarity one) is `non_field_errors`.
+   */
+  passwordChecks?: 'djoser' | 'allauth'
+}
+
 const WIRE_NAMES: Record<keyof ProfileChanges, string> = { username: 'username', email: 'email', firstName: 'first_name', lastName: 'last_name' }
 
 /** Django's normalize_username: NFKC, so 'ａｌｉｃｅ' (fullwidth) is stored as 'alice' and cannot sit beside it. */
@@ -112,10 +132,26 @@ export class AccountService {
     return field === 'username' ? this.#checkUsername(value) : this.#checkEmail(value)
   }
 
-  async #isTaken (field: LoginField, value: string, exceptId?: number): Promise<boolean> {
+  async #isTaken (field: LoginField, value: string, exceptId?: number, usernames: UsernameMatching = 'exact'): Promise<boolean> {
     const users = this.#d.users
+    if (field === 'username' && usernames === 'ignoreCase') {
+      // allauth's clean_username, except that the user's own name (re-cased) is no clash: dj-rest-auth's issue 187.
+      return (await users.findUsersByUsernameIgnoringCase(value)).some((other) => other.id !== exceptId)
+    }
     const found = field === 'username' ? await users.findUserByUsername(value) : await users.findUserByEmail(value)
     return found !== null && found.id !== exceptId
+  }
+
+  /**
+   * The account a username login names. Ignoring case, several accounts may match (`alice` and `Alice`,
+   * created where usernames are exact): the exact one wins, as Django's ModelBackend answers before
+   * allauth's backend; with none exact the login is ambiguous and names no account (allauth's `.get()`
+   * fails with a 500 there), so a password never decides which account it opens.
+   */
+  async #findByUsername (username: string, usernames: UsernameMatching): Promise<User | null> {
+    if (usernames === 'exact') return await this.#d.users.findUserByUsername(username)
+    const matches = await this.#d.users.findUsersByUsernameIgnoringCase(username)
+    return matches.find((user) => user.username === username) ?? (matches.length === 1 ? matches[0] : null)
   }
 
   #takenMessage (field: LoginField): string {
@@ -235,22 +271,42 @@ export class AccountService {
     return this.#d.users.findUserById(id)
   }
 
-  /** POST /users/: all field errors together, then the password rules (djoser's order). */
-  async register (input: { username: string, email: string, password: string, rePassword?: string }, retype = this.#d.options.userCreatePasswordRetype): Promise<User> {
+  /**
+   * POST /users/: all field errors together, then the password rules (djoser's order), or as `rules` say
+   * (dj-rest-auth's registration follows allauth's).
+   */
+  async register (
+    input: { username: string, email: string, password: string, rePassword?: string }, retype = this.#d.options.userCreatePasswordRetype,
+    rules: RegistrationRules = {}
+  ): Promise<User> {
     const o = this.#d.options
+    const allauth = rules.passwordChecks === 'allauth'
     const email = normalizeEmail(input.email)
     const errors: FieldErrors = {}
     const username = normalizeUsername(input.username)
     const usernameErrors = this.#checkUsername(username)
-    if (usernameErrors.length === 0 && await this.#isTaken('username', username)) usernameErrors.push(MESSAGES.usernameTaken)
+    if (usernameErrors.length === 0 && await this.#isTaken('username', username, undefined, rules.usernames)) usernameErrors.push(MESSAGES.usernameTaken)
     if (usernameErrors.length > 0) errors.username = usernameErrors
     const emailErrors = this.#checkEmail(email)
     if (emailErrors.length === 0 && await this.#isTaken('email', email)) emailErrors.push(MESSAGES.emailTaken)
     if (emailErrors.length > 0) errors.email = emailErrors
+    if (allauth) {
+      // allauth's clean_password(password) with no user yet: a field validator, reported with the other fields.
+      const passwordErrors = this.#passwordErrors(input.password, {})
+      if (passwordErrors.length > 0) errors.password = passwordErrors
+    }
     this.#throwIfAny(errors)
-    const passwordErrors = this.#passwordErrors(input.password, { username, email })
-    if (passwordErrors.length > 0) throw fieldErrors({ password: passwordErrors })
+    if (!allauth) {
+      const passwordErrors = this.#passwordErrors(input.password, { username, email })
+      if (passwordErrors.length > 0) throw fieldErrors({ password: passwordErrors })
+    }
     if (retype && input.password !== input.rePassword) throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
+    if (allauth) {
+      // RegisterSerializer.save(): clean_password(password, user=<the would-be user>); only the validators
+      // that need the user can fail now, and DRF reports a DjangoValidationError raised there as non_field_errors.
+      const userErrors = this.#passwordErrors(input.password, { username, email })
+      if (userErrors.length > 0) throw fieldErrors({ non_field_errors: userErrors })
+    }
 
     const password = await this.#hash(input.password)
     let user: User
@@ -318,7 +374,9 @@ export class AccountService {
    * own writable fields. With activation on, a new email deactivates the account and mails a fresh
    * activation link (djoser's UserSerializer.update). Every field's errors are reported together.
    */
-  async updateProfile (current: AccountUser, changes: ProfileChanges, writable: Array<keyof ProfileChanges> = [this.editableField]): Promise<User> {
+  async updateProfile (
+    current: AccountUser, changes: ProfileChanges, writable: Array<keyof ProfileChanges> = [this.editableField], usernames: UsernameMatching = 'exact'
+  ): Promise<User> {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
     const patch: UserPatch = {}
@@ -331,7 +389,7 @@ export class AccountService {
       const fieldErrors = field === 'firstName' || field === 'lastName'
         ? (value.length > 150 ? [MESSAGES.usernameTooLong] : [])
         : this.#checkField(field, value)
-      if (fieldErrors.length === 0 && (field === 'username' || field === 'email') && await this.#isTaken(field, value, user.id)) {
+      if (fieldErrors.length === 0 && (field === 'username' || field === 'email') && await this.#isTaken(field, value, user.id, usernames)) {
         fieldErrors.push(this.#takenMessage(field))
       }
       if (fieldErrors.length > 0) errors[WIRE_NAMES[field]] = fieldErrors
@@ -461,12 +519,16 @@ export class AccountService {
   /**
    * Checks credentials for a login (token or JWT). Unknown user, wrong password and inactive account
    * are one error, and all three spend one password hash. Upgrades an outdated hash on success.
+   * With `usernames: 'ignoreCase'`, a username that matches several accounts and none exactly is an
+   * unknown user (see #findByUsername).
    */
-  async authenticateCredentials (login: string, password: string, by: LoginField | 'usernameOrEmail' = this.loginField): Promise<User> {
+  async authenticateCredentials (
+    login: string, password: string, by: LoginField | 'usernameOrEmail' = this.loginField, usernames: UsernameMatching = 'exact'
+  ): Promise<User> {
     const users = this.#d.users
     const user = by === 'email' || (by === 'usernameOrEmail' && login.includes('@'))
       ? await users.findUserByEmail(login)
-      : await users.findUserByUsername(login)
+      : await this.#findByUsername(login, usernames)
     const valid = await this.#verifyPassword(user, password)
     if (user === null || !valid || !user.isActive) {
       const reason = user === null ? 'unknown-user' : !valid ? 'wrong-password' : 'inactive'

@@ -71,6 +71,14 @@ export interface UserStore {
   findUserById (id: number): Promise<User | null>
   /** Exact, case-sensitive match, as Django's default username field. */
   findUserByUsername (username: string): Promise<User | null>
+  /**
+   * Every user whose username equals `username` ignoring letter case (allauth's `filter_users_by_username`,
+   * which the dj-rest-auth dialect's registration and login use), ordered by id; [] when none. Usernames are
+   * unique only exactly, so there may be several (`alice` and `Alice`): the caller decides what that means.
+   * ASCII letters must match in any case; beyond ASCII an adapter may follow its database's `lower()` (the
+   * memory store and PostgreSQL with a Unicode locale fold every letter; SQLite's `lower()` folds ASCII only).
+   */
+  findUsersByUsernameIgnoringCase (username: string): Promise<User[]>
   /** Case-insensitive match. */
   findUserByEmail (email: string): Promise<User | null>
   /**

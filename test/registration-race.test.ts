@@ -24,6 +24,7 @@ function counting (users: UserStore): { users: UserStore, duplicates: () => numb
     findUserById: async (id) => await users.findUserById(id),
     findUserByUsername: async (username) => await users.findUserByUsername(username),
     findUserByEmail: async (email) => await users.findUserByEmail(email),
+    findUsersByUsernameIgnoringCase: async (username) => await users.findUsersByUsernameIgnoringCase(username),
     updateUser: async (id, patch, expect) => await users.updateUser(id, patch, expect),
     deleteUser: async (id) => await users.deleteUser(id),
     listUsers: async () => await users.listUsers()

@@ -61,6 +61,48 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
     t.match(await plan(sql`select * from accounts_user where email_lower = 'alice@example.com'`), /Index/)
     t.match(await plan(sql`select * from accounts_refresh_token where jti = 'x'`), /Index/)
     t.match(await plan(sql`select * from accounts_auth_token where hash = 'x'`), /Index/)
+    t.ok(rows.some((r) => r.tablename === 'accounts_user' && /^CREATE INDEX accounts_user_username_lower_idx .*\(lower\(username\)\)$/.test(r.indexdef)),
+      'lower(username) has an expression index (dj-rest-auth looks usernames up ignoring case)')
+    t.match(await plan(sql`select * from accounts_user where lower("username") = lower('ALICE') order by "id"`), /accounts_user_username_lower_idx/,
+      'the case-insensitive lookup, as the store words it, uses it')
+  })
+
+  t.test('a schema migrated by 0001 alone gets the lower(username) index, and its users are found in any case', async (t) => {
+    const schema = testSchema(t)
+    const old = await createPostgresStores(PG_URL, { schema })
+    t.same(old.applied, ['0001_initial', '0002_username_lower_index'])
+    // Back to the first release's schema, with a user in it.
+    await sql`drop index accounts_user_username_lower_idx`.execute(old.db)
+    await sql`delete from accounts_migration where name = '0002_username_lower_index'`.execute(old.db)
+    const alice = await old.users.createUser(user('Alice'))
+    await old.close()
+    const upgraded = await createPostgresStores(PG_URL, { schema })
+    t.teardown(upgraded.close)
+    t.same(upgraded.applied, ['0002_username_lower_index'], 'only the new migration runs')
+    t.same(await upgraded.users.findUsersByUsernameIgnoringCase('alice'), [alice])
+    t.same(await upgraded.users.findUsersByUsernameIgnoringCase('ALICE'), [alice])
+  })
+
+  t.test('an index an operator built concurrently beforehand is kept by the migration', async (t) => {
+    const schema = testSchema(t)
+    const old = await createPostgresStores(PG_URL, { schema })
+    await sql`drop index accounts_user_username_lower_idx`.execute(old.db)
+    await sql`delete from accounts_migration where name = '0002_username_lower_index'`.execute(old.db)
+    await sql`create index concurrently accounts_user_username_lower_idx on accounts_user (lower(username))`.execute(old.db)
+    await old.close()
+    const upgraded = await createPostgresStores(PG_URL, { schema })
+    t.teardown(upgraded.close)
+    t.same(upgraded.applied, ['0002_username_lower_index'])
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_indexes where schemaname = ${schema} and indexname = 'accounts_user_username_lower_idx'`.execute(upgraded.db)
+    t.equal(rows[0].n, 1)
+  })
+
+  t.test('PostgreSQL folds letters beyond ASCII too (its lower(), on a UTF-8 database)', async (t) => {
+    const stores = await createPostgresStores(PG_URL, { schema: testSchema(t) })
+    t.teardown(stores.close)
+    const emile = await stores.users.createUser(user('Émile'))
+    t.same(await stores.users.findUsersByUsernameIgnoringCase('émile'), [emile])
+    t.same(await stores.users.findUsersByUsernameIgnoringCase('ÉMILE'), [emile])
   })
 
   t.test('the prepared lookups survive a column added under them (a migration while instances run)', async (t) => {
@@ -103,7 +145,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
     const schema = testSchema(t)
     const opened = await Promise.all(Array.from({ length: 4 }, async () => await createPostgresStores(PG_URL, { schema, poolSize: 2 })))
     t.teardown(async () => { await Promise.all(opened.map(async (s) => { await s.close() })) })
-    t.same(opened.flatMap((s) => s.applied), ['0001_initial'], 'the migration ran once')
+    t.same(opened.flatMap((s) => s.applied), ['0001_initial', '0002_username_lower_index'], 'each migration ran once')
     const alice = await opened[0].users.createUser(user('alice'))
     for (const stores of opened) t.same(await stores.users.findUserById(alice.id), alice)
     const again = await createPostgresStores(PG_URL, { schema })
@@ -122,7 +164,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
 
   t.test('npm run migrate (lib/migrate.ts) migrates DATABASE_URL alone', async (t) => {
     const schema = testSchema(t)
-    t.same(await migrate({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema }), { url: PG_URL, applied: ['0001_initial'] })
+    t.same(await migrate({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema }), { url: PG_URL, applied: ['0001_initial', '0002_username_lower_index'] })
     t.same(await migrate({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema }), { url: PG_URL, applied: [] }, 'then up to date')
     const stores = await createPostgresStores(PG_URL, { schema, migrate: false })
     t.teardown(stores.close)
@@ -130,7 +172,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
 
     const dir = mkdtempSync(join(tmpdir(), 'fastify-accounts-migrate-'))
     t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-    t.same((await migrate({ DATA_DIR: dir })).applied, ['0001_initial'], 'without DATABASE_URL: the SQLite file under DATA_DIR')
+    t.same((await migrate({ DATA_DIR: dir })).applied, ['0001_initial', '0002_username_lower_index'], 'without DATABASE_URL: the SQLite file under DATA_DIR')
     t.same((await migrate({ DATABASE_URL: `sqlite:${join(dir, 'accounts.db')}` })).applied, [])
     await t.rejects(migrate({ DATABASE_URL: 'mysql://localhost/x' }), /unsupported database URL scheme "mysql:"/)
   })

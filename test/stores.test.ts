@@ -1,11 +1,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { sql } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import t from 'tap'
 import { MemoryTokenStore, MemoryUserStore } from '../lib/stores/memory.js'
 import { migrateToLatest } from '../lib/stores/migrations.js'
 import { createStores } from '../lib/stores/factory.js'
+import { usernameIgnoringCase } from '../lib/stores/kysely.js'
 import { createSqliteStores } from '../lib/stores/sqlite.js'
 import { storeContract } from '../lib/testing/index.js'
 
@@ -62,6 +63,44 @@ t.test('sqlite: a failing migration is reported clearly', async (t) => {
   await t.rejects(createSqliteStores(file), { message: /fastify-accounts: migration "0001_initial" failed: .*already exists/ })
 })
 
+t.test('sqlite: the case-insensitive username lookup uses the lower(username) index', async (t) => {
+  const stores = await createSqliteStores(':memory:')
+  t.teardown(stores.close)
+  t.same(stores.applied, ['0001_initial', '0002_username_lower_index'])
+  const { rows: indexes } = await sql<{ sql: string }>`select sql from sqlite_master where name = 'accounts_user_username_lower_idx'`.execute(stores.db)
+  t.match(indexes[0]?.sql ?? '', /^create index "accounts_user_username_lower_idx" on "accounts_user" \(lower\(username\)\)$/i)
+  const query = stores.db.selectFrom('accounts_user').selectAll().where(usernameIgnoringCase('ALICE')).orderBy('id').compile()
+  const { rows } = await stores.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]))
+  t.match(rows.map((r) => r.detail).join('\n'), /USING INDEX accounts_user_username_lower_idx/, 'the store\'s query uses it')
+})
+
+t.test('sqlite: a file migrated by 0001 alone gets the lower(username) index, and its users are found in any case', async (t) => {
+  const file = tempFile()
+  const old = await createSqliteStores(file)
+  await sql`drop index accounts_user_username_lower_idx`.execute(old.db)
+  await sql`delete from accounts_migration where name = '0002_username_lower_index'`.execute(old.db)
+  const alice = await old.users.createUser({ username: 'Alice', email: 'alice@example.com', password: 'x', isActive: true })
+  await old.close()
+  const upgraded = await createSqliteStores(file)
+  t.teardown(upgraded.close)
+  t.same(upgraded.applied, ['0002_username_lower_index'], 'only the new migration runs')
+  t.same(await upgraded.users.findUsersByUsernameIgnoringCase('ALICE'), [alice])
+})
+
+t.test('sqlite: lower() folds ASCII letters only, as Django\'s iexact on SQLite', async (t) => {
+  const stores = await createSqliteStores(':memory:')
+  t.teardown(stores.close)
+  const emile = await stores.users.createUser({ username: 'Émile', email: 'emile@example.com', password: 'x', isActive: true })
+  t.same(await stores.users.findUsersByUsernameIgnoringCase('ÉMILE'), [emile], 'the ASCII letters in any case')
+  t.same(await stores.users.findUsersByUsernameIgnoringCase('émile'), [], 'É and é stay apart')
+})
+
+t.test('memory: every letter is folded (String.prototype.toLowerCase)', async (t) => {
+  const users = new MemoryUserStore()
+  const emile = await users.createUser({ username: 'Émile', email: 'emile@example.com', password: 'x', isActive: true })
+  t.same(await users.findUsersByUsernameIgnoringCase('émile'), [emile])
+})
+
 t.test("sqlite: synchronous: 'full' syncs every commit", async (t) => {
   const stores = await createStores({ databaseUrl: `sqlite:${tempFile()}`, sqlite: { synchronous: 'full' } })
   t.teardown(stores.close)
@@ -77,6 +116,7 @@ t.test('sqlite: a store opened before its tables exist prepares its statements o
   t.same(await stores.users.findUserById(alice.id), alice)
   t.same(await stores.users.findUserByUsername('alice'), alice)
   t.same(await stores.users.findUserByEmail('ALICE@example.com'), alice)
+  t.same(await stores.users.findUsersByUsernameIgnoringCase('ALICE'), [alice])
 })
 
 t.test('sqlite: a worker thread checkpoints the WAL, so commits on the event loop do not', async (t) => {

@@ -1,6 +1,6 @@
 import type {
-  CompiledQuery, DatabaseConnection, Dialect, Driver, Insertable, Kysely, QueryCreator, QueryResult, Selectable, TransactionSettings,
-  Updateable
+  CompiledQuery, DatabaseConnection, Dialect, Driver, Expression, ExpressionBuilder, Insertable, Kysely, QueryCreator, QueryResult, Selectable,
+  SqlBool, TransactionSettings, Updateable
 } from 'kysely'
 import { PostgresAdapter, sql } from 'kysely'
 import { DuplicateUserError, StoreUnavailableError } from '../ports.js'
@@ -46,6 +46,15 @@ export function toRefresh (row: RefreshRow): RefreshTokenRecord {
 
 export function toAuthToken (row: Selectable<AuthTokenTable>): AuthTokenRecord {
   return { hash: row.hash, userId: Number(row.user_id), createdAt: date(row.created_at) }
+}
+
+/**
+ * `lower(username) = lower(<username>)`: the username ignoring letter case, folded by the database on both
+ * sides, in the form the expression index accounts_user_username_lower_idx (migration 0002) serves.
+ */
+export function usernameIgnoringCase (username: string): (eb: ExpressionBuilder<Database, 'accounts_user'>) => Expression<SqlBool> {
+  return (eb: ExpressionBuilder<Database, 'accounts_user'>): Expression<SqlBool> =>
+    eb(eb.fn('lower', ['username']), '=', eb.fn('lower', [eb.val(username)]))
 }
 
 /** `map(row)`, or null for no row. */
@@ -305,6 +314,11 @@ export class KyselyUserStore implements UserStore {
 
   async findUserByEmail (email: string): Promise<User | null> {
     return await this.#findBy('email_lower', email.toLowerCase())
+  }
+
+  async findUsersByUsernameIgnoringCase (username: string): Promise<User[]> {
+    const rows = await this.#db.selectFrom('accounts_user').selectAll().where(usernameIgnoringCase(username)).orderBy('id').execute()
+    return rows.map(toUser)
   }
 
   async #findBy (column: 'id' | 'username' | 'email_lower', value: number | string): Promise<User | null> {

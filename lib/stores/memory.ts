@@ -21,6 +21,8 @@ export class MemoryUserStore implements UserStore {
   readonly #byId = new Map<number, User>()
   readonly #idByUsername = new Map<string, number>()
   readonly #idByEmail = new Map<string, number>()
+  /** Lower-cased username → the ids holding it in some letter case (usernames are unique only exactly). */
+  readonly #idsByUsernameLower = new Map<string, Set<number>>()
 
   async createUser (data: NewUser): Promise<User> {
     this.#checkUnique(data.username, data.email, null)
@@ -41,8 +43,7 @@ export class MemoryUserStore implements UserStore {
       dateJoined: data.dateJoined === undefined ? new Date() : new Date(data.dateJoined.getTime())
     }
     this.#byId.set(user.id, user)
-    this.#idByUsername.set(user.username, user.id)
-    this.#idByEmail.set(user.email.toLowerCase(), user.id)
+    this.#index(user)
     return copyUser(user)
   }
 
@@ -57,6 +58,11 @@ export class MemoryUserStore implements UserStore {
 
   async findUserByEmail (email: string): Promise<User | null> {
     return await this.#findById(this.#idByEmail.get(email.toLowerCase()))
+  }
+
+  async findUsersByUsernameIgnoringCase (username: string): Promise<User[]> {
+    const ids = [...this.#idsByUsernameLower.get(username.toLowerCase()) ?? []].sort((a, b) => a - b)
+    return ids.map((id) => copyUser(this.#byId.get(id) as User))
   }
 
   async #findById (id: number | undefined): Promise<User | null> {
@@ -84,11 +90,9 @@ export class MemoryUserStore implements UserStore {
       isSuperuser: patch.isSuperuser ?? user.isSuperuser,
       lastLogin: patch.lastLogin === undefined ? user.lastLogin : copyDate(patch.lastLogin)
     }
-    this.#idByUsername.delete(user.username)
-    this.#idByEmail.delete(user.email.toLowerCase())
+    this.#unindex(user)
     this.#byId.set(id, updated)
-    this.#idByUsername.set(updated.username, id)
-    this.#idByEmail.set(updated.email.toLowerCase(), id)
+    this.#index(updated)
     return copyUser(updated)
   }
 
@@ -96,9 +100,26 @@ export class MemoryUserStore implements UserStore {
     const user = this.#byId.get(id)
     if (user === undefined) return false
     this.#byId.delete(id)
+    this.#unindex(user)
+    return true
+  }
+
+  #index (user: User): void {
+    this.#idByUsername.set(user.username, user.id)
+    this.#idByEmail.set(user.email.toLowerCase(), user.id)
+    const lower = user.username.toLowerCase()
+    const ids = this.#idsByUsernameLower.get(lower)
+    if (ids === undefined) this.#idsByUsernameLower.set(lower, new Set([user.id]))
+    else ids.add(user.id)
+  }
+
+  #unindex (user: User): void {
     this.#idByUsername.delete(user.username)
     this.#idByEmail.delete(user.email.toLowerCase())
-    return true
+    const lower = user.username.toLowerCase()
+    const ids = this.#idsByUsernameLower.get(lower)
+    ids?.delete(user.id)
+    if (ids?.size === 0) this.#idsByUsernameLower.delete(lower)
   }
 
   async listUsers (): Promise<User[]> {

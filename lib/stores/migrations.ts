@@ -1,4 +1,4 @@
-import { Migrator, PostgresAdapter, SqliteAdapter } from 'kysely'
+import { Migrator, PostgresAdapter, SqliteAdapter, sql } from 'kysely'
 import type { Kysely, Migration, MigrationProvider } from 'kysely'
 import type { Database } from './schema.js'
 
@@ -59,6 +59,20 @@ export function accountsMigrations (dialect: SqlDialectName): Record<string, Mig
         await db.schema.dropTable('accounts_auth_token').execute()
         await db.schema.dropTable('accounts_refresh_token').execute()
         await db.schema.dropTable('accounts_user').execute()
+      }
+    },
+    // The dj-rest-auth dialect looks usernames up ignoring letter case (allauth's filter_users_by_username):
+    // `where lower(username) = lower(?)` uses this index on both databases. Not unique: the djoser dialect
+    // (Django's ModelBackend) keeps `alice` and `Alice` apart, and both may share one table.
+    // `if not exists`: on a large PostgreSQL table an operator may build it first, without blocking writes
+    // (`create index concurrently accounts_user_username_lower_idx on accounts_user (lower(username))`).
+    '0002_username_lower_index': {
+      async up (db: Kysely<unknown>) {
+        await db.schema.createIndex('accounts_user_username_lower_idx').ifNotExists()
+          .on('accounts_user').expression(sql`lower(username)`).execute()
+      },
+      async down (db: Kysely<unknown>) {
+        await db.schema.dropIndex('accounts_user_username_lower_idx').execute()
       }
     }
   }

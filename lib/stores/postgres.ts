@@ -3,8 +3,8 @@ import type { DatabaseIntrospector, DatabaseMetadata, Dialect, PostgresPool, Pos
 import pg from 'pg'
 import type { AuthTokenRecord, RefreshTokenRecord, StoreLogger, User } from '../ports.js'
 import {
-  isUnavailableError, KyselyTokenStore, KyselyUserStore, orNull, storeError, toAuthToken, toRefresh, toUser, withStoreErrors, type RefreshRow,
-  type UserRow
+  isUnavailableError, KyselyTokenStore, KyselyUserStore, orNull, storeError, toAuthToken, toRefresh, toUser, usernameIgnoringCase, withStoreErrors,
+  type RefreshRow, type UserRow
 } from './kysely.js'
 import { migrateToLatest } from './migrations.js'
 import type { PostgresStoreOptions } from './driver-options.js'
@@ -156,9 +156,13 @@ class NamedLookup<R> {
   }
 
   async get (value: number | string): Promise<R | undefined> {
+    return (await this.all(value))[0]
+  }
+
+  async all (value: number | string): Promise<R[]> {
     try {
       const result = await this.#pool.query({ name: this.#name, text: this.#text, values: [value] })
-      return result.rows[0] as R | undefined
+      return result.rows as R[]
     } catch (error) {
       throw storeError(error)
     }
@@ -170,6 +174,7 @@ export class PostgresUserStore extends KyselyUserStore {
   readonly #byId: NamedLookup<UserRow>
   readonly #byUsername: NamedLookup<UserRow>
   readonly #byEmail: NamedLookup<UserRow>
+  readonly #byUsernameIgnoringCase: NamedLookup<UserRow>
 
   constructor (db: Kysely<Database>, pool: NamedQueryPool) {
     super(db)
@@ -178,6 +183,8 @@ export class PostgresUserStore extends KyselyUserStore {
     this.#byId = lookup('id')
     this.#byUsername = lookup('username')
     this.#byEmail = lookup('email_lower')
+    this.#byUsernameIgnoringCase = new NamedLookup(pool, 'users_by_username_ignoring_case',
+      db.selectFrom('accounts_user').select(USER_COLUMNS).where(usernameIgnoringCase('')).orderBy('id').compile().sql)
   }
 
   override async findUserById (id: number): Promise<User | null> {
@@ -190,6 +197,11 @@ export class PostgresUserStore extends KyselyUserStore {
 
   override async findUserByEmail (email: string): Promise<User | null> {
     return orNull(await this.#byEmail.get(email.toLowerCase()), toUser)
+  }
+
+  /** dj-rest-auth's logins and registrations (allauth's usernames): a named prepared statement as the other lookups. */
+  override async findUsersByUsernameIgnoringCase (username: string): Promise<User[]> {
+    return (await this.#byUsernameIgnoringCase.all(username)).map(toUser)
   }
 }
 

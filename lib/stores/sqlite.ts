@@ -4,7 +4,8 @@ import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect, type Selectable, type SqliteDatabase } from 'kysely'
 import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, User } from '../ports.js'
 import {
-  KyselyTokenStore, KyselyUserStore, orNull, storeError, toAuthToken, toRefresh, toUser, withStoreErrors, type RefreshRow, type UserRow
+  KyselyTokenStore, KyselyUserStore, orNull, storeError, toAuthToken, toRefresh, toUser, usernameIgnoringCase, withStoreErrors, type RefreshRow,
+  type UserRow
 } from './kysely.js'
 import { migrateToLatest } from './migrations.js'
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './sqlite-checkpointer.js'
@@ -73,6 +74,7 @@ export class SqliteUserStore extends KyselyUserStore {
   readonly #byId: Statement<[number], UserRow>
   readonly #byUsername: Statement<[string], UserRow>
   readonly #byEmail: Statement<[string], UserRow>
+  readonly #byUsernameIgnoringCase: Statement<[string], UserRow>
 
   constructor (db: Kysely<Database>, database: BetterSqlite3Database) {
     super(db)
@@ -82,6 +84,8 @@ export class SqliteUserStore extends KyselyUserStore {
     this.#byId = select('id', 0)
     this.#byUsername = select('username', '')
     this.#byEmail = select('email_lower', '')
+    this.#byUsernameIgnoringCase = new Statement(sqlite, () =>
+      db.selectFrom('accounts_user').selectAll().where(usernameIgnoringCase('')).orderBy('id').compile().sql)
   }
 
   override async findUserById (id: number): Promise<User | null> {
@@ -94,6 +98,10 @@ export class SqliteUserStore extends KyselyUserStore {
 
   override async findUserByEmail (email: string): Promise<User | null> {
     return orNull(run(() => this.#byEmail.statement.get(email.toLowerCase())), toUser)
+  }
+
+  override async findUsersByUsernameIgnoringCase (username: string): Promise<User[]> {
+    return run(() => this.#byUsernameIgnoringCase.statement.all(username)).map(toUser)
   }
 }
 

@@ -154,6 +154,44 @@ export function storeContract (t: ContractTest, name: string, factory: () => Pro
       t.equal(await users.findUserByEmail('nobody@example.com'), null)
     })
 
+    t.test('findUsersByUsernameIgnoringCase: every user whose username matches in any letter case, by id', async (t) => {
+      const { users } = await open(t)
+      const alice = await users.createUser(newUser('alice'))
+      const bob = await users.createUser(newUser('bob'))
+      const upper = await users.createUser(newUser('Alice', { email: 'upper@example.com' }))
+      t.same(await users.findUsersByUsernameIgnoringCase('alice'), [alice, upper], 'both, ordered by id, as stored')
+      t.same(await users.findUsersByUsernameIgnoringCase('ALICE'), [alice, upper], 'in any letter case')
+      t.same(await users.findUsersByUsernameIgnoringCase('aLiCe'), [alice, upper])
+      t.same(await users.findUsersByUsernameIgnoringCase('BOB'), [bob], 'one match')
+      t.same(await users.findUsersByUsernameIgnoringCase('nobody'), [], 'none')
+      t.same(await users.findUsersByUsernameIgnoringCase(''), [], 'an empty name matches nobody')
+      for (const pattern of ['alic', 'ALIC', 'al_ce', 'al%', '%', '_____', 'alice ', ' alice']) {
+        t.same(await users.findUsersByUsernameIgnoringCase(pattern), [], `no partial or pattern match: ${JSON.stringify(pattern)}`)
+      }
+      const marks = await users.createUser(newUser('Mr.O_Neil+test@home-1', { email: 'marks@example.com' }))
+      t.same(await users.findUsersByUsernameIgnoringCase('mr.o_neil+TEST@HOME-1'), [marks], 'the other username characters compare as themselves')
+      t.same(await users.findUsersByUsernameIgnoringCase('mrXo_neil+test@home-1'), [], '. is no wildcard')
+      t.equal(await users.findUserByUsername('ALICE'), null, 'the exact lookup stays case-sensitive')
+    })
+
+    t.test('findUsersByUsernameIgnoringCase follows renames and deletes', async (t) => {
+      const { users } = await open(t)
+      const alice = await users.createUser(newUser('alice'))
+      const upper = await users.createUser(newUser('Alice', { email: 'upper@example.com' }))
+      const renamed = await users.updateUser(upper.id, { username: 'ALICIA' })
+      t.same(await users.findUsersByUsernameIgnoringCase('Alice'), [alice], 'the old name no longer matches')
+      t.same(await users.findUsersByUsernameIgnoringCase('alicia'), [renamed], 'the new one does')
+      const recased = await users.updateUser(alice.id, { username: 'ALICE' })
+      t.same(await users.findUsersByUsernameIgnoringCase('alice'), [recased], 're-cased in place')
+      t.same(await users.findUserByUsername('ALICE'), recased)
+      t.equal(await users.findUserByUsername('alice'), null)
+      t.equal(await users.deleteUser(alice.id), true)
+      t.same(await users.findUsersByUsernameIgnoringCase('alice'), [], 'a deleted user no longer matches')
+      t.same(await users.findUsersByUsernameIgnoringCase('Alicia'), [renamed], 'others stay')
+      await rejectsDuplicate(t, users.createUser(newUser('ALICIA', { email: 'again@example.com' })), 'username')
+      t.same(await users.findUsersByUsernameIgnoringCase('alicia'), [renamed], 'a refused create adds no match')
+    })
+
     t.test('updateUser applies a patch and keeps lookups in step', async (t) => {
       const { users } = await open(t)
       const alice = await users.createUser(newUser('alice'))

@@ -34,6 +34,7 @@ class ResettableUserStore implements UserStore {
   findUserById (id: number): Promise<User | null> { return this.inner.findUserById(id) }
   findUserByUsername (username: string): Promise<User | null> { return this.inner.findUserByUsername(username) }
   findUserByEmail (email: string): Promise<User | null> { return this.inner.findUserByEmail(email) }
+  findUsersByUsernameIgnoringCase (username: string): Promise<User[]> { return this.inner.findUsersByUsernameIgnoringCase(username) }
   updateUser (id: number, patch: UserPatch, expect?: UserExpectation): Promise<User | null> { return this.inner.updateUser(id, patch, expect) }
   deleteUser (id: number): Promise<boolean> { return this.inner.deleteUser(id) }
   listUsers (): Promise<User[]> { return this.inner.listUsers() }

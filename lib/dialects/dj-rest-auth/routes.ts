@@ -2,7 +2,7 @@ import { fastifyCookie } from '@fastify/cookie'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import type { ProfileChanges } from '../../accounts.js'
+import type { ProfileChanges, UsernameMatching } from '../../accounts.js'
 import { authOf, requireUser as currentUser, setIdentity, userOf } from '../../core.js'
 import {
   fieldError, fieldErrors, InvalidCredentialsError, isAccountsError, NotFoundError, OptionsError, TokenNotValidError,
@@ -76,6 +76,12 @@ function setPasswordFormError (error: unknown, mismatch: boolean, rename: Record
   }
   return fieldErrors(out)
 }
+
+/**
+ * allauth's usernames (filter_users_by_username): taken in any letter case, and found at login in any letter
+ * case, with or without ACCOUNT_PRESERVE_USERNAME_CASING (which only decides how a new one is stored: as typed here).
+ */
+const USERNAMES: UsernameMatching = 'ignoreCase'
 
 const BAD_REQUEST = { 400: FieldErrors }
 const UNAUTHORIZED = { 401: TokenError }
@@ -190,7 +196,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
   async function userFromCredentials (b: { username?: string, email?: string, password: string }): Promise<User> {
     const { login, by } = loginOf(b)
     try {
-      return await accounts.authenticateCredentials(login, b.password, by)
+      return await accounts.authenticateCredentials(login, b.password, by, USERNAMES)
     } catch (error) {
       // Unknown user, wrong password and inactive (unverified) account: Django's ModelBackend gives one answer.
       if (error instanceof InvalidCredentialsError) throw fieldError('non_field_errors', MESSAGES.badCredentials)
@@ -355,7 +361,8 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     if (b.username !== undefined) changes.username = b.username
     if (b.first_name !== undefined) changes.firstName = b.first_name
     if (b.last_name !== undefined) changes.lastName = b.last_name
-    return djRestAuthUser(await accounts.updateProfile(currentUser(request), changes, ['username', 'firstName', 'lastName']))
+    // The caller's own username, unchanged or re-cased, is no clash: dj-rest-auth answers 400 there (its issue 187).
+    return djRestAuthUser(await accounts.updateProfile(currentUser(request), changes, ['username', 'firstName', 'lastName'], USERNAMES))
   }
 
   route(app, {
@@ -432,7 +439,8 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
       const b = request.body
       let user: User
       try {
-        user = await accounts.register({ username: b.username, email: b.email, password: b.password1, rePassword: b.password2 }, true)
+        user = await accounts.register({ username: b.username, email: b.email, password: b.password1, rePassword: b.password2 }, true,
+          { usernames: USERNAMES, passwordChecks: 'allauth' })
       } catch (error) {
         const fields = validationFields(error)
         if (fields === undefined) throw error
