@@ -10,7 +10,7 @@ export { TokenService, type TokenClaims, type TokenPair, type RefreshResult, typ
 export type { Authenticator, RequestAuth } from './authenticate.js'
 export type { AuthenticateHook } from './http/authenticate-hook.js'
 export type { AnyReply, AnyRequest } from './http/any-request.js'
-export type { Limit, LimitedAction, LimitHook } from './http/rate-limit.js'
+export { countingFailures, type Limit, type LimitedAction, type LimitHook } from './http/rate-limit.js'
 export { JwtKeyRing, type SignOptions, type VerifyMode } from './jwt.js'
 export { AccountsEventEmitter, type AccountsEvents, type AccountsEventName } from './events.js'
 export * from './ports.js'

@@ -91,8 +91,8 @@ export const JwtOptionsSchema = Type.Object({
   }))
 }, { additionalProperties: false, description: "simplejwt's SIMPLE_JWT settings, camelCased." })
 
-const RateLimitWindowSchema = (defaults: { max: number, timeWindow: number }, description: string) => Type.Object({
-  max: Type.Integer({ minimum: 1, description: 'Requests allowed per window.' }),
+const RateLimitWindowSchema = (defaults: { max: number, timeWindow: number }, description: string, counted = 'Requests') => Type.Object({
+  max: Type.Integer({ minimum: 1, description: `${counted} allowed per window.` }),
   timeWindow: Type.Integer({ minimum: 1, description: 'The window, seconds.' })
 }, {
   additionalProperties: false,
@@ -108,11 +108,20 @@ export interface RateLimitRedis {
 
 export const RateLimitOptionsSchema = Type.Object({
   perIp: Type.Optional(RateLimitWindowSchema({ max: 30, timeWindow: 60 },
-    "At most `max` requests per `timeWindow` seconds per client address (`request.ip`: set Fastify's `trustProxy` behind a proxy).")),
+    'Every attempt per client address, failed or not: logins and `current_password` checks together (it bounds the password hashing one ' +
+    "client can cause), password/username resets, activation. `request.ip`: set Fastify's `trustProxy` behind a proxy.", 'Attempts')),
+  perAccountFailures: Type.Optional(RateLimitWindowSchema({ max: 10, timeWindow: 900 },
+    'Failed password checks per account, whatever the address: a login with a wrong password, an unknown or an inactive account (per name ' +
+    'given), a wrong `current_password` (set password, set username, delete account). Successes are not counted. Once spent, even the right ' +
+    'password gets 429 with `Retry-After` until the window, which starts at the first failure, ends.', 'Failures')),
   perAccount: Type.Optional(RateLimitWindowSchema({ max: 10, timeWindow: 60 },
-    'At most `max` requests per `timeWindow` seconds per account named in the body (username or email), whatever the address.')),
-  redis: Type.Optional(FromCode<RateLimitRedis>('Redis', 'An ioredis client: the counters live in Redis, shared by every instance. Default: in memory.',
-    Type.Object({}, { errorMessage: 'must be an ioredis client' }))),
+    'Reset and activation requests per account named in the body (email, activation uid), every request counted: each can send a mail. ' +
+    '(Logins moved to `perAccountFailures`.)')),
+  registration: Type.Optional(RateLimitWindowSchema({ max: 10, timeWindow: 3600 },
+    'Registrations per client address, failed ones too (they would enumerate taken usernames and emails).', 'Registrations')),
+  redis: Type.Optional(FromCode<RateLimitRedis>('Redis', 'An ioredis client: the counters live in Redis, shared by every instance. Default: in memory. ' +
+    'A Redis that fails lets requests through (logged as a warning): give a client that fails fast, such as `createRedisClient(url)` of `fastify-accounts/stores/redis`.',
+  Type.Object({}, { errorMessage: 'must be an ioredis client' }))),
   redisNamespace: Type.Optional(Type.String({ default: 'accounts-rate-limit:', description: 'Prefix of the counters\' Redis keys.' }))
 }, { additionalProperties: false })
 
@@ -149,7 +158,7 @@ export const CoreOptionsSchema = Type.Object({
     '@fastify/swagger fails on a route naming a scheme it does not know.')),
   rateLimit: Type.Optional(Type.Union([Type.Literal(false), RateLimitOptionsSchema], {
     default: defaultsOf(RateLimitOptionsSchema),
-    description: 'Limits on login, reset and activation routes (see "Rate limits"); `false` turns them off.'
+    description: 'Limits on logins, `current_password` checks, registration, resets and activation (see "Rate limits"); `false` turns them off.'
   })),
   store: Type.Optional(FromCode<{ users: UserStore, tokens: TokenStore, close?: () => Promise<void> }>('{ users: UserStore, tokens: TokenStore }',
     'Stores for users and tokens, e.g. `await createSqliteStores(path)`; a `createStores()` result fits as it is (its `close` closes both). ' +
@@ -249,7 +258,7 @@ export type OptionsDefaults = Omit<ResolvedOptions, 'jwt' | 'secretKey' | 'rateL
 export const DEFAULTS = defaultsOf(CoreOptionsSchema) as DeepReadonly<OptionsDefaults>
 
 /** Every method the plugin calls on each store, so a store missing one fails at registration, not at its first call. */
-const USER_STORE_METHODS = ['createUser', 'findUserById', 'findUserByUsername', 'findUserByEmail', 'updateUser', 'deleteUser', 'listUsers'] as const
+const USER_STORE_METHODS = ['createUser', 'findUserById', 'findUserByUsername', 'findUsersByUsernameIgnoringCase', 'findUserByEmail', 'updateUser', 'deleteUser', 'listUsers'] as const
 const TOKEN_STORE_METHODS = [
   'saveRefreshToken', 'findRefreshToken', 'claimRefreshToken', 'revokeRefreshToken', 'revokeRefreshFamily', 'revokeUserRefreshTokens',
   'saveAuthToken', 'findAuthToken', 'deleteAuthToken', 'deleteUserAuthTokens', 'purgeExpired'

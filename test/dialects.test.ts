@@ -71,7 +71,7 @@ t.test('all four dialects side by side on one store, one OpenAPI document, one r
   await app.register(swagger, { openapi: { info: { title: 't', version: '1' } } })
   await app.register(accounts, {
     prefix: '/djoser', store: { users, tokens: new MemoryTokenStore() }, mailer: new MemoryMailer(), passwordHasher: fastHasher,
-    sendActivationEmail: false, rateLimit: { perIp: { max: 100, timeWindow: 60 }, perAccount: { max: 3, timeWindow: 60 } }, jwt: { signingKey: SECRET }
+    sendActivationEmail: false, rateLimit: { perIp: { max: 100, timeWindow: 60 }, perAccountFailures: { max: 3, timeWindow: 60 } }, jwt: { signingKey: SECRET }
   })
   await app.register(djRestAuthRoutes, { prefix: '/dj-rest-auth', emailVerification: 'none' })
   await app.register(drfJwtRoutes, { prefix: '/api' })
@@ -81,14 +81,18 @@ t.test('all four dialects side by side on one store, one OpenAPI document, one r
 
   const created = await app.inject({ method: 'POST', url: '/djoser/users/', payload: { username: 'alice', email: 'alice@example.com', password: PASSWORD } })
   t.equal(created.statusCode, 201)
-  const logins = [
-    await app.inject({ method: 'POST', url: '/djoser/jwt/create/', payload: { username: 'alice', password: PASSWORD } }),
-    await app.inject({ method: 'POST', url: '/dj-rest-auth/login/', payload: { username: 'alice', password: PASSWORD } }),
-    await app.inject({ method: 'POST', url: '/api/api-token-auth/', payload: { username: 'alice', password: PASSWORD } }),
-    await app.inject({ method: 'POST', url: '/auth', payload: { username: 'alice', password: PASSWORD } })
+  const loginsWith = async (password: string) => [
+    await app.inject({ method: 'POST', url: '/djoser/jwt/create/', payload: { username: 'alice', password } }),
+    await app.inject({ method: 'POST', url: '/dj-rest-auth/login/', payload: { username: 'alice', password } }),
+    await app.inject({ method: 'POST', url: '/api/api-token-auth/', payload: { username: 'alice', password } }),
+    await app.inject({ method: 'POST', url: '/auth', payload: { username: 'alice', password } })
   ]
-  t.same(logins.map((r) => r.statusCode), [200, 200, 200, 429], 'one user logs in through each dialect, and they share one budget per account')
-  t.match(logins[3].json(), { exception: String }, "the 429 is in sanic-jwt's shape")
+  t.same((await loginsWith(PASSWORD)).map((r) => r.statusCode), [200, 200, 200, 200], 'successful logins spend no failure budget')
+  const failed = (await loginsWith('wrong-password')).map((r) => r.statusCode)
+  t.same(failed, [401, 400, 400, 429], 'one user fails through each dialect, and they share one failure budget per account')
+  const right = await app.inject({ method: 'POST', url: '/auth', payload: { username: 'alice', password: PASSWORD } })
+  t.equal(right.statusCode, 429, 'spent: even the right password waits')
+  t.match(right.json(), { exception: 'TooManyRequests' }, "the 429 is in sanic-jwt's shape")
 
   const paths = Object.keys((app.swagger() as { paths: Record<string, unknown> }).paths)
   for (const path of ['/djoser/users/', '/dj-rest-auth/login/', '/api/api-token-auth/', '/auth/verify']) {

@@ -98,7 +98,7 @@ t.test('djoser and dj-rest-auth on one user store', async t => {
 })
 
 t.test('rate limits: the core\'s login, reset and activation budgets, 429 {detail} with Retry-After', async t => {
-  const a = await buildDjRestAuthApp({ emailVerification: 'none' }, { core: { rateLimit: { perIp: { max: 5, timeWindow: 60 }, perAccount: { max: 3, timeWindow: 60 } } } })
+  const a = await buildDjRestAuthApp({ emailVerification: 'none' }, { core: { rateLimit: { perIp: { max: 5, timeWindow: 60 }, perAccount: { max: 3, timeWindow: 60 }, perAccountFailures: { max: 3, timeWindow: 60 } } } })
   const at = (ip: string) => ({ remoteAddress: ip })
   for (let i = 0; i < 3; i++) {
     t.equal((await a.app.inject({ method: 'POST', url: '/dj-rest-auth/login/', payload: { username: 'alice', password: 'wrong-password' }, ...at(`10.0.0.${i}`) })).statusCode, 400)

@@ -198,7 +198,7 @@ t.test("tokens use the core's key and algorithm (RS256)", async t => {
 })
 
 t.test("api-token-auth/ spends the core's login budget (rateLimit): 429 {detail} with Retry-After", async t => {
-  const app = await drfJwtAppFor({ core: { rateLimit: { perIp: { max: 5, timeWindow: 60 }, perAccount: { max: 3, timeWindow: 60 } } } })
+  const app = await drfJwtAppFor({ core: { rateLimit: { perIp: { max: 5, timeWindow: 60 }, perAccountFailures: { max: 3, timeWindow: 60 } } } })
   const user = await createUser(app)
   const attempt = async (ip: string, password = 'wrong-password') =>
     await app.app.inject({ method: 'POST', url: '/api/api-token-auth/', payload: { username: user.username, password }, remoteAddress: ip })

@@ -149,7 +149,7 @@ t.test('POST /auth', async t => {
   })
 
   t.test('the core\'s login rate limits apply: 429 {reasons, exception: TooManyRequests} with Retry-After', async t => {
-    const a = await buildSanicApp({}, { core: { rateLimit: { perAccount: { max: 2, timeWindow: 60 } } } })
+    const a = await buildSanicApp({}, { core: { rateLimit: { perAccountFailures: { max: 2, timeWindow: 60 } } } })
     t.teardown(() => a.app.close())
     const user = await createUser(a)
     for (let i = 0; i < 2; i++) t.equal((await login(a, { username: user.username, password: 'wrong-password-123' })).statusCode, 401)

@@ -4,6 +4,7 @@ import { authOf, requireUser as currentUser } from '../../core.js'
 import { fieldError, InvalidCredentialsError, NotFoundError } from '../../errors.js'
 import { authenticateHook } from '../../http/authenticate-hook.js'
 import { securityOf } from '../../http/openapi.js'
+import { countingFailures } from '../../http/rate-limit.js'
 import { route } from '../../http/route.js'
 import { prepareDialectScope } from '../../http/scope.js'
 import type { AccountUser, User } from '../../ports.js'
@@ -18,6 +19,8 @@ function djoserUser (user: User | AccountUser): DjoserUser {
 
 const BAD_REQUEST = { 400: FieldErrors }
 const UNAUTHORIZED = { 401: TokenError }
+/** The rate limits' answer (rateLimit option), with `Retry-After`. */
+const THROTTLED = { 429: Detail }
 
 /**
  * The djoser 2.1 + simplejwt 5.2 route set, on the services of `app.accounts`. Encapsulated: its body
@@ -50,7 +53,8 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: '/users/',
-    schema: { ...tag('users'), summary: 'Register a user', body: s.UserCreate, response: { 201: DjoserUser, ...BAD_REQUEST } },
+    schema: { ...tag('users'), summary: 'Register a user', body: s.UserCreate, response: { 201: DjoserUser, ...BAD_REQUEST, ...THROTTLED } },
+    preHandler: limit('registration'),
     async handler (request, reply) {
       const b = request.body
       const user = await accounts.register({ username: b.username, email: b.email, password: b.password, rePassword: b.re_password })
@@ -71,7 +75,7 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: '/users/activation/',
-    schema: { ...tag('users'), summary: 'Activate an account from the mailed uid and token', body: s.Activation, response: { 204: NoContent, ...BAD_REQUEST, 403: Detail } },
+    schema: { ...tag('users'), summary: 'Activate an account from the mailed uid and token', body: s.Activation, response: { 204: NoContent, ...BAD_REQUEST, 403: Detail, ...THROTTLED } },
     preHandler: limit('activation', (body) => body.uid),
     async handler (request, reply) {
       await accounts.activate(request.body.uid, request.body.token)
@@ -82,7 +86,7 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: '/users/resend_activation/',
-    schema: { ...tag('users'), summary: 'Mail the activation link again', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
+    schema: { ...tag('users'), summary: 'Mail the activation link again', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST, ...THROTTLED } },
     preHandler: limit('activation', byEmail),
     async handler (request, reply) {
       if (!(await accounts.resendActivation(request.body.email, request.log))) {
@@ -127,10 +131,11 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'DELETE',
     url: '/users/me/',
-    schema: { ...tag('users'), summary: 'Delete the current user', security, body: s.UserDelete, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: 'Delete the current user', security, body: s.UserDelete, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED, ...THROTTLED } },
     onRequest: authenticate,
+    preHandler: limit('password'),
     async handler (request, reply) {
-      await accounts.deleteAccount(currentUser(request), request.body.current_password)
+      await countingFailures(request, accounts.deleteAccount(currentUser(request), request.body.current_password))
       return reply.code(204).send(null)
     }
   })
@@ -151,11 +156,12 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: '/users/set_password/',
-    schema: { ...tag('users'), summary: 'Change the password', security, body: s.SetPassword, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: 'Change the password', security, body: s.SetPassword, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED, ...THROTTLED } },
     onRequest: authenticate,
+    preHandler: limit('password'),
     async handler (request, reply) {
       const b = request.body
-      await accounts.setPassword(currentUser(request), { newPassword: b.new_password, currentPassword: b.current_password, reNewPassword: b.re_new_password })
+      await countingFailures(request, accounts.setPassword(currentUser(request), { newPassword: b.new_password, currentPassword: b.current_password, reNewPassword: b.re_new_password }))
       return reply.code(204).send(null)
     }
   })
@@ -163,7 +169,7 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: '/users/reset_password/',
-    schema: { ...tag('users'), summary: 'Mail a password reset link', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
+    schema: { ...tag('users'), summary: 'Mail a password reset link', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST, ...THROTTLED } },
     preHandler: limit('reset', byEmail),
     async handler (request, reply) {
       await accounts.requestPasswordReset(request.body.email, request.log)
@@ -185,11 +191,12 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: `/users/set_${login}/`,
-    schema: { ...tag('users'), summary: `Change the ${login}`, security, body: s.SetUsername, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: `Change the ${login}`, security, body: s.SetUsername, response: { 204: NoContent, ...BAD_REQUEST, ...UNAUTHORIZED, ...THROTTLED } },
     onRequest: authenticate,
+    preHandler: limit('password'),
     async handler (request, reply) {
       const b = request.body as Record<string, string>
-      await accounts.setUsername(currentUser(request), { newValue: b[`new_${login}`], currentPassword: b.current_password, reNewValue: b[`re_new_${login}`] })
+      await countingFailures(request, accounts.setUsername(currentUser(request), { newValue: b[`new_${login}`], currentPassword: b.current_password, reNewValue: b[`re_new_${login}`] }))
       return reply.code(204).send(null)
     }
   })
@@ -197,7 +204,7 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: `/users/reset_${login}/`,
-    schema: { ...tag('users'), summary: `Mail a ${login} reset link`, body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST } },
+    schema: { ...tag('users'), summary: `Mail a ${login} reset link`, body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST, ...THROTTLED } },
     preHandler: limit('reset', byEmail),
     async handler (request, reply) {
       await accounts.requestUsernameReset(request.body.email, request.log)
@@ -221,13 +228,13 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: '/token/login/',
-    schema: { ...tag('token'), summary: 'Log in for an opaque token', body: s.Login, response: { 200: s.AuthToken, ...BAD_REQUEST } },
+    schema: { ...tag('token'), summary: 'Log in for an opaque token', body: s.Login, response: { 200: s.AuthToken, ...BAD_REQUEST, ...THROTTLED } },
     preHandler: limit('login', (body) => body[login]),
     async handler (request) {
       const b = request.body as Record<string, string>
       let user: User
       try {
-        user = await accounts.authenticateCredentials(b[login], b.password)
+        user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password))
       } catch (error) {
         if (error instanceof InvalidCredentialsError) throw fieldError('non_field_errors', 'Unable to log in with provided credentials.')
         throw error
@@ -256,11 +263,11 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: '/jwt/create/',
-    schema: { ...tag('jwt'), summary: 'Log in for an access and refresh token pair', body: s.Login, response: { 200: s.TokenPair, ...BAD_REQUEST, 401: Detail } },
+    schema: { ...tag('jwt'), summary: 'Log in for an access and refresh token pair', body: s.Login, response: { 200: s.TokenPair, ...BAD_REQUEST, 401: Detail, ...THROTTLED } },
     preHandler: limit('login', (body) => body[login]),
     async handler (request) {
       const b = request.body as Record<string, string>
-      const user = await accounts.authenticateCredentials(b[login], b.password)
+      const user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password))
       if (options.jwt.updateLastLogin) await accounts.recordLogin(user)
       return tokens.issuePair(user)
     }

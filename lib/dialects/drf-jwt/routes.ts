@@ -2,6 +2,7 @@ import { fastifyCookie } from '@fastify/cookie'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { fieldError, InvalidCredentialsError } from '../../errors.js'
+import { countingFailures } from '../../http/rate-limit.js'
 import { withoutRegisterOptions } from '../../http/register-options.js'
 import { route } from '../../http/route.js'
 import { prepareDialectScope } from '../../http/scope.js'
@@ -34,7 +35,7 @@ const routes: FastifyPluginAsync<DrfJwtOptions> = async (instance, opts) => {
   const cookie = o.authCookie
   if (cookie !== undefined && !app.hasReplyDecorator('setCookie')) await app.register(fastifyCookie)
   for (const schema of [DrfJwtErrors, DrfJwtDetail]) app.addSchema(schema)
-  // The core's login budget (rateLimit option): per address and per account, 429 {detail} + Retry-After.
+  // The core's login budgets (rateLimit option): every attempt per address, failures per account; 429 {detail} + Retry-After.
   const limit = decorator.limit
 
   const s = drfJwtSchemas(login)
@@ -78,7 +79,7 @@ const routes: FastifyPluginAsync<DrfJwtOptions> = async (instance, opts) => {
       const b = request.body as Record<string, string>
       let user: User
       try {
-        user = await accounts.authenticateCredentials(b[login], b.password)
+        user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password))
       } catch (error) {
         // Django's ModelBackend refuses inactive users too: one answer for all three cases.
         if (error instanceof InvalidCredentialsError) throw fieldError('non_field_errors', LOGIN_FAILED)

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import { authOf, setAuth } from '../../core.js'
 import { securityOf } from '../../http/openapi.js'
+import { countingFailures } from '../../http/rate-limit.js'
 import { withoutRegisterOptions } from '../../http/register-options.js'
 import { route, type RouteSpec, type TypedInstance } from '../../http/route.js'
 import { prepareDialectScope } from '../../http/scope.js'
@@ -73,7 +74,7 @@ const routes: FastifyPluginAsync<SanicJwtOptions> = async (instance, opts) => {
   // Cookies are parsed for these routes only; a host that registered @fastify/cookie already has them.
   if (o.cookieSet && !app.hasRequestDecorator('cookies')) await app.register(fastifyCookie)
   for (const schema of [SanicJwtError, SanicJwtValid, SanicJwtInvalid]) app.addSchema(schema)
-  // The core's per-address and per-account login limits (429 {reasons, exception: 'TooManyRequests'}).
+  // The core's login budgets: every attempt per address, failures per account (429 {reasons, exception: 'TooManyRequests'}).
   const limit = decorator.limit
   const s = sanicJwtSchemas({ loginField, accessTokenName: o.accessTokenName, refreshTokenName: o.refreshTokenName, refreshTokenEnabled: o.refreshTokenEnabled, userIdKey: o.userIdKey })
   const tags = ['sanic-jwt']
@@ -102,7 +103,7 @@ const routes: FastifyPluginAsync<SanicJwtOptions> = async (instance, opts) => {
       if (typeof login !== 'string' || login === '' || typeof password !== 'string' || password === '') {
         throw new SanicJwtException('AuthenticationFailed', 401, `Missing ${loginField} or password.`)
       }
-      const user = await accounts.authenticateCredentials(login, password)
+      const user = await countingFailures(request, accounts.authenticateCredentials(login, password))
       if (options.jwt.updateLastLogin) await accounts.recordLogin(user)
       const access = core.accessToken(user.id)
       const output: Record<string, string> = { [o.accessTokenName]: access }
