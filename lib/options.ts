@@ -185,8 +185,8 @@ export const CoreOptionsSchema = Type.Object({
   }, { additionalProperties: false, description: "Django's default password validators. Passwords over 4096 characters are always refused." }))),
   rehashOnLogin: Type.Optional(Flag(true, 'A login with a hash in an older format or with weaker parameters stores a fresh argon2id hash.')),
   secretKey: Type.Optional(Type.String({
-    minLength: 16,
-    description: "HMAC key of mailed links (Django's SECRET_KEY). Default `jwt.signingKey` when it is an HMAC secret; required with asymmetric JWT keys."
+    minLength: 1,
+    description: "HMAC key of mailed links (Django's SECRET_KEY), at least 32 bytes. Default `jwt.signingKey` when it is an HMAC secret; required with asymmetric JWT keys."
   })),
   passwordResetTimeout: Type.Optional(Seconds(1, { default: 259200, description: "Lifetime of activation and reset links, seconds (3 days; Django's PASSWORD_RESET_TIMEOUT)." })),
   domain: Type.Optional(Type.String({ minLength: 1, default: 'localhost:3000', description: 'Used in mails and links; never taken from the Host header.' })),
@@ -287,6 +287,7 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   if (symmetric) {
     expect(jwt.verifyingKey === undefined, `jwt.verifyingKey is only for asymmetric algorithms, not ${jwt.algorithm}`)
     expect(!jwt.signingKey.includes('-----BEGIN'), `jwt.signingKey looks like a PEM key, but ${jwt.algorithm} wants a shared secret`)
+    expectKeyLength('jwt.signingKey', jwt.signingKey, HMAC_KEY_BYTES[jwt.algorithm as keyof typeof HMAC_KEY_BYTES], jwt.algorithm)
   } else {
     expect(jwt.verifyingKey?.includes('-----BEGIN') === true, `jwt.verifyingKey (a PEM public key) is required with ${jwt.algorithm}`)
     expect(jwt.signingKey.includes('-----BEGIN'), `jwt.signingKey must be a PEM private key with ${jwt.algorithm}`)
@@ -306,8 +307,9 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
 
   if (options.secretKey === undefined) {
     expect(symmetric, `secretKey (the HMAC key of activation and reset links) is required with ${jwt.algorithm}`)
-    expect(jwt.signingKey.length >= 16, 'secretKey must be a string of at least 16 characters (jwt.signingKey is the default)')
     options.secretKey = jwt.signingKey
+  } else {
+    expectKeyLength('secretKey', options.secretKey, LINK_KEY_BYTES, 'the links\' HMAC-SHA256')
   }
   if (options.store !== undefined) {
     expect(isRecord(options.store), 'store must be { users, tokens }')
@@ -317,6 +319,20 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   if (options.mailer !== undefined) expectMethods(options.mailer, 'mailer', 'Mailer', ['send'])
   if (options.passwordHasher !== undefined) expectMethods(options.passwordHasher, 'passwordHasher', 'PasswordHasher', ['hash', 'verify', 'needsRehash'])
   return options
+}
+
+/**
+ * RFC 7518 3.2: an HMAC key at least as long as the hash output (ASVS 3.5.3, 6.2.x). Older keys in
+ * jwt.verifyingKeys are not held to it: refusing them would stop a deployment rotating away from a weak key.
+ */
+const HMAC_KEY_BYTES = { HS256: 32, HS384: 48, HS512: 64 } as const
+/** The links are HMAC-SHA256. */
+const LINK_KEY_BYTES = 32
+
+function expectKeyLength (name: string, key: string, bytes: number, use: string): void {
+  const length = Buffer.byteLength(key)
+  expect(length >= bytes, `${name} must be at least ${bytes} bytes for ${use} (RFC 7518 3.2: as long as the hash), not ${length}; ` +
+    `generate one with: node -e "console.log(require('node:crypto').randomBytes(${bytes}).toString('base64url'))"`)
 }
 
 /** jwt.verifyingKeys: each old key named once, apart from the current one, and usable for its algorithm. */

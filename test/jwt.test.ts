@@ -548,7 +548,7 @@ const rsaPair = (): { publicKey: string, privateKey: string } =>
 const rsa = rsaPair()
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: spki, privateKeyEncoding: pkcs8 })
 const ed = generateKeyPairSync('ed25519', { publicKeyEncoding: spki, privateKeyEncoding: pkcs8 })
-const LINK_SECRET = 'link-secret-0123456789abcdef'
+const LINK_SECRET = 'link-secret-0123456789abcdef-0123456789abcdef'
 
 t.test('asymmetric algorithms', async t => {
   const cases = [

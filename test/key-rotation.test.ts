@@ -15,7 +15,7 @@ type Stores = { users: MemoryUserStore, tokens: MemoryTokenStore }
 
 const OLD_SECRET = 'the-old-shared-secret-0123456789abcdef'
 const NEW_SECRET = 'the-new-shared-secret-fedcba9876543210'
-const LINK_SECRET = 'link-secret-0123456789abcdef'
+const LINK_SECRET = 'link-secret-0123456789abcdef-0123456789abcdef'
 const spki = { type: 'spki', format: 'pem' } as const
 const pkcs8 = { type: 'pkcs8', format: 'pem' } as const
 const rsaPair = (): { publicKey: string, privateKey: string } =>
@@ -286,7 +286,7 @@ t.test('options', async t => {
   t.test('an old key\'s algorithm defaults to jwt.algorithm', async t => {
     const app = Fastify({ logger: false })
     t.teardown(() => app.close())
-    await app.register(accounts, { passwordHasher: fastHasher, jwt: hs({ algorithm: 'HS384', signingKid: 'a', verifyingKeys: [{ kid: 'b', key: OLD_SECRET }] }) })
+    await app.register(accounts, { passwordHasher: fastHasher, jwt: hs({ algorithm: 'HS384', signingKey: SECRET.repeat(2), signingKid: 'a', verifyingKeys: [{ kid: 'b', key: OLD_SECRET }] }) })
     t.same(app.accounts.options.jwt.verifyingKeys, [{ kid: 'b', key: OLD_SECRET, algorithm: 'HS384' }])
   })
 })

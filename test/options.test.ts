@@ -33,10 +33,10 @@ t.test('registration rejects bad options with an error naming the option', async
     ['bad algorithm', valid({}, { algorithm: 'HS1024' }), /algorithm/],
     ['algorithm none', valid({}, { algorithm: 'none' }), /algorithm/],
     ['lower-case algorithm', valid({}, { algorithm: 'hs256' }), /algorithm/],
-    ['RS256 without verifyingKey', valid({ secretKey: 'link-secret-0123456789' }, { algorithm: 'RS256', signingKey: rsa.privateKey }), /verifyingKey/],
+    ['RS256 without verifyingKey', valid({ secretKey: 'link-secret-0123456789-0123456789abcdef' }, { algorithm: 'RS256', signingKey: rsa.privateKey }), /verifyingKey/],
     ['verifyingKey with HS256', valid({}, { verifyingKey: rsa.publicKey }), /verifyingKey/],
     ['PEM key as an HS256 secret', valid({}, { signingKey: rsa.publicKey }), /signingKey/],
-    ['RS256 with a shared secret as signingKey', valid({ secretKey: 'link-secret-0123456789' }, { algorithm: 'RS256', verifyingKey: rsa.publicKey }), /signingKey/],
+    ['RS256 with a shared secret as signingKey', valid({ secretKey: 'link-secret-0123456789-0123456789abcdef' }, { algorithm: 'RS256', verifyingKey: rsa.publicKey }), /signingKey/],
     ['RS256 without secretKey', valid({}, { algorithm: 'RS256', signingKey: rsa.privateKey, verifyingKey: rsa.publicKey }), /secretKey/],
     ['zero accessTokenLifetime', valid({}, { accessTokenLifetime: 0 }), /accessTokenLifetime/],
     ['negative accessTokenLifetime', valid({}, { accessTokenLifetime: -300 }), /accessTokenLifetime/],
@@ -58,9 +58,13 @@ t.test('registration rejects bad options with an error naming the option', async
     ['activationUrl without {token}', valid({ activationUrl: '#/activate/{uid}' }), /activationUrl/],
     ['passwordResetConfirmUrl without {uid}', valid({ passwordResetConfirmUrl: '#/reset/{token}' }), /passwordResetConfirmUrl/],
     ['bad loginField', valid({ loginField: 'phone' }), /loginField/],
-    ['secretKey shorter than 16', valid({ secretKey: 'short-secret' }), /secretKey/],
+    ['secretKey shorter than 32 bytes', valid({ secretKey: 'a-link-secret-of-31-bytes-00000' }), /secretKey must be at least 32 bytes .* not 31/],
     ['secretKey not a string', valid({ secretKey: 1234567890123456789 }), /secretKey/],
-    ['HS256 signingKey shorter than 16 used as the link secret', valid({}, { signingKey: 'short' }), /secretKey|signingKey/],
+    ['HS256 signingKey shorter than 32 bytes', valid({}, { signingKey: 'x'.repeat(31) }), /jwt\.signingKey must be at least 32 bytes for HS256 .* not 31/],
+    ['regression: a 1-character HS256 signingKey beside its own secretKey (ASVS 3.5.3)', valid({ secretKey: 'x'.repeat(40) }, { signingKey: 'k' }), /jwt\.signingKey must be at least 32 bytes/],
+    ['HS384 signingKey shorter than 48 bytes', valid({}, { algorithm: 'HS384', signingKey: 'x'.repeat(47) }), /at least 48 bytes for HS384/],
+    ['HS512 signingKey shorter than 64 bytes', valid({}, { algorithm: 'HS512', signingKey: 'x'.repeat(63) }), /at least 64 bytes for HS512/],
+    ['bytes, not characters: 16 two-byte characters are 32 bytes, 15 are not', valid({}, { signingKey: 'é'.repeat(15) }), /not 30/],
     ['store without methods', valid({ store: { users: {}, tokens: {} } }), /store/],
     ['store.tokens without methods', valid({ store: { users: new MemoryUserStore(), tokens: {} } }), /store\.tokens/],
     ['store.users without methods', valid({ store: { users: { createUser () {} }, tokens: new MemoryTokenStore() } }), /store\.users/],
@@ -146,14 +150,14 @@ t.test('a minimal valid configuration', async t => {
       hideUsers: false,
       loginField: 'email',
       activationUrl: 'activate?u={uid}&t={token}',
-      secretKey: 'a-separate-link-secret-123',
+      secretKey: 'a-separate-link-secret-123-0123456789abcdef',
       jwt: { signingKey: SECRET, accessTokenLifetime: 60, leeway: undefined, authHeaderTypes: ['JWT'], audience: 'aud' }
     })
     const o = app.accounts.options
     t.equal(o.hideUsers, false)
     t.equal(o.loginField, 'email')
     t.equal(o.activationUrl, 'activate?u={uid}&t={token}')
-    t.equal(o.secretKey, 'a-separate-link-secret-123')
+    t.equal(o.secretKey, 'a-separate-link-secret-123-0123456789abcdef')
     t.equal(o.jwt.accessTokenLifetime, 60)
     t.equal(o.jwt.refreshTokenLifetime, 86400)
     t.equal(o.jwt.leeway, 0)
@@ -162,9 +166,9 @@ t.test('a minimal valid configuration', async t => {
   })
 
   t.test('asymmetric keys with a secretKey are accepted', async t => {
-    const app = await register({ secretKey: 'link-secret-0123456789', jwt: { algorithm: 'RS256', signingKey: rsa.privateKey, verifyingKey: rsa.publicKey } })
+    const app = await register({ secretKey: 'link-secret-0123456789-0123456789abcdef', jwt: { algorithm: 'RS256', signingKey: rsa.privateKey, verifyingKey: rsa.publicKey } })
     t.equal(app.accounts.options.jwt.algorithm, 'RS256')
-    t.equal(app.accounts.options.secretKey, 'link-secret-0123456789')
+    t.equal(app.accounts.options.secretKey, 'link-secret-0123456789-0123456789abcdef')
   })
 
   t.test('the minimal app works end to end without a prefix, with its default stores', async t => {

@@ -14,7 +14,7 @@ import { claims, decodeJwt, me, post, setup, signHmac } from './helpers/jwt.js'
 
 type Body = Record<string, unknown>
 
-const LINK_SECRET = 'link-secret-0123456789abcdef'
+const LINK_SECRET = 'link-secret-0123456789abcdef-0123456789abcdef'
 const spki = { type: 'spki', format: 'pem' } as const
 const pkcs8 = { type: 'pkcs8', format: 'pem' } as const
 
