@@ -36,6 +36,16 @@ export function Flag (defaultValue: boolean, description: string): ReturnType<ty
   return Type.Boolean({ default: defaultValue, description })
 }
 
+/**
+ * A cookie's Secure flag: true, false, or 'auto' (the default): Secure when the plugin's `protocol` is
+ * https or the request came over TLS (`request.protocol`, which honours `trustProxy`), ASVS 3.4.1.
+ */
+export function SecureFlag (description: string): TUnsafe<boolean | 'auto'> {
+  return Type.Unsafe<boolean | 'auto'>(Type.Union([Type.Boolean(), Type.Literal('auto')], {
+    default: 'auto', errorMessage: 'must be true, false or "auto"', description
+  }))
+}
+
 /** A whole number of seconds: above 0 (a lifetime), or 0 or more (a leeway). */
 export function Seconds (minimum: 0 | 1, options: SchemaOptions): ReturnType<typeof Type.Integer> {
   const errorMessage = minimum === 1 ? 'must be a positive whole number of seconds' : 'must be a whole number of seconds, 0 or more'

@@ -16,7 +16,7 @@ t.test("defaults are drf-jwt 1.11's JWT_AUTH defaults", async t => {
     refreshExpirationDelta: 604800,
     authHeaderPrefix: 'JWT',
     authCookiePath: '/',
-    authCookieSecure: false,
+    authCookieSecure: 'auto',
     authCookieSameSite: 'lax',
     verifyExpiration: true
   })
@@ -48,7 +48,7 @@ t.test('mistakes are rejected with a message naming the option', async t => {
     [{ refreshExpirationDelta: 1.5 }, /drfJwt\.refreshExpirationDelta must be a positive whole number/],
     [{ allowRefresh: 'yes' }, /drfJwt\.allowRefresh must be a boolean/],
     [{ verifyExpiration: 0 }, /drfJwt\.verifyExpiration must be a boolean/],
-    [{ authCookieSecure: 'true' }, /drfJwt\.authCookieSecure must be a boolean/],
+    [{ authCookieSecure: 'true' }, /drfJwt\.authCookieSecure must be true, false or "auto"/],
     [{ authHeaderPrefix: 'J W T' }, /drfJwt\.authHeaderPrefix must be one word/],
     [{ authHeaderPrefix: '' }, /drfJwt\.authHeaderPrefix/],
     [{ authHeaderPrefix: 'Token' }, /cannot be "Token"/],

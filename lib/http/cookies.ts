@@ -17,6 +17,11 @@ export function requestCookies (request: AnyRequest): Record<string, string | un
   }
 }
 
+/** A cookie's Secure flag for this request: `auto` is Secure behind https (the configured protocol or the request's). */
+export function secureCookie (setting: boolean | 'auto', request: AnyRequest, protocol: 'http' | 'https'): boolean {
+  return setting === 'auto' ? protocol === 'https' || request.protocol === 'https' : setting
+}
+
 /** One cookie of the request (see requestCookies). */
 export function requestCookie (request: AnyRequest, name: string): string | undefined {
   return requestCookies(request)[name]

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
-import { checkOptions, defaultsOf, expect, Flag, FromCode, Matching, OneOf, Seconds, withDefaults, withUnknownOption, type DeepReadonly } from '../../option-checks.js'
+import { checkOptions, defaultsOf, expect, Flag, FromCode, Matching, OneOf, SecureFlag, Seconds, withDefaults, withUnknownOption, type DeepReadonly } from '../../option-checks.js'
 import type { AccountUser } from '../../ports.js'
 
 /*
@@ -62,7 +62,7 @@ export const DrfJwtOptionsSchema = withUnknownOption(Type.Object({
   authCookiePath: Type.Optional(Matching(/^\/[\x21-\x3a\x3c-\x7e]*$/, {
     errorMessage: 'must be a path starting with /', default: '/', description: "The cookie's Path (JWT_AUTH_COOKIE_PATH), as Django."
   })),
-  authCookieSecure: Type.Optional(Flag(false, "The cookie's Secure flag (JWT_AUTH_COOKIE_SECURE), off as in drf-jwt 1.11: set it behind HTTPS.")),
+  authCookieSecure: Type.Optional(SecureFlag("The cookie's Secure flag (JWT_AUTH_COOKIE_SECURE): 'auto' sets it whenever `protocol` is https or the request came over TLS (drf-jwt 1.11: off).")),
   authCookieSameSite: Type.Optional(OneOf(['lax', 'strict', 'none'], {
     default: 'lax', description: "The cookie's SameSite (JWT_AUTH_COOKIE_SAMESITE): what browsers assume for drf-jwt 1.11's cookie, which names none."
   })),
@@ -89,6 +89,6 @@ export function resolveDrfJwtOptions (input: DrfJwtOptions = {}): ResolvedDrfJwt
   checkOptions(DrfJwtOptionsSchema, input, 'drfJwt')
   const o = withDefaults<ResolvedDrfJwtOptions>(DRF_JWT_DEFAULTS, input)
   expect(o.authHeaderPrefix.toLowerCase() !== 'token', 'drfJwt.authHeaderPrefix cannot be "Token": it is the opaque token scheme')
-  expect(o.authCookieSameSite !== 'none' || o.authCookieSecure, 'drfJwt.authCookieSameSite "none" requires drfJwt.authCookieSecure: true (browsers drop it otherwise)')
+  expect(o.authCookieSameSite !== 'none' || o.authCookieSecure === true, 'drfJwt.authCookieSameSite "none" requires drfJwt.authCookieSecure: true (browsers drop it otherwise)')
   return o
 }

@@ -2,6 +2,7 @@ import { fastifyCookie } from '@fastify/cookie'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { fieldError, InvalidCredentialsError } from '../../errors.js'
+import { secureCookie } from '../../http/cookies.js'
 import { countingFailures } from '../../http/rate-limit.js'
 import { withoutRegisterOptions } from '../../http/register-options.js'
 import { route } from '../../http/route.js'
@@ -53,7 +54,7 @@ const routes: FastifyPluginAsync<DrfJwtOptions> = async (instance, opts) => {
         maxAge: o.expirationDelta,
         expires: new Date(now + o.expirationDelta * 1000),
         ...(o.authCookieDomain === undefined ? {} : { domain: o.authCookieDomain }),
-        secure: o.authCookieSecure,
+        secure: secureCookie(o.authCookieSecure, request, core.protocol),
         sameSite: o.authCookieSameSite
       })
     }

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { withoutRegisterOptions } from '../../http/register-options.js'
-import { checkOptions, defaultsOf, expect, Flag, isRecord, Matching, OneOf, Seconds, withDefaults, withUnknownOption, type DeepReadonly } from '../../option-checks.js'
+import { checkOptions, defaultsOf, expect, Flag, isRecord, Matching, OneOf, SecureFlag, Seconds, withDefaults, withUnknownOption, type DeepReadonly } from '../../option-checks.js'
 import { OptionsError } from '../../errors.js'
 
 /*
@@ -56,7 +56,7 @@ export const SanicJwtOptionsSchema = withUnknownOption(Type.Object({
   cookieHttponly: Type.Optional(Flag(true, 'The cookies carry `HttpOnly`.')),
   cookieDomain: Type.Optional(Matching(/^[^\s;,]*$/, { errorMessage: 'must be a domain, or "" for none', default: '', description: "The cookies' Domain; '' sets none." })),
   cookiePath: Type.Optional(Matching(/^\/[^\s;,]*$/, { errorMessage: 'must be a path starting with /', default: '/', description: "The cookies' Path." })),
-  cookieSecure: Type.Optional(Flag(false, 'The cookies carry `Secure`.')),
+  cookieSecure: Type.Optional(SecureFlag("The cookies carry `Secure`: 'auto' whenever `protocol` is https or the request came over TLS (sanic-jwt: off).")),
   cookieSamesite: Type.Optional(OneOf(SAMESITE, { description: 'SameSite attribute of the cookies (any letter case); unset by default.' })),
   cookieMaxAge: Type.Optional(Seconds(0, { errorMessage: 'must be a whole number of seconds, 0 for session cookies', default: 0, description: 'Max-Age attribute, seconds; 0 makes session cookies.' })),
   cookieSplit: Type.Optional(Flag(false, 'Split the access token cookie: header.payload readable by scripts, the signature HttpOnly.')),
@@ -96,7 +96,7 @@ export function resolveSanicJwtOptions (input: SanicJwtOptions = {}): ResolvedSa
     const names = [o.cookieAccessTokenName, ...(o.cookieSplit ? [o.cookieSplitSignatureName] : []), ...(o.refreshTokenEnabled ? [o.cookieRefreshTokenName] : [])]
     expect(new Set(names).size === names.length, 'sanicJwt.cookieAccessTokenName, cookieRefreshTokenName and cookieSplitSignatureName must differ')
   }
-  expect(o.cookieSamesite !== 'None' || o.cookieSecure, 'sanicJwt.cookieSamesite "None" needs cookieSecure: true (browsers drop the cookie otherwise)')
+  expect(o.cookieSamesite !== 'None' || o.cookieSecure === true, 'sanicJwt.cookieSamesite "None" needs cookieSecure: true (browsers drop the cookie otherwise)')
   expect(new Set(PATHS.map((key) => o[key])).size === PATHS.length, 'sanicJwt.pathToAuthenticate, pathToRefresh, pathToRetrieveUser and pathToVerify must differ')
   return o
 }

@@ -2,6 +2,7 @@ import { fastifyCookie } from '@fastify/cookie'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import { authOf, setAuth } from '../../core.js'
+import { secureCookie } from '../../http/cookies.js'
 import { securityOf } from '../../http/openapi.js'
 import { countingFailures } from '../../http/rate-limit.js'
 import { withoutRegisterOptions } from '../../http/register-options.js'
@@ -16,10 +17,10 @@ import { SanicJwtError, SanicJwtInvalid, SanicJwtValid, sanicJwtSchemas } from '
 import { createSanicJwtCore } from './tokens.js'
 
 /** Responses.get_token_response: the access token (split or whole) and, on login, the refresh token. */
-function setTokenCookies (reply: FastifyReply, o: ResolvedSanicJwtOptions, access: string, refresh?: string): void {
+function setTokenCookies (request: FastifyRequest, reply: FastifyReply, o: ResolvedSanicJwtOptions, protocol: 'http' | 'https', access: string, refresh?: string): void {
   const base = {
     path: o.cookiePath,
-    secure: o.cookieSecure,
+    secure: secureCookie(o.cookieSecure, request, protocol),
     ...(o.cookieDomain === '' ? {} : { domain: o.cookieDomain }),
     ...(o.cookieMaxAge === 0 ? {} : { maxAge: o.cookieMaxAge }),
     ...(o.cookieSamesite === undefined ? {} : { sameSite: o.cookieSamesite.toLowerCase() as 'strict' | 'lax' | 'none' })
@@ -112,7 +113,7 @@ const routes: FastifyPluginAsync<SanicJwtOptions> = async (instance, opts) => {
         refresh = await core.issueRefreshToken(user.id)
         output[o.refreshTokenName] = refresh
       }
-      if (o.cookieSet) setTokenCookies(reply, o, access, refresh)
+      if (o.cookieSet) setTokenCookies(request, reply, o, options.protocol, access, refresh)
       return output
     }
   })
@@ -172,7 +173,7 @@ const routes: FastifyPluginAsync<SanicJwtOptions> = async (instance, opts) => {
         }
         const access = core.accessToken(user.id)
         decorator.events.emit('token.refreshed', { userId: user.id, rotated: false })
-        if (o.cookieSet) setTokenCookies(reply, o, access)
+        if (o.cookieSet) setTokenCookies(request, reply, o, options.protocol, access)
         return { [o.accessTokenName]: access }
       }
     })
