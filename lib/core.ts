@@ -33,6 +33,12 @@ export interface AccountsCore {
   stores: { users: UserStore, tokens: TokenStore }
   /** The decorator names in use. */
   names: Readonly<DecoratorNames>
+  /**
+   * The CSRF check for credentials read from a cookie: throws a 403 when a request that may change
+   * something comes from an origin other than the site's own or `trustedOrigins`. The cookie dialects call
+   * it; a host route that authenticates by a cookie of its own can too.
+   */
+  checkOrigin: (request: AnyRequest) => void
 }
 
 /** Where the core sits on the instance whatever its public name: the dialects and `requireUser` find it here. */

@@ -192,6 +192,10 @@ export const CoreOptionsSchema = Type.Object({
   domain: Type.Optional(Type.String({ minLength: 1, default: 'localhost:3000', description: 'Used in mails and links; never taken from the Host header.' })),
   siteName: Type.Optional(Type.String({ minLength: 1, default: 'fastify-accounts', description: 'Used in mails.' })),
   protocol: Type.Optional(OneOf(['http', 'https'], { default: 'http', description: 'Used in mailed links.' })),
+  trustedOrigins: Type.Optional(Type.Array(Matching(/^https?:\/\/[^\s/]+$/, { errorMessage: 'must be an origin such as "https://app.example.com"' }), {
+    default: [],
+    description: "Origins besides `protocol://domain` (and the host a request was sent to) allowed to send requests carrying credentials in cookies (Django's CSRF_TRUSTED_ORIGINS): a cookie-authenticated request that may change something from any other origin is refused with 403."
+  })),
   bodyLimit: Type.Optional(Type.Integer({ minimum: 1, default: 16384, errorMessage: 'must be a positive whole number of bytes', description: 'Largest accepted request body, bytes (413 above).' })),
   sendActivationEmail: Type.Optional(Flag(true, 'New users are inactive until they follow the mailed link (djoser: False).')),
   sendConfirmationEmail: Type.Optional(Flag(false, 'Mail after registration (activation off) or activation.')),

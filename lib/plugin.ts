@@ -7,6 +7,7 @@ import { DEFAULT_DECORATOR_NAMES, type DecoratorNames, type DecoratorsOption } f
 import { DIALECTS } from './dialects/registry.js'
 import { OptionsError } from './errors.js'
 import { AccountsEventEmitter } from './events.js'
+import { createOriginCheck } from './http/csrf.js'
 import { registerRateLimits, type Limit } from './http/rate-limit.js'
 import { ConsoleMailer } from './mail/console.js'
 import { OneTimeLinks } from './one-time-links.js'
@@ -99,7 +100,8 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
 
   app.decorateRequest(names.user, null)
   app.decorateRequest(names.auth, null)
-  const core: AccountsCore = { users, tokens, options, authenticateRequest, jwt: keys, events, limit, stores, names }
+  const checkOrigin = createOriginCheck({ protocol: options.protocol, domain: options.domain, trustedOrigins: options.trustedOrigins })
+  const core: AccountsCore = { users, tokens, options, authenticateRequest, jwt: keys, events, limit, stores, names, checkOrigin }
   app.decorate(kAccounts, core)
   app.decorate(names.accounts, core)
   const dialect = DIALECTS[options.dialect]
