@@ -1,0 +1,142 @@
+import { appleProvider, type AppleSettings } from './apple.js'
+import { unknownProvider } from './errors.js'
+import { FacebookSocialProvider, type FacebookSettings } from './facebook.js'
+import { GitHubSocialProvider, type GitHubSettings } from './github.js'
+import { googleProvider, type GoogleSettings } from './google.js'
+import { OidcSocialProvider } from './oidc.js'
+import { TwitterSocialProvider, type TwitterSettings } from './twitter.js'
+import type { SocialProvider } from './types.js'
+
+/**
+ * The `social.providers` option: one entry per provider, by name. The names google, apple, github,
+ * facebook and twitter are those providers; any other name needs `type` (`'oidc'` for a generic OpenID
+ * Connect provider such as Keycloak, Auth0, Microsoft or GitLab; a known type to run a second instance of
+ * it, say a GitHub Enterprise beside github.com). Every URL can be overridden.
+ */
+
+/** Common to every provider. */
+interface ProviderCommon {
+  /** The redirect_uri a frontend used for a code sent without one (dj-rest-auth's callback_url); default `social.callbackUrl`. */
+  callbackUrl?: string
+  /** Per provider call, seconds (default `social.timeout`, else 10). */
+  timeout?: number
+}
+
+export type GoogleOptions = ProviderCommon & { type?: 'google', clientId: string, clientSecret: string, issuer?: string, tokenInfoUrl?: string, scope?: string, clockTolerance?: number }
+export type AppleOptions = ProviderCommon & { type?: 'apple', clientId: string, teamId: string, keyId: string, privateKey: string, issuer?: string, scope?: string, clockTolerance?: number }
+export type GitHubOptions = ProviderCommon & { type?: 'github', clientId: string, clientSecret: string, oauthUrl?: string, apiUrl?: string, scope?: string }
+export type FacebookOptions = ProviderCommon & { type?: 'facebook', clientId: string, clientSecret: string, graphApiUrl?: string, dialogUrl?: string, scope?: string, fields?: string, verifiedEmail?: boolean }
+export type TwitterOptions = ProviderCommon & { type?: 'twitter', consumerKey: string, consumerSecret: string, apiUrl?: string }
+export type OidcOptions = ProviderCommon & { type: 'oidc', issuer: string, clientId: string, clientSecret?: string, scope?: string, clockTolerance?: number, allowInsecureRequests?: boolean }
+
+export type ProviderOptions = GoogleOptions | AppleOptions | GitHubOptions | FacebookOptions | TwitterOptions | OidcOptions
+export type ProviderType = 'google' | 'apple' | 'github' | 'facebook' | 'twitter' | 'oidc'
+export const PROVIDER_TYPES: readonly ProviderType[] = ['google', 'apple', 'github', 'facebook', 'twitter', 'oidc']
+
+export interface SocialProvidersOptions {
+  providers: Record<string, ProviderOptions>
+  callbackUrl?: string
+  /** Default per call timeout, seconds (default 10). */
+  timeout?: number
+}
+
+/** The type of a configured provider: its `type`, else its name when that is a known type. */
+export function providerType (name: string, options: { type?: string }): ProviderType {
+  const type = options.type ?? name
+  if ((PROVIDER_TYPES as readonly string[]).includes(type) && !(options.type === undefined && type === 'oidc')) return type as ProviderType
+  throw new TypeError(`fastify-accounts: social.providers.${name} needs a type (one of ${PROVIDER_TYPES.join(', ')})`)
+}
+
+/** python-social-auth's backend names (djoser's `o/{provider}/`) for each type; a generic OIDC provider keeps its own name. */
+export const DJOSER_NAMES: Readonly<Record<Exclude<ProviderType, 'oidc' | 'twitter'>, string>> = {
+  google: 'google-oauth2', apple: 'apple-id', github: 'github', facebook: 'facebook'
+}
+
+export function createProvider (name: string, options: ProviderOptions, defaults: { callbackUrl?: string, timeout?: number } = {}): SocialProvider {
+  const timeoutMs = (options.timeout ?? defaults.timeout ?? 10) * 1000
+  const callbackUrl = options.callbackUrl ?? defaults.callbackUrl
+  const type = providerType(name, options)
+  switch (type) {
+    case 'google': {
+      const o = options as GoogleOptions
+      const s: GoogleSettings = { clientId: o.clientId, clientSecret: o.clientSecret, issuer: o.issuer, tokenInfoUrl: o.tokenInfoUrl, scope: o.scope, callbackUrl, timeoutMs, clockToleranceSeconds: o.clockTolerance }
+      return googleProvider(name, s)
+    }
+    case 'apple': {
+      const o = options as AppleOptions
+      const s: AppleSettings = {
+        clientId: o.clientId, teamId: o.teamId, keyId: o.keyId, privateKey: o.privateKey, issuer: o.issuer, scope: o.scope, callbackUrl, timeoutMs, clockToleranceSeconds: o.clockTolerance
+      }
+      return appleProvider(name, s)
+    }
+    case 'github': {
+      const o = options as GitHubOptions
+      const s: GitHubSettings = { clientId: o.clientId, clientSecret: o.clientSecret, oauthUrl: o.oauthUrl, apiUrl: o.apiUrl, scope: o.scope, callbackUrl, timeoutMs }
+      return new GitHubSocialProvider(name, s)
+    }
+    case 'facebook': {
+      const o = options as FacebookOptions
+      const s: FacebookSettings = {
+        clientId: o.clientId, clientSecret: o.clientSecret, graphApiUrl: o.graphApiUrl, dialogUrl: o.dialogUrl, scope: o.scope, fields: o.fields, verifiedEmail: o.verifiedEmail, callbackUrl, timeoutMs
+      }
+      return new FacebookSocialProvider(name, s)
+    }
+    case 'twitter': {
+      const o = options as TwitterOptions
+      const s: TwitterSettings = { consumerKey: o.consumerKey, consumerSecret: o.consumerSecret, apiUrl: o.apiUrl, timeoutMs }
+      return new TwitterSocialProvider(name, s)
+    }
+    case 'oidc': {
+      const o = options as OidcOptions
+      return new OidcSocialProvider({
+        name, issuer: o.issuer, clientId: o.clientId, clientSecret: o.clientSecret, scope: o.scope, callbackUrl, timeoutMs, clockToleranceSeconds: o.clockTolerance, allowInsecureRequests: o.allowInsecureRequests
+      })
+    }
+  }
+}
+
+/** The configured providers, by name (dj-rest-auth's routes) and by python-social-auth name (djoser's). */
+export class SocialProviders {
+  readonly #byName = new Map<string, SocialProvider>()
+  readonly #byDjoserName = new Map<string, SocialProvider>()
+
+  constructor (options: SocialProvidersOptions) {
+    for (const [name, provider] of Object.entries(options.providers)) {
+      const created = createProvider(name, provider, options)
+      this.#byName.set(name, created)
+      const type = providerType(name, provider)
+      if (type === 'twitter') continue
+      // The well-known name maps to python-social-auth's; a second instance of a type, or an OIDC provider, keeps its own.
+      const djoserName = type !== 'oidc' && name === type ? DJOSER_NAMES[type] : name
+      this.#byDjoserName.set(djoserName, created)
+    }
+  }
+
+  /** Every configured name. */
+  names (): string[] {
+    return [...this.#byName.keys()]
+  }
+
+  /** The names djoser's `o/{provider}/` answers to (X is not among them). */
+  djoserNames (): string[] {
+    return [...this.#byDjoserName.keys()]
+  }
+
+  has (name: string): boolean {
+    return this.#byName.has(name)
+  }
+
+  /** By configured name; 404 SocialUnknownProviderError when there is none. */
+  get (name: string): SocialProvider {
+    const provider = this.#byName.get(name)
+    if (provider === undefined) throw unknownProvider(name)
+    return provider
+  }
+
+  /** By python-social-auth name (`google-oauth2`, `apple-id`, `github`, `facebook`, or an OIDC provider's own). */
+  forDjoser (name: string): SocialProvider {
+    const provider = this.#byDjoserName.get(name)
+    if (provider === undefined) throw unknownProvider(name)
+    return provider
+  }
+}
