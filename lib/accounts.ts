@@ -10,7 +10,7 @@ import { renderEmail, type EmailKind } from './mail/templates.js'
 import { decodeUid, encodeUid, type LinkPurpose, type OneTimeLinks } from './one-time-links.js'
 import type { LoginField, ResolvedOptions } from './options.js'
 import { DuplicateUserError, type AccountUser, type Mailer, type PasswordHasher, type User, type UserPatch, type UserStore } from './ports.js'
-import type { TokenService } from './tokens.js'
+import type { RequestAuth, RevokeReason, TokenService } from './tokens.js'
 
 /** A user as the outside world may see it: everything but the password hash. */
 
@@ -100,6 +100,11 @@ export class AccountService {
 
   constructor (deps: AccountServiceDeps) {
     this.#d = deps
+    // Folded into the session cut-off (revokeTokensOnPasswordChange): read loosely, so this keeps compiling once the option is gone.
+    if ((deps.options as { revokeAccessOnPasswordChange?: unknown }).revokeAccessOnPasswordChange === true) {
+      deps.log.warn('fastify-accounts: revokeAccessOnPasswordChange is deprecated and has no effect: a password change now ends the ' +
+        "user's other sessions, access tokens included, in every dialect (revokeTokensOnPasswordChange, on by default). Remove the option.")
+    }
   }
 
   get loginField (): LoginField {
@@ -259,8 +264,17 @@ export class AccountService {
     if (!(await this.#verifyPassword(user, password))) throw fieldError('current_password', MESSAGES.invalidPassword)
   }
 
-  async #afterPasswordChange (user: User): Promise<void> {
-    if (this.#d.options.revokeTokensOnPasswordChange) await this.#d.tokens.revokeUserTokens(user.id)
+  /**
+   * The patch that ends the user's sessions with a new password: a cut-off now (taken after the new hash was
+   * computed, right before the write) sparing `kept`. Written with the password in one statement, so no
+   * authenticator ever sees the new password with the old sessions. Empty when `revokeTokensOnPasswordChange` is off.
+   */
+  #sessionsCutoff (kept: string | null): UserPatch {
+    return this.#d.options.revokeTokensOnPasswordChange ? { sessionsValidAfter: new Date(Date.now()), keptSession: kept } : {}
+  }
+
+  async #afterPasswordChange (user: User, reason: Extract<RevokeReason, 'password-change' | 'password-reset'>): Promise<void> {
+    if (this.#d.options.revokeTokensOnPasswordChange) await this.#d.tokens.endSessions(user.id, reason, user.keptSession ?? null)
     else if (this.#d.options.logoutOnPasswordChange) await this.#d.tokens.deleteUserAuthTokens(user.id, 'password-change')
     if (this.#d.options.passwordChangedEmailConfirmation) await this.#mail('passwordChanged', user)
   }
@@ -423,9 +437,19 @@ export class AccountService {
     this.#d.events.emit('user.deleted', { userId: user.id })
   }
 
-  /** POST /users/set_password/ */
-  /** Without `currentPassword` the old password is not asked (dj-rest-auth's default); `retype` overrides the option. */
-  async setPassword (current: AccountUser, input: { newPassword: string, currentPassword?: string, reNewPassword?: string }, retype = this.#d.options.setPasswordRetype): Promise<void> {
+  /**
+   * POST /users/set_password/ (and dj-rest-auth's password/change/). With `revokeTokensOnPasswordChange` (the
+   * default) every other session of the user ends: refresh families, opaque tokens and the access tokens of
+   * every dialect. `session` is how the request authenticated (`request.auth`): that session goes on working,
+   * so the frontend that changed the password stays logged in; without it (or with `logoutOnPasswordChange`,
+   * djoser's LOGOUT_ON_PASSWORD_CHANGE) every session ends. Without `currentPassword` the old password is not
+   * asked (dj-rest-auth's default); `options.retype` overrides `setPasswordRetype`.
+   */
+  async setPassword (
+    current: AccountUser, input: { newPassword: string, currentPassword?: string, reNewPassword?: string }, session?: RequestAuth | null,
+    options: { retype?: boolean } = {}
+  ): Promise<void> {
+    const retype = options.retype ?? this.#d.options.setPasswordRetype
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
     if (input.currentPassword !== undefined) await this.#requireCurrentPassword(user, input.currentPassword)
@@ -434,10 +458,12 @@ export class AccountService {
     if (retype && input.newPassword !== input.reNewPassword) {
       throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
     }
-    const updated = await this.#d.users.updateUser(user.id, { password: await this.#hash(input.newPassword) }, { password: user.password })
+    const password = await this.#hash(input.newPassword)
+    const kept = this.#d.options.logoutOnPasswordChange ? null : this.#d.tokens.sessionIdOf(session)
+    const updated = await this.#d.users.updateUser(user.id, { password, ...this.#sessionsCutoff(kept) }, { password: user.password })
     if (updated === null) throw fieldError('current_password', MESSAGES.invalidPassword)
     this.#d.events.emit('password.changed', { userId: updated.id })
-    await this.#afterPasswordChange(updated)
+    await this.#afterPasswordChange(updated, 'password-change')
   }
 
   /** POST /users/reset_password/: false only when the email is unknown and the option says to tell. */
@@ -453,7 +479,10 @@ export class AccountService {
     return true
   }
 
-  /** POST /users/reset_password_confirm/: the link dies with the new password and the new last login. */
+  /**
+   * POST /users/reset_password_confirm/: the link dies with the new password and the new last login. A reset
+   * comes with no session: with `revokeTokensOnPasswordChange` every session of the user ends.
+   */
   async confirmPasswordReset (input: { uid: string, token: string, newPassword: string, reNewPassword?: string }, retype = this.#d.options.passwordResetConfirmRetype): Promise<void> {
     const user = await this.#userFromLink('password-reset', input.uid, input.token)
     const errors = this.#passwordErrors(input.newPassword, user)
@@ -462,10 +491,10 @@ export class AccountService {
       throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
     }
     const password = await this.#hash(input.newPassword)
-    const updated = await this.#d.users.updateUser(user.id, { password, lastLogin: new Date() }, { password: user.password })
+    const updated = await this.#d.users.updateUser(user.id, { password, lastLogin: new Date(), ...this.#sessionsCutoff(null) }, { password: user.password })
     if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
     this.#d.events.emit('password.reset', { userId: updated.id })
-    await this.#afterPasswordChange(updated)
+    await this.#afterPasswordChange(updated, 'password-reset')
   }
 
   /** POST /users/set_username/: changes the login field (`new_<loginField>` on the wire). */
@@ -526,6 +555,8 @@ export class AccountService {
     login: string, password: string, by: LoginField | 'usernameOrEmail' = this.loginField, usernames: UsernameMatching = 'exact'
   ): Promise<User> {
     const users = this.#d.users
+    // The session this login opens starts when the row it checks the password against was read.
+    const readAt = Date.now()
     const user = by === 'email' || (by === 'usernameOrEmail' && login.includes('@'))
       ? await users.findUserByEmail(login)
       : await this.#findByUsername(login, usernames)
@@ -536,11 +567,12 @@ export class AccountService {
       throw new InvalidCredentialsError(MESSAGES.badCredentials)
     }
     this.#d.events.emit('login.succeeded', { userId: user.id })
+    let result = user
     if (this.#d.options.rehashOnLogin && this.#d.hasher.needsRehash(user.password)) {
-      const rehashed = await users.updateUser(user.id, { password: await this.#hash(password) }, { password: user.password })
-      return rehashed ?? user
+      result = await users.updateUser(user.id, { password: await this.#hash(password) }, { password: user.password }) ?? user
     }
-    return user
+    this.#d.tokens.credentialsChecked(result, readAt)
+    return result
   }
 
   async recordLogin (user: User): Promise<void> {

@@ -5,12 +5,9 @@ import {
   BadAuthorizationHeaderError, InvalidAuthTokenError, NotAuthenticatedError, TokenNotValidError, UserInactiveError, UserNotFoundError
 } from './errors.js'
 import type { ResolvedJwtOptions } from './options.js'
-import type { TokenClaims, TokenService } from './tokens.js'
+import type { RequestAuth, TokenClaims, TokenService } from './tokens.js'
 
-/** How the current request proved who it is (DRF's `request.auth`). */
-export type RequestAuth =
-  | { scheme: 'jwt', claims: TokenClaims }
-  | { scheme: 'token', key: string }
+export type { RequestAuth } from './tokens.js'
 
 export interface TokenMessage {
   token_class: string
@@ -50,8 +47,8 @@ export function createAuthenticator (deps: { accounts: AccountService, tokens: T
     if (userId === null) throw new TokenNotValidError('Token contained no recognizable user identification')
     const user = await accounts.findUser(userId)
     if (user === null) throw new UserNotFoundError('User not found')
-    // revokeAccessOnPasswordChange: checked against the user just loaded, no other lookup.
-    if (!tokens.isCurrentVersion(claims, user)) throw notValidForAnyType('Token has been revoked')
+    // The session cut-off of a password change: checked against the user just loaded, no other lookup.
+    if (!tokens.sessionAlive(claims, user)) throw notValidForAnyType('Token has been revoked')
     if (!user.isActive) throw new UserInactiveError('User is inactive')
     return { user: toAccountUser(user), auth: { scheme: 'jwt', claims } }
   }
@@ -60,10 +57,13 @@ export function createAuthenticator (deps: { accounts: AccountService, tokens: T
     if (parts.length === 1) throw new InvalidAuthTokenError('Invalid token header. No credentials provided.')
     if (parts.length > 2) throw new InvalidAuthTokenError('Invalid token header. Token string should not contain spaces.')
     const key = parts[1]
-    const userId = await tokens.findAuthTokenUser(key)
-    if (userId === null) throw new InvalidAuthTokenError('Invalid token.')
-    const user = await accounts.findUser(userId)
+    const record = await tokens.findAuthToken(key)
+    if (record === null) throw new InvalidAuthTokenError('Invalid token.')
+    const user = await accounts.findUser(record.userId)
     if (user === null || !user.isActive) throw new InvalidAuthTokenError('User inactive or deleted.')
+    // A key of a session a password change ended (the change deletes them; this also covers a key created
+    // while the change ran, and a store that kept it): as DRF answers a deleted key.
+    if (!tokens.authTokenAlive(record, user)) throw new InvalidAuthTokenError('Invalid token.')
     return { user: toAccountUser(user), auth: { scheme: 'token', key } }
   }
 

@@ -21,11 +21,14 @@ export interface AccountsEvents {
   'token.reuseDetected': { userId: number, family: string }
   /**
    * Tokens were revoked: one refresh token blacklisted (`blacklist`), opaque tokens deleted at logout
-   * (`logout`), or every refresh and opaque token of the user on a password change or reset
-   * (`password-change`) or account deletion (`user-deleted`). Emitted only when something was revoked.
-   * `userId` is null for a blacklisted token that names no user.
+   * (`logout`), the user's sessions ended by a password change (`password-change`: every session but the one
+   * that made the change, when it named one) or by a password reset (`password-reset`: every session), or
+   * every refresh and opaque token of the user at account deletion (`user-deleted`). A password change or
+   * reset that sets a cut-off (`revokeTokensOnPasswordChange`) always emits it: the cut-off ends access tokens,
+   * which no store holds. Otherwise it is emitted only when something was revoked. `userId` is null for a
+   * blacklisted token that names no user.
    */
-  'token.revoked': { userId: number | null, reason: 'blacklist' | 'logout' | 'password-change' | 'user-deleted' }
+  'token.revoked': { userId: number | null, reason: 'blacklist' | 'logout' | 'password-change' | 'password-reset' | 'user-deleted' }
 }
 
 export type AccountsEventName = keyof AccountsEvents

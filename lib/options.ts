@@ -209,10 +209,10 @@ export const CoreOptionsSchema = Type.Object({
   passwordChangedEmailConfirmation: Type.Optional(Flag(false, 'Mail after a password change or reset.')),
   usernameChangedEmailConfirmation: Type.Optional(Flag(false, 'Mail after a username change or reset.')),
   logoutOnPasswordChange: Type.Optional(Flag(false, "A password change deletes the user's opaque tokens.")),
-  revokeTokensOnPasswordChange: Type.Optional(Flag(true, "A password change or reset revokes all the user's refresh and opaque tokens (beyond djoser).")),
-  revokeAccessOnPasswordChange: Type.Optional(Flag(false, "Every token carries `ver`, a short keyed hash of the user's password hash; when on, access and refresh " +
-    'tokens issued before a password change (or a rehash on login) are refused at once. Tokens without `ver` (simplejwt\'s, before a move) ' +
-    'are refused only when this is on (beyond simplejwt).')),
+  revokeTokensOnPasswordChange: Type.Optional(Flag(true, 'A password change ends every other session of the user in every dialect: refresh families, opaque tokens, ' +
+    'and access tokens (a cut-off on the user row every authenticator checks); the session that made the change goes on; a reset ends them all (beyond djoser). ' +
+    'false: tokens outlive a password change, as in djoser and simplejwt.')),
+  revokeAccessOnPasswordChange: Type.Optional(Flag(false, 'Deprecated, no effect (logs a warning when true): revokeTokensOnPasswordChange now ends the access tokens of the other sessions.')),
   hideUsers: Type.Optional(Flag(true, 'Non-staff users see only themselves in `/users/`.')),
   activationUrl: Type.Optional(Link('#/activate/{uid}/{token}', 'Frontend path of the activation link.')),
   passwordResetConfirmUrl: Type.Optional(Link('#/password/reset/confirm/{uid}/{token}', 'Frontend path of the password reset link.')),

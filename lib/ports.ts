@@ -17,14 +17,32 @@ export interface User {
   isSuperuser: boolean
   lastLogin: Date | null
   dateJoined: Date
+  /**
+   * The sessions cut-off (set by a password change or reset): every token and opaque token of a session
+   * that started at or before this instant is refused by every dialect's authentication, except those of
+   * `keptSession`. Null (or absent, from a store written before it existed) when there is none. Every
+   * adapter of this package returns it; the contract suite checks it round-trips with millisecond precision.
+   */
+  sessionsValidAfter?: Date | null
+  /**
+   * The one session the cut-off spares: the one that changed the password (a `sid` claim, or the SHA-256
+   * hash of an opaque key). Null when the cut-off spares none (a reset) or there is no cut-off.
+   */
+  keptSession?: string | null
 }
 
-/** A user as routes and `request.user` see it: every field but the password hash. */
+/** The session cut-off of a user row, as the authenticators read it. */
+export type SessionCutoff = Pick<User, 'sessionsValidAfter' | 'keptSession'>
+
+/**
+ * A user as routes and `request.user` see it: every field but the password hash. The session cut-off
+ * fields are the services' too: `toAccountUser` leaves them out.
+ */
 export type AccountUser = Omit<User, 'password'>
 
-/** The user without its password hash, for `request.user` and responses. */
+/** The user without its password hash (nor its session cut-off), for `request.user` and responses. */
 export function toAccountUser (user: User): AccountUser {
-  const { password: _password, ...rest } = user
+  const { password: _password, sessionsValidAfter: _after, keptSession: _kept, ...rest } = user
   return rest
 }
 
@@ -45,7 +63,9 @@ export interface NewUser {
   lastLogin?: Date | null
 }
 
-export type UserPatch = Partial<Pick<User, 'username' | 'email' | 'firstName' | 'lastName' | 'password' | 'isActive' | 'isStaff' | 'isSuperuser' | 'lastLogin'>>
+export type UserPatch = Partial<Pick<User,
+  'username' | 'email' | 'firstName' | 'lastName' | 'password' | 'isActive' | 'isStaff' | 'isSuperuser' | 'lastLogin' | 'sessionsValidAfter' |
+  'keptSession'>>
 
 /** Fields an update may be made conditional on (optimistic check: the row must still hold these values). */
 export type UserExpectation = Partial<Pick<User, 'username' | 'email' | 'password' | 'isActive'>>
@@ -141,15 +161,22 @@ export interface TokenStore {
   revokeRefreshToken (jti: string, fallback: NewRefreshToken): Promise<void>
   /** Revokes every token of a rotation family; returns how many were newly revoked. */
   revokeRefreshFamily (family: string): Promise<number>
-  /** Revokes every refresh token of a user; returns how many were newly revoked. */
-  revokeUserRefreshTokens (userId: number): Promise<number>
+  /**
+   * Revokes every refresh token of a user, except those of the rotation family `exceptFamily` (the session a
+   * password change keeps); returns how many were newly revoked. A store that ignores `exceptFamily` revokes
+   * them all: safe, but the session that changed the password then has to log in again.
+   */
+  revokeUserRefreshTokens (userId: number, exceptFamily?: string): Promise<number>
 
   saveAuthToken (record: AuthTokenRecord): Promise<void>
   findAuthToken (hash: string): Promise<AuthTokenRecord | null>
   /** Returns true when a token was deleted. */
   deleteAuthToken (hash: string): Promise<boolean>
-  /** Returns how many were deleted. */
-  deleteUserAuthTokens (userId: number): Promise<number>
+  /**
+   * Deletes every opaque token of a user, except the one whose hash is `exceptHash` (the session a password
+   * change keeps); returns how many were deleted.
+   */
+  deleteUserAuthTokens (userId: number, exceptHash?: string): Promise<number>
 
   /** Removes refresh records that expired before `now`; returns how many. */
   purgeExpired (now: Date): Promise<number>

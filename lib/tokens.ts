@@ -1,14 +1,19 @@
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { TokenNotValidError } from './errors.js'
 import type { AccountsEventEmitter, AccountsEvents } from './events.js'
 import type { JwtKeyRing } from './jwt.js'
 import type { ResolvedJwtOptions, ResolvedOptions } from './options.js'
-import type { NewRefreshToken, TokenStore, User, UserStore } from './ports.js'
+import type { AuthTokenRecord, NewRefreshToken, SessionCutoff, TokenStore, User, UserStore } from './ports.js'
 
 export type TokenType = 'access' | 'refresh'
 
 /** A verified JWT payload: simplejwt's claims plus whatever else the token carries. */
 export type TokenClaims = Record<string, unknown>
+
+/** How the current request proved who it is (DRF's `request.auth`). */
+export type RequestAuth =
+  | { scheme: 'jwt', claims: TokenClaims }
+  | { scheme: 'token', key: string }
 
 export interface TokenPair {
   access: string
@@ -47,17 +52,67 @@ const VERIFIED_CACHE_SIZE = 4096
 /** Claims an access token inherits from its refresh token: all but these (simplejwt). */
 const NOT_CARRIED = ['exp', 'iat', 'nbf', 'aud', 'iss']
 
-/**
- * The claim carrying the version of the user's credentials a token was issued under: a keyed hash of the
- * password hash, so a password change (any change of the stored hash) makes every older token stale.
- */
-export const TOKEN_VERSION_CLAIM = 'ver'
+// ---- sessions ---------------------------------------------------------------------------------------------
+//
+// A session is one login: a simplejwt rotation family, a drf-jwt or sanic-jwt login, an opaque token. Every
+// JWT this plugin signs names its session in the `sid` claim: a UUIDv7 (RFC 9562) in hex, whose first 48 bits
+// are the instant the session started, in milliseconds. A password change writes a cut-off on the user row
+// (`sessionsValidAfter`) and the one session it spares (`keptSession`); every authenticator already loads
+// that row, so judging a token against it costs no lookup. A session is live when the user has no cut-off,
+// when it is the kept one, or when it started after the cut-off. An opaque token is its own session (its
+// key's hash, created at its `createdAt`). A token without a `sid` of ours (simplejwt's from before a move
+// from Django, drf-jwt's or sanic-jwt's from the real projects) is judged by the second it carries
+// (`orig_iat`, else `iat`) taken at its first millisecond: one issued in the cut-off's own second is refused,
+// since it may precede the change; one without either lives only while the user has no cut-off.
 
-/** How many password hashes' versions are remembered (authentication computes one per request otherwise). */
-const VERSION_CACHE_SIZE = 4096
+/** The claim naming the session a JWT belongs to. */
+export const SESSION_CLAIM = 'sid'
 
-/** Who a token is issued to: the id, and the password hash its `ver` claim is made from. */
-export type TokenSubject = Pick<User, 'id' | 'password'>
+/** A session id: a UUIDv7 in hex (32 characters, as simplejwt's jti), starting with `startedAt` in ms. */
+export function newSessionId (startedAt: number): string {
+  const bytes = randomBytes(16)
+  bytes.writeUIntBE(startedAt, 0, 6)
+  bytes[6] = (bytes[6] & 0x0f) | 0x70
+  bytes[8] = (bytes[8] & 0x3f) | 0x80
+  return bytes.toString('hex')
+}
+
+const SESSION_ID = /^[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}$/
+
+/** When the session `sid` names started (ms), or null when it is no session id of ours. */
+export function sessionStartOf (sid: unknown): number | null {
+  return typeof sid === 'string' && SESSION_ID.test(sid) ? Number.parseInt(sid.slice(0, 12), 16) : null
+}
+
+/** A session as the cut-off judges it: its id (null when unnamed) and when it started (ms; null when unknown). */
+export interface SessionRef {
+  id: string | null
+  startedAt: number | null
+}
+
+const wholeSeconds = (value: unknown): number | null => typeof value === 'number' && Number.isFinite(value) ? Math.floor(value) : null
+
+/** The session a token belongs to: its `sid`, and when it started (from the `sid`, else the token's own second). */
+export function sessionOfClaims (claims: TokenClaims): SessionRef {
+  const sid = claims[SESSION_CLAIM]
+  const id = typeof sid === 'string' ? sid : null
+  const started = sessionStartOf(id)
+  if (started !== null) return { id, startedAt: started }
+  // No sid of ours: the first millisecond of the second it was issued (orig_iat: drf-jwt's login time).
+  const seconds = wholeSeconds(claims.orig_iat) ?? wholeSeconds(claims.iat)
+  return { id, startedAt: seconds === null ? null : seconds * 1000 }
+}
+
+/** Whether `session` outlives the user's cut-off: none set, the session it keeps, or one that started after it. */
+export function isSessionLive (user: SessionCutoff, session: SessionRef): boolean {
+  const cutoff = user.sessionsValidAfter ?? null
+  if (cutoff === null) return true
+  if (session.id !== null && session.id === user.keptSession) return true
+  return session.startedAt !== null && session.startedAt > cutoff.getTime()
+}
+
+/** Who a token is issued to: the id, and the session cut-off a new session must start after. */
+export type TokenSubject = Pick<User, 'id'> & SessionCutoff
 
 /** Why tokens were revoked, as `token.revoked` reports it. */
 export type RevokeReason = AccountsEvents['token.revoked']['reason']
@@ -65,10 +120,10 @@ export type RevokeReason = AccountsEvents['token.revoked']['reason']
 export interface TokenServiceDeps {
   keys: JwtKeyRing
   store: TokenStore
-  /** To read the user's password hash when a token's `ver` claim must be made or checked without the caller's user at hand. */
+  /** To read the user's session cut-off on the routes that have no user at hand (refresh, verify). */
   users: Pick<UserStore, 'findUserById'>
   events: AccountsEventEmitter
-  options: Pick<ResolvedOptions, 'jwt' | 'secretKey' | 'revokeAccessOnPasswordChange'>
+  options: Pick<ResolvedOptions, 'jwt'>
 }
 
 interface VerifiedEntry {
@@ -85,19 +140,16 @@ export class TokenService {
   readonly #users: Pick<UserStore, 'findUserById'>
   readonly #events: AccountsEventEmitter
   readonly #options: ResolvedJwtOptions
-  readonly #checkVersion: boolean
-  /** HMAC key of the `ver` claim, derived from secretKey (and apart from the one-time links' MACs). */
-  readonly #versionKey: Buffer
-  /** `ver` by password hash: authentication needs it on every request when the option is on (an HMAC each time otherwise). */
-  readonly #versions = new Map<string, string>()
   readonly #notCarried: Set<string>
+  /** When a login read the user whose password it then checked (see {@link credentialsChecked}). */
+  readonly #credentialsRead = new WeakMap<object, number>()
   /**
    * Access tokens that passed verification, by their exact text, until they expire. A client sends the same
    * access token with every request of its lifetime; the signature check and decoding (most of the cost of
    * authenticating) then run once per token. Only the outcome of a successful verification is kept, and
    * only while its one time-bound check (`exp` + leeway) still holds: the keys (and which kid names which),
    * algorithms, audience and issuer are fixed for this service, and `nbf` (once reached) stays reached. The
-   * `ver` check (revokeAccessOnPasswordChange) is against the user, so it runs on every request, hit or miss.
+   * session check is against the user, so it runs on every request, hit or miss.
    */
   readonly #verified = new Map<string, VerifiedEntry>()
 
@@ -108,44 +160,79 @@ export class TokenService {
     this.#users = deps.users
     this.#events = deps.events
     this.#options = options
-    this.#checkVersion = deps.options.revokeAccessOnPasswordChange
-    this.#versionKey = createHmac('sha256', deps.options.secretKey).update('fastify-accounts.token-version').digest()
     this.#notCarried = new Set([options.tokenTypeClaim, options.jtiClaim, ...NOT_CARRIED])
   }
 
-  /** The `ver` claim of tokens issued under this password hash: 72 bits of an HMAC, readable by anyone holding the token, useful to none. */
-  versionOf (passwordHash: string): string {
-    let version = this.#versions.get(passwordHash)
-    if (version === undefined) {
-      version = createHmac('sha256', this.#versionKey).update(passwordHash).digest('base64url').slice(0, 12)
-      if (this.#versions.size >= VERSION_CACHE_SIZE) this.#versions.delete(this.#versions.keys().next().value as string)
-      this.#versions.set(passwordHash, version)
-    }
-    return version
+  // ---- sessions -------------------------------------------------------------------------------------------
+
+  /**
+   * Notes that a login read `user` at `readAt` (ms) and found its password right: the session it opens starts
+   * then, not when its tokens are signed, so a login that read the old password hash before a password change
+   * committed cannot open a session that outlives the change. `AccountService.authenticateCredentials` calls it.
+   */
+  credentialsChecked (user: object, readAt: number): void {
+    this.#credentialsRead.set(user, readAt)
   }
 
   /**
-   * False when revokeAccessOnPasswordChange is on and the token was not issued under the user's current
-   * password hash (a token without `ver`, from simplejwt, counts as stale then); always true when it is off.
+   * A new session id for `user` (a `sid`): it starts when the login read the user (else now), and always after
+   * the user's cut-off, whatever the clocks of the instances say (the row read shows the change already made).
    */
-  isCurrentVersion (claims: TokenClaims, user: Pick<User, 'password'>): boolean {
-    return !this.#checkVersion || claims[TOKEN_VERSION_CLAIM] === this.versionOf(user.password)
+  startSession (user?: object & SessionCutoff): string {
+    return newSessionId(this.#sessionStart(user))
   }
 
-  /** For the routes that have no user at hand (refresh, verify): loads it, only when the option is on. */
-  async #assertCurrentVersion (claims: TokenClaims): Promise<void> {
-    if (!this.#checkVersion) return
+  #sessionStart (user?: object & SessionCutoff): number {
+    const started = (user === undefined ? undefined : this.#credentialsRead.get(user)) ?? Date.now()
+    const cutoff = user?.sessionsValidAfter?.getTime() ?? -1
+    return Math.max(started, cutoff + 1)
+  }
+
+  /** Whether the session of a JWT (its claims) outlives the user's cut-off (on every authenticated request: no cut-off, nothing parsed). */
+  sessionAlive (claims: TokenClaims, user: SessionCutoff): boolean {
+    return user.sessionsValidAfter == null || isSessionLive(user, sessionOfClaims(claims))
+  }
+
+  /** Whether an opaque token (its own session, since its creation) outlives the user's cut-off. */
+  authTokenAlive (record: AuthTokenRecord, user: SessionCutoff): boolean {
+    return isSessionLive(user, { id: record.hash, startedAt: record.createdAt.getTime() })
+  }
+
+  /**
+   * The id of the session a request authenticated with (`request.auth`): a JWT's `sid`, an opaque key's hash;
+   * null when there is none (no authentication, or a token without `sid`).
+   */
+  sessionIdOf (auth: RequestAuth | null | undefined): string | null {
+    if (auth === null || auth === undefined) return null
+    if (auth.scheme === 'token') return hashAuthToken(auth.key)
+    const sid = auth.claims[SESSION_CLAIM]
+    return typeof sid === 'string' && sid !== '' ? sid : null
+  }
+
+  /** For the routes that have no user at hand (refresh, verify): one lookup of the user the token names. */
+  async #assertSessionAlive (claims: TokenClaims): Promise<void> {
     const id = this.userIdOf(claims)
     const user = id === null ? null : await this.#users.findUserById(id)
-    if (user === null || !this.isCurrentVersion(claims, user)) throw new TokenNotValidError('Token has been revoked')
+    if (user !== null && !this.sessionAlive(claims, user)) throw new TokenNotValidError('Token has been revoked')
   }
 
-  /** Signs a token of `type` carrying `claims` (user id and custom claims) with fresh exp, iat and jti. */
-  #sign (type: TokenType, claims: TokenClaims, now = Date.now()): { token: string, jti: string, expiresAt: Date } {
+  /**
+   * After a password change or reset has written the cut-off: revokes in the store what the cut-off alone
+   * cannot reach (refresh tokens could still be presented to a route that reads no user, opaque tokens never
+   * expire), except the kept session's, and emits `token.revoked` (always: the access tokens of the ended
+   * sessions died with the cut-off).
+   */
+  async endSessions (userId: number, reason: RevokeReason, kept: string | null): Promise<void> {
+    const except = kept ?? undefined
+    await Promise.all([this.#store.revokeUserRefreshTokens(userId, except), this.#store.deleteUserAuthTokens(userId, except)])
+    this.#events.emit('token.revoked', { userId, reason })
+  }
+
+  /** Signs a token of `type` carrying `claims` (user id and custom claims) with fresh exp, iat and jti (or this `jti`). */
+  #sign (type: TokenType, claims: TokenClaims, now = Date.now(), jti = newJti()): { token: string, jti: string, expiresAt: Date } {
     const o = this.#options
     const iat = Math.floor(now / 1000)
     const exp = iat + (type === 'access' ? o.accessTokenLifetime : o.refreshTokenLifetime)
-    const jti = newJti()
     const payload: TokenClaims = { ...claims, [o.tokenTypeClaim]: type, exp, iat, [o.jtiClaim]: jti }
     if (o.audience !== undefined) payload.aud = o.audience
     if (o.issuer !== undefined) payload.iss = o.issuer
@@ -164,16 +251,17 @@ export class TokenService {
   }
 
   /**
-   * A new access and refresh token pair for a user. Pass the user (id and password hash, as a login has it);
-   * a bare id costs a store lookup for the `ver` claim.
+   * A new access and refresh token pair for a user: a new session (rotation family) both tokens name in `sid`,
+   * its id the refresh token's jti. Pass the user (as a login has it); a bare id costs a store lookup (for the
+   * cut-off the new session must start after). With `family`, the pair joins that session instead.
    */
   async issuePair (subject: number | TokenSubject, family?: string): Promise<TokenPair> {
     const user = typeof subject === 'number' ? await this.#users.findUserById(subject) : subject
     const userId = typeof subject === 'number' ? subject : subject.id
-    const claims: TokenClaims = { [this.#options.userIdClaim]: userId }
-    if (user !== null) claims[TOKEN_VERSION_CLAIM] = this.versionOf(user.password)
-    const refresh = this.#sign('refresh', claims)
-    await this.#store.saveRefreshToken({ jti: refresh.jti, userId, family: family ?? refresh.jti, expiresAt: refresh.expiresAt })
+    const session = family ?? this.startSession(user ?? undefined)
+    const claims: TokenClaims = { [this.#options.userIdClaim]: userId, [SESSION_CLAIM]: session }
+    const refresh = this.#sign('refresh', claims, Date.now(), family === undefined ? session : undefined)
+    await this.#store.saveRefreshToken({ jti: refresh.jti, userId, family: session, expiresAt: refresh.expiresAt })
     return { access: this.#sign('access', claims).token, refresh: refresh.token }
   }
 
@@ -218,16 +306,24 @@ export class TokenService {
     return userIdFromClaim(claims[this.#options.userIdClaim])
   }
 
+  /** The record of a refresh token the store may not hold (issued elsewhere with the same key, or purged): its session is its family. */
   #recordOf (claims: TokenClaims): NewRefreshToken {
     const jti = claims[this.#options.jtiClaim] as string
-    return { jti, userId: this.userIdOf(claims) ?? 0, family: jti, expiresAt: new Date((claims.exp as number) * 1000) }
+    const sid = claims[SESSION_CLAIM]
+    const family = typeof sid === 'string' && sid !== '' ? sid : jti
+    return { jti, userId: this.userIdOf(claims) ?? 0, family, expiresAt: new Date((claims.exp as number) * 1000) }
   }
 
-  /** /jwt/verify/: any valid token; a refresh token is also checked against the blacklist. */
+  /** /jwt/verify/: any valid token of a live session; a refresh token is also checked against the blacklist. */
   async verifyForClient (token: string): Promise<void> {
     const claims = this.verify(token)
-    await this.#assertCurrentVersion(claims)
-    if (claims[this.#options.tokenTypeClaim] === 'refresh') await this.#assertNotRevoked(claims)
+    await this.#assertUsable(claims, claims[this.#options.tokenTypeClaim] === 'refresh')
+  }
+
+  /** The session check and, with `recorded`, the blacklist: both lookups at once, the blacklist's verdict first. */
+  async #assertUsable (claims: TokenClaims, recorded: boolean): Promise<void> {
+    const checks = await Promise.allSettled([recorded ? this.#assertNotRevoked(claims) : undefined, this.#assertSessionAlive(claims)])
+    for (const check of checks) if (check.status === 'rejected') throw check.reason
   }
 
   async #assertNotRevoked (claims: TokenClaims): Promise<void> {
@@ -244,15 +340,16 @@ export class TokenService {
   async refresh (token: string): Promise<RefreshResult> {
     const o = this.#options
     const claims = this.verify(token, 'refresh')
-    await this.#assertCurrentVersion(claims)
     const carried = this.#carriedClaims(claims)
     if (!o.rotateRefreshTokens) {
-      await this.#assertNotRevoked(claims)
+      await this.#assertUsable(claims, true)
       const userId = this.userIdOf(claims)
       const access = this.#sign('access', carried).token
       if (userId !== null) this.#events.emit('token.refreshed', { userId, rotated: false })
       return { access }
     }
+    // Before the claim: a token of an ended session must not rotate (nor count as reuse).
+    await this.#assertSessionAlive(claims)
     const fallback = this.#recordOf(claims)
     // Signed before the claim so the store can record it in the same atomic step: a failure in between
     // cannot leave the old token used and no successor (the client's retry would look like reuse).
@@ -282,24 +379,32 @@ export class TokenService {
     this.#events.emit('token.revoked', { userId: this.userIdOf(claims), reason: 'blacklist' })
   }
 
-  /** Revokes every refresh token of the user and deletes its opaque tokens; `token.revoked` when there were any. */
+  /** Revokes every refresh token of the user and deletes its opaque tokens (account deletion, a logout); `token.revoked` when there were any. */
   async revokeUserTokens (userId: number, reason: RevokeReason = 'password-change'): Promise<void> {
     const [refresh, opaque] = await Promise.all([this.#store.revokeUserRefreshTokens(userId), this.#store.deleteUserAuthTokens(userId)])
     if (refresh + opaque > 0) this.#events.emit('token.revoked', { userId, reason })
   }
 
-  /** A new opaque token (40 hex chars, as DRF's authtoken); only its hash is stored. */
-  async createAuthToken (userId: number): Promise<string> {
+  /**
+   * A new opaque token (40 hex chars, as DRF's authtoken); only its hash is stored. It is a session of its
+   * own, dated as {@link startSession} dates one when given the user (as a login has it); a bare id dates it now.
+   */
+  async createAuthToken (subject: number | TokenSubject): Promise<string> {
     const key = randomBytes(20).toString('hex')
-    await this.#store.saveAuthToken({ hash: hashAuthToken(key), userId, createdAt: new Date() })
+    const [userId, user] = typeof subject === 'number' ? [subject, undefined] : [subject.id, subject]
+    await this.#store.saveAuthToken({ hash: hashAuthToken(key), userId, createdAt: new Date(this.#sessionStart(user)) })
     return key
+  }
+
+  /** The record of an opaque token (its user, when it was created), or null. */
+  async findAuthToken (key: string): Promise<AuthTokenRecord | null> {
+    if (!AUTH_TOKEN_PATTERN.test(key)) return null
+    return await this.#store.findAuthToken(hashAuthToken(key))
   }
 
   /** The user id an opaque token belongs to, or null. */
   async findAuthTokenUser (key: string): Promise<number | null> {
-    if (!AUTH_TOKEN_PATTERN.test(key)) return null
-    const record = await this.#store.findAuthToken(hashAuthToken(key))
-    return record?.userId ?? null
+    return (await this.findAuthToken(key))?.userId ?? null
   }
 
   /** Logout of one opaque token. Give the user id when known (the request's user); otherwise it is looked up for the event. */

@@ -368,9 +368,8 @@ t.test('dj-rest-auth login/: successes spend nothing, refused logins (400) count
   t.match(limited.headers['retry-after'], /^\d+$/)
 })
 
-const DJ_REST_AUTH_TODO = { todo: 'dj-rest-auth routes: the lead applies limit(\'password\') / limit(\'registration\') (issue 13, item 3)' }
 
-t.test('dj-rest-auth password/change/: wrong old_passwords end in 429', DJ_REST_AUTH_TODO, async (t) => {
+t.test('dj-rest-auth password/change/: wrong old_passwords end in 429', async (t) => {
   const a = await buildDjRestAuthApp({ emailVerification: 'none', oldPasswordFieldEnabled: true, useJwt: true },
     { core: { rateLimit: { perIp: { max: 1000, timeWindow: 60 }, perAccountFailures: { max: 3, timeWindow: 60 } } } })
   t.teardown(() => a.app.close())
@@ -385,7 +384,7 @@ t.test('dj-rest-auth password/change/: wrong old_passwords end in 429', DJ_REST_
   t.equal((await dra(a, 'POST', '/login/', { username: 'alice', password: PASSWORD })).statusCode, 429, 'the login shares the budget')
 })
 
-t.test('dj-rest-auth registration/: one address ends in 429', DJ_REST_AUTH_TODO, async (t) => {
+t.test('dj-rest-auth registration/: one address ends in 429', async (t) => {
   const a = await buildDjRestAuthApp({ emailVerification: 'none' }, { core: { rateLimit: { registration: { max: 2, timeWindow: 60 } } } })
   t.teardown(() => a.app.close())
   const register = async (username: string) => await dra(a, 'POST', '/registration/', { username, email: `${username}@example.com`, password1: PASSWORD, password2: PASSWORD })

@@ -140,7 +140,7 @@ for (const backend of ['postgres', 'redis'] as const) {
     })
 
     for (const how of ['change', 'reset'] as const) {
-      t.test(`a password ${how} on one instance revokes the user's refresh and opaque tokens on both`, async (t) => {
+      t.test(`a password ${how} on one instance ends the user's sessions (refresh, opaque and access tokens) on both`, async (t) => {
         const { username, email } = await newUser(a)
         const victim = await newUser(a) // another user, untouched
         const pairA = await login(a, username)
@@ -152,8 +152,10 @@ for (const backend of ['postgres', 'redis'] as const) {
         const newPassword = `${PASSWORD}-${how}-2`
 
         if (how === 'change') {
+          // From a session of its own: the others end (whether this one goes on: test/sessions-end.test.ts).
+          const changer = await login(a, username)
           const res = await a.post('/users/set_password/', { new_password: newPassword, current_password: PASSWORD },
-            { authorization: `Bearer ${pairA.access}` })
+            { authorization: `Bearer ${changer.access}` })
           t.equal(res.statusCode, 204, `set_password on a (${res.body})`)
         } else {
           t.equal((await a.post('/users/reset_password/', { email })).statusCode, 204, 'reset_password on a')
@@ -166,6 +168,9 @@ for (const backend of ['postgres', 'redis'] as const) {
           assertTokenNotValid(t, await app.post('/jwt/refresh/', { refresh: pairB.refresh }), `refresh token from b, on ${name}`)
           for (const key of [keyA, keyB]) {
             t.equal((await app.get('/users/me/', { authorization: `Token ${key}` })).statusCode, 401, `opaque token refused on ${name}`)
+          }
+          for (const [pair, from] of [[pairA, 'a'], [pairB, 'b']] as const) {
+            assertTokenNotValid(t, await app.get('/users/me/', { authorization: `Bearer ${pair.access}` }), `access token from ${from}, on ${name}`)
           }
         }
         t.equal((await b.post('/jwt/refresh/', { refresh: otherPair.refresh })).statusCode, 200, 'another user\'s refresh token still works')

@@ -60,7 +60,8 @@ t.test('POST /auth', async t => {
     t.same(Object.keys(body), ['access_token'])
     const token = decodeJwt(body.access_token as string)
     t.same(token.header, { alg: 'HS256', typ: 'JWT' })
-    t.same(Object.keys(token.payload).sort(), ['exp', 'user_id'], 'sanic-jwt payload: {user_id, exp}, no iat by default')
+    t.same(Object.keys(token.payload).sort(), ['exp', 'sid', 'user_id'], 'sanic-jwt payload: {user_id, exp}, no iat by default; and the session (beyond sanic-jwt)')
+    t.match(token.payload.sid, /^[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}$/, 'sid: a UUIDv7 in hex')
     t.equal(token.payload.user_id, user.id)
     t.ok((token.payload.exp as number) >= before + 1800 && (token.payload.exp as number) <= now() + 1800, 'exp: expiration_delta (30 min) from now')
     t.equal(res.headers['set-cookie'], undefined, 'no cookie unless cookieSet')
@@ -234,12 +235,12 @@ t.test('GET /auth/verify', async t => {
     for (const token of tokens) assertInvalidToken(t, await get(a, '/auth/verify', bearer(token)), 'Auth required.')
   })
 
-  t.test('a simplejwt refresh token signed with the same key is not an access token', async t => {
+  t.test('simplejwt tokens signed with the same key are no sanic-jwt tokens, refresh or access', async t => {
     const a = await app()
     const user = await createUser(a)
     const pair = json(await a.app.inject({ method: 'POST', url: '/djoser/jwt/create/', payload: { username: user.username, password: PASSWORD } })) as Body
     assertInvalidToken(t, await get(a, '/auth/verify', bearer(pair.refresh as string)), 'Auth required.')
-    t.equal((await get(a, '/auth/verify', bearer(pair.access as string))).statusCode, 200, 'its access token names the same user: accepted')
+    assertInvalidToken(t, await get(a, '/auth/verify', bearer(pair.access as string)), 'Auth required.')
   })
 
   t.test('a token with an audience or issuer none is configured for: "Invalid audience."', async t => {
@@ -372,7 +373,11 @@ t.test('POST /auth/refresh', async t => {
       method: 'POST', url: '/djoser/users/set_password/', headers: bearer(djoser.access as string), payload: { current_password: PASSWORD, new_password: 'another-horse-battery-9' }
     })
     t.equal(changed.statusCode, 204)
-    assertSanicError(t, await refresh(a, { refresh_token: user.refresh }, bearer(user.access)), 401, 'AuthenticationFailed')
+    // The sanic-jwt session ended with the change: its access token first (Unauthorized, as an invalid one)...
+    assertSanicError(t, await refresh(a, { refresh_token: user.refresh }, bearer(user.access)), 401, 'Unauthorized', 'Token has been revoked.')
+    // ...and its refresh token with a fresh access token of the same user: AuthenticationFailed, as an unknown one.
+    const fresh = json(await login(a, { username: user.username, password: 'another-horse-battery-9' })) as Body
+    assertSanicError(t, await refresh(a, { refresh_token: user.refresh }, bearer(fresh.access_token as string)), 401, 'AuthenticationFailed')
   })
 
   t.test('an expired refresh token (refreshTokenLifetime): 401 AuthenticationFailed', async t => {
@@ -434,7 +439,7 @@ t.test('renamed token fields, user id key, header and prefix', async t => {
   t.teardown(() => a.app.close())
   const user = await loggedIn(a, { access: 'jwt', refresh: 'rt' })
   t.same(Object.keys(json(user.res) as Body).sort(), ['jwt', 'rt'])
-  t.same(Object.keys(decodeJwt(user.access).payload).sort(), ['exp', 'uid'])
+  t.same(Object.keys(decodeJwt(user.access).payload).sort(), ['exp', 'sid', 'uid'])
   t.equal(decodeJwt(user.access).payload.uid, user.id)
 
   const header = { 'x-auth-token': `JWT ${user.access}` }
@@ -495,7 +500,7 @@ t.test('claims: iat, nbf, iss and aud as sanic-jwt writes and checks them', asyn
   const before = now()
   const { id, access } = await loggedIn(a)
   const payload = decodeJwt(access).payload
-  t.same(Object.keys(payload), ['user_id', 'exp', 'iss', 'iat', 'nbf', 'aud'], 'add_claims order: exp, iss, iat, nbf, aud')
+  t.same(Object.keys(payload), ['user_id', 'exp', 'iss', 'iat', 'nbf', 'aud', 'sid'], 'add_claims order: exp, iss, iat, nbf, aud; then the session')
   t.equal(payload.iss, 'auth-service')
   t.equal(payload.aud, 'frontend')
   t.ok((payload.iat as number) >= before && (payload.iat as number) <= now())

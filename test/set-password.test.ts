@@ -192,16 +192,23 @@ t.test('setPasswordRetype', async t => {
 })
 
 t.test('token revocation', async t => {
-  t.test('by default the refresh and opaque tokens of the user stop working', async t => {
+  t.test('by default every other session of the user ends: its refresh, opaque and access tokens', async t => {
     const a = await setup(t)
     const key = await authToken(a, a.name)
     const secondPair = body(await jwtCreate(a, a.name, PASSWORD))
+    // The change is made from a session of its own (whether that one goes on: test/sessions-end.test.ts).
+    const changer = body(await jwtCreate(a, a.name, PASSWORD))
     t.equal((await me(a, tokenAuth(key))).statusCode, 200, 'the opaque token works before')
     t.equal((await refresh(a, a.user.refresh)).statusCode, 200, 'the refresh token works before')
 
-    const res = await post(a, URL, { new_password: NEW_PASSWORD, current_password: PASSWORD }, bearer(a.user.access))
+    const res = await post(a, URL, { new_password: NEW_PASSWORD, current_password: PASSWORD }, bearer(changer.access as string))
     t.equal(res.statusCode, 204, res.body)
 
+    for (const access of [a.user.access, secondPair.access as string]) {
+      const r = await me(a, bearer(access))
+      t.equal(r.statusCode, 401, r.body)
+      t.equal(body(r).code, 'token_not_valid', 'the access tokens of the other sessions end at once too')
+    }
     for (const token of [a.user.refresh, secondPair.refresh as string]) {
       const r = await refresh(a, token)
       t.equal(r.statusCode, 401, r.body)

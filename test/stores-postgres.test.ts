@@ -1,12 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { sql } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import t from 'tap'
 import { migrate } from '../bin/migrate.js'
 import { StoreUnavailableError } from '../lib/ports.js'
 import { createStores } from '../lib/stores/factory.js'
 import { createPostgresStores } from '../lib/stores/postgres.js'
+import type { Database } from '../lib/stores/schema.js'
 import { storeContract } from '../lib/testing/index.js'
 import { dropSchema, PG_URL, serviceTest, testSchema, uniqueName } from './helpers/services.js'
 
@@ -67,32 +68,42 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
       'the case-insensitive lookup, as the store words it, uses it')
   })
 
-  t.test('a schema migrated by 0001 alone gets the lower(username) index, and its users are found in any case', async (t) => {
+  /** Takes a schema migrated to the latest back to the first release's schema and history (migration 0001 alone). */
+  async function backToRelease1 (db: Kysely<Database>): Promise<void> {
+    await sql`drop index accounts_user_username_lower_idx`.execute(db)
+    await sql`alter table accounts_user drop column sessions_valid_after, drop column kept_session`.execute(db)
+    await sql`delete from accounts_migration where name in ('0002_username_lower_index', '0003_user_sessions_cutoff')`.execute(db)
+  }
+
+  t.test('a schema migrated by 0001 alone gets the lower(username) index and the session cut-off, and its users are found in any case', async (t) => {
     const schema = testSchema(t)
     const old = await createPostgresStores(PG_URL, { schema })
-    t.same(old.applied, ['0001_initial', '0002_username_lower_index'])
-    // Back to the first release's schema, with a user in it.
-    await sql`drop index accounts_user_username_lower_idx`.execute(old.db)
-    await sql`delete from accounts_migration where name = '0002_username_lower_index'`.execute(old.db)
-    const alice = await old.users.createUser(user('Alice'))
+    t.same(old.applied, ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff'])
+    await backToRelease1(old.db)
+    // A user as the first release wrote it (no cut-off columns yet).
+    await sql`insert into accounts_user (username, email, email_lower, password, is_active, date_joined) values ('Alice', 'alice@example.com', 'alice@example.com', 'x', 1, 1700000000123)`.execute(old.db)
     await old.close()
     const upgraded = await createPostgresStores(PG_URL, { schema })
     t.teardown(upgraded.close)
-    t.same(upgraded.applied, ['0002_username_lower_index'], 'only the new migration runs')
-    t.same(await upgraded.users.findUsersByUsernameIgnoringCase('alice'), [alice])
+    t.same(upgraded.applied, ['0002_username_lower_index', '0003_user_sessions_cutoff'], 'only the new migrations run')
+    const [alice] = await upgraded.users.findUsersByUsernameIgnoringCase('alice')
+    t.match(alice, { username: 'Alice', sessionsValidAfter: null, keptSession: null }, 'found, with no cut-off')
     t.same(await upgraded.users.findUsersByUsernameIgnoringCase('ALICE'), [alice])
+    t.same(await upgraded.users.findUserById(alice.id), alice, 'the prepared lookup reads the new columns too')
+    const cutoff = new Date(1700000000456)
+    t.match(await upgraded.users.updateUser(alice.id, { sessionsValidAfter: cutoff, keptSession: 'k' }), { sessionsValidAfter: cutoff, keptSession: 'k' })
+    t.match(await upgraded.users.findUserByEmail('ALICE@example.com'), { sessionsValidAfter: cutoff, keptSession: 'k' })
   })
 
   t.test('an index an operator built concurrently beforehand is kept by the migration', async (t) => {
     const schema = testSchema(t)
     const old = await createPostgresStores(PG_URL, { schema })
-    await sql`drop index accounts_user_username_lower_idx`.execute(old.db)
-    await sql`delete from accounts_migration where name = '0002_username_lower_index'`.execute(old.db)
+    await backToRelease1(old.db)
     await sql`create index concurrently accounts_user_username_lower_idx on accounts_user (lower(username))`.execute(old.db)
     await old.close()
     const upgraded = await createPostgresStores(PG_URL, { schema })
     t.teardown(upgraded.close)
-    t.same(upgraded.applied, ['0002_username_lower_index'])
+    t.same(upgraded.applied, ['0002_username_lower_index', '0003_user_sessions_cutoff'])
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_indexes where schemaname = ${schema} and indexname = 'accounts_user_username_lower_idx'`.execute(upgraded.db)
     t.equal(rows[0].n, 1)
   })
@@ -145,7 +156,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
     const schema = testSchema(t)
     const opened = await Promise.all(Array.from({ length: 4 }, async () => await createPostgresStores(PG_URL, { schema, poolSize: 2 })))
     t.teardown(async () => { await Promise.all(opened.map(async (s) => { await s.close() })) })
-    t.same(opened.flatMap((s) => s.applied), ['0001_initial', '0002_username_lower_index'], 'each migration ran once')
+    t.same(opened.flatMap((s) => s.applied), ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff'], 'each migration ran once')
     const alice = await opened[0].users.createUser(user('alice'))
     for (const stores of opened) t.same(await stores.users.findUserById(alice.id), alice)
     const again = await createPostgresStores(PG_URL, { schema })
@@ -164,7 +175,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
 
   t.test('npm run migrate (lib/migrate.ts) migrates DATABASE_URL alone', async (t) => {
     const schema = testSchema(t)
-    t.same(await migrate({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema }), { url: PG_URL, applied: ['0001_initial', '0002_username_lower_index'] })
+    t.same(await migrate({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema }), { url: PG_URL, applied: ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff'] })
     t.same(await migrate({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema }), { url: PG_URL, applied: [] }, 'then up to date')
     const stores = await createPostgresStores(PG_URL, { schema, migrate: false })
     t.teardown(stores.close)
@@ -172,7 +183,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
 
     const dir = mkdtempSync(join(tmpdir(), 'fastify-accounts-migrate-'))
     t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-    t.same((await migrate({ DATA_DIR: dir })).applied, ['0001_initial', '0002_username_lower_index'], 'without DATABASE_URL: the SQLite file under DATA_DIR')
+    t.same((await migrate({ DATA_DIR: dir })).applied, ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff'], 'without DATABASE_URL: the SQLite file under DATA_DIR')
     t.same((await migrate({ DATABASE_URL: `sqlite:${join(dir, 'accounts.db')}` })).applied, [])
     await t.rejects(migrate({ DATABASE_URL: 'mysql://localhost/x' }), /unsupported database URL scheme "mysql:"/)
   })

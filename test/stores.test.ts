@@ -1,12 +1,13 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CompiledQuery, sql } from 'kysely'
+import { CompiledQuery, sql, type Kysely } from 'kysely'
 import t from 'tap'
 import { MemoryTokenStore, MemoryUserStore } from '../lib/stores/memory.js'
 import { migrateToLatest } from '../lib/stores/migrations.js'
 import { createStores } from '../lib/stores/factory.js'
 import { usernameIgnoringCase } from '../lib/stores/kysely.js'
+import type { Database } from '../lib/stores/schema.js'
 import { createSqliteStores } from '../lib/stores/sqlite.js'
 import { storeContract } from '../lib/testing/index.js'
 
@@ -66,7 +67,7 @@ t.test('sqlite: a failing migration is reported clearly', async (t) => {
 t.test('sqlite: the case-insensitive username lookup uses the lower(username) index', async (t) => {
   const stores = await createSqliteStores(':memory:')
   t.teardown(stores.close)
-  t.same(stores.applied, ['0001_initial', '0002_username_lower_index'])
+  t.same(stores.applied, ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff'])
   const { rows: indexes } = await sql<{ sql: string }>`select sql from sqlite_master where name = 'accounts_user_username_lower_idx'`.execute(stores.db)
   t.match(indexes[0]?.sql ?? '', /^create index "accounts_user_username_lower_idx" on "accounts_user" \(lower\(username\)\)$/i)
   const query = stores.db.selectFrom('accounts_user').selectAll().where(usernameIgnoringCase('ALICE')).orderBy('id').compile()
@@ -74,17 +75,40 @@ t.test('sqlite: the case-insensitive username lookup uses the lower(username) in
   t.match(rows.map((r) => r.detail).join('\n'), /USING INDEX accounts_user_username_lower_idx/, 'the store\'s query uses it')
 })
 
-t.test('sqlite: a file migrated by 0001 alone gets the lower(username) index, and its users are found in any case', async (t) => {
+/** Takes a database migrated to the latest back to the first release's schema and history (migration 0001 alone). */
+async function backToRelease1 (db: Kysely<Database>): Promise<void> {
+  await sql`drop index accounts_user_username_lower_idx`.execute(db)
+  // One column per statement, as SQLite alters tables.
+  await sql`alter table accounts_user drop column kept_session`.execute(db)
+  await sql`alter table accounts_user drop column sessions_valid_after`.execute(db)
+  await sql`delete from accounts_migration where name in ('0002_username_lower_index', '0003_user_sessions_cutoff')`.execute(db)
+}
+
+t.test('sqlite: a file migrated by 0001 alone gets the lower(username) index and the session cut-off, and its users are found in any case', async (t) => {
   const file = tempFile()
   const old = await createSqliteStores(file)
-  await sql`drop index accounts_user_username_lower_idx`.execute(old.db)
-  await sql`delete from accounts_migration where name = '0002_username_lower_index'`.execute(old.db)
-  const alice = await old.users.createUser({ username: 'Alice', email: 'alice@example.com', password: 'x', isActive: true })
+  await backToRelease1(old.db)
+  // A user as the first release wrote it (no cut-off columns yet).
+  await sql`insert into accounts_user (username, email, email_lower, password, is_active, date_joined) values ('Alice', 'alice@example.com', 'alice@example.com', 'x', 1, 1700000000123)`.execute(old.db)
   await old.close()
   const upgraded = await createSqliteStores(file)
   t.teardown(upgraded.close)
-  t.same(upgraded.applied, ['0002_username_lower_index'], 'only the new migration runs')
-  t.same(await upgraded.users.findUsersByUsernameIgnoringCase('ALICE'), [alice])
+  t.same(upgraded.applied, ['0002_username_lower_index', '0003_user_sessions_cutoff'], 'only the new migrations run')
+  const [alice] = await upgraded.users.findUsersByUsernameIgnoringCase('ALICE')
+  t.match(alice, { id: 1, username: 'Alice', sessionsValidAfter: null, keptSession: null }, 'found, with no cut-off')
+  t.equal(alice.dateJoined.getTime(), 1700000000123)
+  const cutoff = new Date(1700000000456)
+  t.match(await upgraded.users.updateUser(alice.id, { sessionsValidAfter: cutoff, keptSession: 'k' }), { sessionsValidAfter: cutoff, keptSession: 'k' }, 'and can be given one')
+})
+
+t.test('sqlite: the session cut-off migration adds two nullable columns without a default', async (t) => {
+  const stores = await createSqliteStores(':memory:')
+  t.teardown(stores.close)
+  const { rows } = await sql<{ name: string, type: string, notnull: number, dflt_value: unknown }>`pragma table_info(accounts_user)`.execute(stores.db)
+  t.match(rows.filter((r) => r.name === 'sessions_valid_after' || r.name === 'kept_session'), [
+    { name: 'sessions_valid_after', type: 'bigint', notnull: 0, dflt_value: null },
+    { name: 'kept_session', type: /^text$/i, notnull: 0, dflt_value: null }
+  ])
 })
 
 t.test('sqlite: lower() folds ASCII letters only, as Django\'s iexact on SQLite', async (t) => {

@@ -146,12 +146,21 @@ t.test('token.revoked', async t => {
     t.same(events, [{ event: 'token.revoked', payload: { userId: id, reason: 'password-change' } }])
   })
 
-  t.test('a reset: {userId, reason: password-change}', async t => {
+  t.test('a reset: {userId, reason: password-reset} (every session ended)', async t => {
     const { app, id, email, events } = await recording(t)
     t.equal((await post(app, '/users/reset_password/', { email })).statusCode, 204)
     const res = await post(app, '/users/reset_password_confirm/', { ...linkFrom(app.mailer, email), new_password: NEW_PASSWORD })
     t.equal(res.statusCode, 204, res.body)
+    t.same(events, [{ event: 'token.revoked', payload: { userId: id, reason: 'password-reset' } }])
+  })
+
+  t.test('a change with no refresh or opaque token left in the store still reports it: its cut-off ends access tokens', async t => {
+    const { app, id, access, refresh, events } = await recording(t)
+    t.equal((await post(app, '/jwt/blacklist/', { refresh })).statusCode, 200)
+    events.length = 0
+    t.equal((await post(app, '/users/set_password/', { current_password: PASSWORD, new_password: NEW_PASSWORD }, bearer(access))).statusCode, 204)
     t.same(events, [{ event: 'token.revoked', payload: { userId: id, reason: 'password-change' } }])
+    noSecrets(t, events)
   })
 
   t.test('logoutOnPasswordChange alone (opaque tokens only): {userId, reason: password-change}', async t => {

@@ -29,7 +29,9 @@ export function toUser (row: UserRow): User {
     isStaff: Number(row.is_staff) === 1,
     isSuperuser: Number(row.is_superuser) === 1,
     lastLogin: nullableDate(row.last_login),
-    dateJoined: date(row.date_joined)
+    dateJoined: date(row.date_joined),
+    sessionsValidAfter: nullableDate(row.sessions_valid_after),
+    keptSession: row.kept_session
   }
 }
 
@@ -293,7 +295,9 @@ export class KyselyUserStore implements UserStore {
         is_staff: flag(data.isStaff ?? false),
         is_superuser: flag(data.isSuperuser ?? false),
         last_login: data.lastLogin == null ? null : data.lastLogin.getTime(),
-        date_joined: (data.dateJoined ?? new Date()).getTime()
+        date_joined: (data.dateJoined ?? new Date()).getTime(),
+        sessions_valid_after: null,
+        kept_session: null
       })
       .returningAll()
       .executeTakeFirstOrThrow())
@@ -340,6 +344,8 @@ export class KyselyUserStore implements UserStore {
     if (patch.isStaff !== undefined) set.is_staff = flag(patch.isStaff)
     if (patch.isSuperuser !== undefined) set.is_superuser = flag(patch.isSuperuser)
     if (patch.lastLogin !== undefined) set.last_login = patch.lastLogin === null ? null : patch.lastLogin.getTime()
+    if (patch.sessionsValidAfter !== undefined) set.sessions_valid_after = patch.sessionsValidAfter === null ? null : patch.sessionsValidAfter.getTime()
+    if (patch.keptSession !== undefined) set.kept_session = patch.keptSession
 
     // One statement, so the expectation check and the write cannot be split by a concurrent update.
     const row = Object.keys(set).length === 0
@@ -430,9 +436,11 @@ export class KyselyTokenStore implements TokenStore {
     return Number(result.numUpdatedRows)
   }
 
-  async revokeUserRefreshTokens (userId: number): Promise<number> {
-    const result = await this.#db.updateTable('accounts_refresh_token').set({ revoked_at: Date.now() })
-      .where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst()
+  async revokeUserRefreshTokens (userId: number, exceptFamily?: string): Promise<number> {
+    let query = this.#db.updateTable('accounts_refresh_token').set({ revoked_at: Date.now() })
+      .where('user_id', '=', userId).where('revoked_at', 'is', null)
+    if (exceptFamily !== undefined) query = query.where('family', '!=', exceptFamily)
+    const result = await query.executeTakeFirst()
     return Number(result.numUpdatedRows)
   }
 
@@ -452,8 +460,10 @@ export class KyselyTokenStore implements TokenStore {
     return result.numDeletedRows > 0n
   }
 
-  async deleteUserAuthTokens (userId: number): Promise<number> {
-    const result = await this.#db.deleteFrom('accounts_auth_token').where('user_id', '=', userId).executeTakeFirst()
+  async deleteUserAuthTokens (userId: number, exceptHash?: string): Promise<number> {
+    let query = this.#db.deleteFrom('accounts_auth_token').where('user_id', '=', userId)
+    if (exceptHash !== undefined) query = query.where('hash', '!=', exceptHash)
+    const result = await query.executeTakeFirst()
     return Number(result.numDeletedRows)
   }
 

@@ -6,7 +6,9 @@ import type {
 
 // Dates are mutable, so a shallow spread is not a copy.
 const copyDate = (d: Date | null): Date | null => (d === null ? null : new Date(d.getTime()))
-const copyUser = (u: User): User => ({ ...u, lastLogin: copyDate(u.lastLogin), dateJoined: new Date(u.dateJoined.getTime()) })
+const copyUser = (u: User): User => ({
+  ...u, lastLogin: copyDate(u.lastLogin), dateJoined: new Date(u.dateJoined.getTime()), sessionsValidAfter: copyDate(u.sessionsValidAfter ?? null)
+})
 const copyRefresh = (r: RefreshTokenRecord): RefreshTokenRecord => ({
   ...r, expiresAt: new Date(r.expiresAt.getTime()), usedAt: copyDate(r.usedAt), revokedAt: copyDate(r.revokedAt)
 })
@@ -40,7 +42,9 @@ export class MemoryUserStore implements UserStore {
       isStaff: data.isStaff ?? false,
       isSuperuser: data.isSuperuser ?? false,
       lastLogin: copyDate(data.lastLogin ?? null),
-      dateJoined: data.dateJoined === undefined ? new Date() : new Date(data.dateJoined.getTime())
+      dateJoined: data.dateJoined === undefined ? new Date() : new Date(data.dateJoined.getTime()),
+      sessionsValidAfter: null,
+      keptSession: null
     }
     this.#byId.set(user.id, user)
     this.#index(user)
@@ -88,7 +92,9 @@ export class MemoryUserStore implements UserStore {
       isActive: patch.isActive ?? user.isActive,
       isStaff: patch.isStaff ?? user.isStaff,
       isSuperuser: patch.isSuperuser ?? user.isSuperuser,
-      lastLogin: patch.lastLogin === undefined ? user.lastLogin : copyDate(patch.lastLogin)
+      lastLogin: patch.lastLogin === undefined ? user.lastLogin : copyDate(patch.lastLogin),
+      sessionsValidAfter: patch.sessionsValidAfter === undefined ? user.sessionsValidAfter : copyDate(patch.sessionsValidAfter),
+      keptSession: patch.keptSession === undefined ? user.keptSession : patch.keptSession
     }
     this.#unindex(user)
     this.#byId.set(id, updated)
@@ -231,8 +237,8 @@ export class MemoryTokenStore implements TokenStore {
     return this.#revokeWhere((r) => r.family === family)
   }
 
-  async revokeUserRefreshTokens (userId: number): Promise<number> {
-    return this.#revokeWhere((r) => r.userId === userId)
+  async revokeUserRefreshTokens (userId: number, exceptFamily?: string): Promise<number> {
+    return this.#revokeWhere((r) => r.userId === userId && r.family !== exceptFamily)
   }
 
   #revokeWhere (match: (record: RefreshTokenRecord) => boolean): number {
@@ -260,10 +266,10 @@ export class MemoryTokenStore implements TokenStore {
     return this.#auth.delete(hash)
   }
 
-  async deleteUserAuthTokens (userId: number): Promise<number> {
+  async deleteUserAuthTokens (userId: number, exceptHash?: string): Promise<number> {
     let count = 0
     for (const [hash, record] of this.#auth) {
-      if (record.userId === userId && this.#auth.delete(hash)) count++
+      if (record.userId === userId && hash !== exceptHash && this.#auth.delete(hash)) count++
     }
     return count
   }

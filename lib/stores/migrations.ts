@@ -74,6 +74,21 @@ export function accountsMigrations (dialect: SqlDialectName): Record<string, Mig
       async down (db: Kysely<unknown>) {
         await db.schema.dropIndex('accounts_user_username_lower_idx').execute()
       }
+    },
+    // A password change ends the user's other sessions: every authenticator compares the session a token
+    // names with this cut-off, on the user row it loads anyway (no other lookup). Two nullable columns without
+    // a default: on PostgreSQL adding them rewrites nothing and takes no long lock, on any table size. One
+    // column per statement (SQLite's ALTER TABLE adds one at a time). Instances still running the previous
+    // release select their columns by name and keep working while this runs.
+    '0003_user_sessions_cutoff': {
+      async up (db: Kysely<unknown>) {
+        await db.schema.alterTable('accounts_user').addColumn('sessions_valid_after', 'bigint').execute()
+        await db.schema.alterTable('accounts_user').addColumn('kept_session', 'text').execute()
+      },
+      async down (db: Kysely<unknown>) {
+        await db.schema.alterTable('accounts_user').dropColumn('kept_session').execute()
+        await db.schema.alterTable('accounts_user').dropColumn('sessions_valid_after').execute()
+      }
     }
   }
 }

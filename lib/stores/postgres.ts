@@ -121,14 +121,22 @@ function createPool (s: PoolSettings): pg.Pool {
 
 // ---- the lookups of every request, as named prepared statements --------------------------------------
 
+/**
+ * `columns`, which must name every column of the table `T`: a new column fails to compile until it is
+ * listed (a user lookup that left one out would hand the authenticators a user without its session cut-off).
+ */
+function everyColumn<T> () {
+  return <const C extends ReadonlyArray<keyof T>>(columns: C & ([Exclude<keyof T, C[number]>] extends [never] ? unknown : { unlisted: Exclude<keyof T, C[number]> })): C => columns
+}
+
 // Columns named rather than `*`: a prepared statement whose result type changes under it (a migration
 // adding a column while instances run) fails with "cached plan must not change result type".
-const USER_COLUMNS = [
+const USER_COLUMNS = everyColumn<UserTable>()([
   'id', 'username', 'email', 'email_lower', 'first_name', 'last_name', 'password', 'is_active', 'is_staff', 'is_superuser',
-  'last_login', 'date_joined'
-] as const satisfies ReadonlyArray<keyof UserTable>
-const REFRESH_COLUMNS = ['jti', 'user_id', 'family', 'expires_at', 'used_at', 'revoked_at'] as const satisfies ReadonlyArray<keyof RefreshTokenTable>
-const AUTH_COLUMNS = ['hash', 'user_id', 'created_at'] as const satisfies ReadonlyArray<keyof AuthTokenTable>
+  'last_login', 'date_joined', 'sessions_valid_after', 'kept_session'
+])
+const REFRESH_COLUMNS = everyColumn<RefreshTokenTable>()(['jti', 'user_id', 'family', 'expires_at', 'used_at', 'revoked_at'])
+const AUTH_COLUMNS = everyColumn<AuthTokenTable>()(['hash', 'user_id', 'created_at'])
 
 /**
  * What the stores' lookups need of a node-postgres `Pool` (which is one): named-statement queries. Spelled

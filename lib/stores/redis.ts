@@ -134,13 +134,15 @@ end
 return redis.call('HSETNX', KEYS[1], 'ra', ARGV[5])
 `)
 
-// KEYS: an rt-user or rt-family index. ARGV: prefix, now, the record field it indexes ('u' or 'f'), its value.
+// KEYS: an rt-user or rt-family index. ARGV: prefix, now, the record field it indexes ('u' or 'f'), its value,
+// and optionally a family whose records stay (the session a password change keeps).
 const REVOKE_INDEXED = new Script(`
 local n = 0
 for _, jti in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[1] .. 'rt:' .. jti
-  if redis.call('HGET', key, ARGV[3]) == ARGV[4] then
-    n = n + redis.call('HSETNX', key, 'ra', ARGV[2])
+  local r = redis.call('HMGET', key, ARGV[3], 'f')
+  if r[1] == ARGV[4] then
+    if r[2] ~= ARGV[5] then n = n + redis.call('HSETNX', key, 'ra', ARGV[2]) end
   else
     redis.call('ZREM', KEYS[1], jti)
   end
@@ -194,14 +196,18 @@ redis.call('ZREM', ARGV[1] .. 'at-user:' .. user, ARGV[2])
 return 1
 `)
 
-// KEYS: at-user:<id>. ARGV: prefix, user.
+// KEYS: at-user:<id>. ARGV: prefix, user, and optionally the hash of a token that stays (the session a
+// password change keeps). An index left empty is removed by Redis itself.
 const DELETE_USER_AUTH = new Script(`
 local n = 0
 for _, hash in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[1] .. 'at:' .. hash
-  if redis.call('HGET', key, 'u') == ARGV[2] then n = n + redis.call('DEL', key) end
+  local owner = redis.call('HGET', key, 'u')
+  if not (hash == ARGV[3] and owner == ARGV[2]) then
+    if owner == ARGV[2] then n = n + redis.call('DEL', key) end
+    redis.call('ZREM', KEYS[1], hash)
+  end
 end
-redis.call('DEL', KEYS[1])
 return n
 `)
 
@@ -381,8 +387,9 @@ export class RedisTokenStore implements TokenStore {
     return Number(await this.#run(REVOKE_INDEXED, [this.#key('rt-family', family)], [this.#prefix, Date.now(), 'f', family]))
   }
 
-  async revokeUserRefreshTokens (userId: number): Promise<number> {
-    return Number(await this.#run(REVOKE_INDEXED, [this.#key('rt-user', userId)], [this.#prefix, Date.now(), 'u', String(userId)]))
+  async revokeUserRefreshTokens (userId: number, exceptFamily?: string): Promise<number> {
+    const args = [this.#prefix, Date.now(), 'u', String(userId), ...(exceptFamily === undefined ? [] : [exceptFamily])]
+    return Number(await this.#run(REVOKE_INDEXED, [this.#key('rt-user', userId)], args))
   }
 
   async saveAuthToken (record: AuthTokenRecord): Promise<void> {
@@ -402,8 +409,9 @@ export class RedisTokenStore implements TokenStore {
     return Number(await this.#run(DELETE_AUTH, [this.#key('at', hash)], [this.#prefix, hash])) === 1
   }
 
-  async deleteUserAuthTokens (userId: number): Promise<number> {
-    return Number(await this.#run(DELETE_USER_AUTH, [this.#key('at-user', userId)], [this.#prefix, String(userId)]))
+  async deleteUserAuthTokens (userId: number, exceptHash?: string): Promise<number> {
+    const args = [this.#prefix, String(userId), ...(exceptHash === undefined ? [] : [exceptHash])]
+    return Number(await this.#run(DELETE_USER_AUTH, [this.#key('at-user', userId)], args))
   }
 
   /** Records expire by themselves; this removes those that expired before `now` ahead of their TTL. */

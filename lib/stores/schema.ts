@@ -24,6 +24,10 @@ export interface UserTable {
   is_superuser: Flag
   last_login: NullableMillis
   date_joined: Millis
+  /** Migration 0003: the sessions cut-off (epoch ms), null when none. */
+  sessions_valid_after: NullableMillis
+  /** Migration 0003: the session the cut-off spares (a `sid`, or an opaque key's hash), null when none. */
+  kept_session: string | null
 }
 
 export interface RefreshTokenTable {

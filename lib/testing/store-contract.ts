@@ -83,7 +83,9 @@ export function storeContract (t: ContractTest, name: string, factory: () => Pro
         isActive: true,
         isStaff: false,
         isSuperuser: false,
-        lastLogin: null
+        lastLogin: null,
+        sessionsValidAfter: null,
+        keptSession: null
       })
       t.ok(alice.dateJoined instanceof Date, 'dateJoined is a Date')
       t.ok(alice.dateJoined.getTime() >= before && alice.dateJoined.getTime() <= after, 'dateJoined is now')
@@ -305,6 +307,39 @@ export function storeContract (t: ContractTest, name: string, factory: () => Pro
         'a patch without lastLogin keeps it')
       t.equal((await users.updateUser(alice.id, { lastLogin: null }))?.lastLogin, null)
       t.equal((await users.findUserById(alice.id))?.lastLogin, null)
+    })
+
+    t.test('the sessions cut-off: none at first, set and cleared by a patch, kept by other patches, to the millisecond', async (t) => {
+      const { users } = await open(t)
+      const alice = await users.createUser(newUser('alice'))
+      const bob = await users.createUser(newUser('bob'))
+      t.equal(alice.sessionsValidAfter, null, 'a new user has no cut-off')
+      t.equal(alice.keptSession, null, 'and spares no session')
+      const cutoff = new Date('2024-02-29T12:34:56.789Z')
+      const sid = '0190f3a2b4c57d6e8f90a1b2c3d4e5f6'
+      const updated = await users.updateUser(alice.id, { password: 'new-hash', sessionsValidAfter: cutoff, keptSession: sid }, { password: alice.password })
+      t.ok(updated?.sessionsValidAfter instanceof Date, 'sessionsValidAfter is a Date')
+      t.equal(updated?.sessionsValidAfter?.getTime(), cutoff.getTime(), 'with its milliseconds')
+      t.equal(updated?.keptSession, sid)
+      cutoff.setTime(0)
+      updated?.sessionsValidAfter?.setTime(1)
+      for (const found of [await users.findUserById(alice.id), await users.findUserByUsername('alice'), await users.findUserByEmail('alice@example.com'),
+        (await users.findUsersByUsernameIgnoringCase('alice'))[0], (await users.listUsers())[0]]) {
+        t.equal(found?.sessionsValidAfter?.getTime(), Date.parse('2024-02-29T12:34:56.789Z'), 'every lookup reads it, stored and returned as copies')
+        t.equal(found?.keptSession, sid, 'and the kept session')
+      }
+      const renamed = await users.updateUser(alice.id, { username: 'alicia', lastLogin: new Date() })
+      t.equal(renamed?.sessionsValidAfter?.getTime(), Date.parse('2024-02-29T12:34:56.789Z'), 'a patch without them keeps them')
+      t.equal(renamed?.keptSession, sid)
+      const later = await users.updateUser(alice.id, { sessionsValidAfter: new Date('2025-01-01T00:00:00.001Z'), keptSession: null })
+      t.equal(later?.sessionsValidAfter?.getTime(), Date.parse('2025-01-01T00:00:00.001Z'), 'a later cut-off replaces it')
+      t.equal(later?.keptSession, null, 'sparing no session (a reset)')
+      const hash = 'e'.repeat(64)
+      t.equal((await users.updateUser(alice.id, { keptSession: hash }))?.keptSession, hash, 'an opaque key\'s hash as the kept session')
+      const cleared = await users.updateUser(alice.id, { sessionsValidAfter: null, keptSession: null })
+      t.equal(cleared?.sessionsValidAfter, null, 'null clears it')
+      t.equal((await users.findUserById(alice.id))?.keptSession, null)
+      t.same(await users.findUserById(bob.id), bob, 'other users untouched')
     })
 
     t.test('users are returned as copies', async (t) => {
@@ -537,6 +572,25 @@ export function storeContract (t: ContractTest, name: string, factory: () => Pro
       t.equal(await tokens.revokeUserRefreshTokens(99), 0)
     })
 
+    t.test('revokeUserRefreshTokens spares the family it is told to keep (the session that changed the password)', async (t) => {
+      const { tokens } = await open(t)
+      await tokens.saveRefreshToken(refresh('kept-1', { userId: 1, family: 'kept' }))
+      await tokens.claimRefreshToken('kept-1', refresh('kept-1', { userId: 1, family: 'kept' }), { jti: 'kept-2', expiresAt: new Date(Date.now() + HOUR) })
+      await tokens.saveRefreshToken(refresh('other-1', { userId: 1, family: 'other' }))
+      await tokens.saveRefreshToken(refresh('third-1', { userId: 1, family: 'third' }))
+      await tokens.saveRefreshToken(refresh('bob-1', { userId: 2, family: 'kept' }))
+
+      t.equal(await tokens.revokeUserRefreshTokens(1, 'kept'), 2, 'the two other families')
+      for (const jti of ['other-1', 'third-1']) t.ok((await tokens.findRefreshToken(jti))?.revokedAt instanceof Date, `${jti} revoked`)
+      t.equal((await tokens.findRefreshToken('kept-2'))?.revokedAt, null, 'the kept family\'s live token is not')
+      t.equal((await tokens.findRefreshToken('kept-1'))?.revokedAt, null, 'nor its rotated-out one')
+      t.equal((await tokens.claimRefreshToken('kept-2', refresh('kept-2'))).status, 'claimed', 'the kept family goes on rotating')
+      t.equal((await tokens.findRefreshToken('bob-1'))?.revokedAt, null, 'another user\'s family of that name is untouched')
+      t.equal(await tokens.revokeUserRefreshTokens(1, 'kept'), 0, 'nothing left to revoke but the kept family')
+      t.equal(await tokens.revokeUserRefreshTokens(1), 2, 'without the exception, the kept family goes too (kept-1 and its successor)')
+      t.equal(await tokens.revokeUserRefreshTokens(1, 'missing'), 0)
+    })
+
     t.test('family and user revocations reach records created by claim and revoke fallbacks', async (t) => {
       const { tokens } = await open(t)
       await tokens.saveRefreshToken(refresh('saved', { userId: 5, family: 'F' }))
@@ -577,6 +631,23 @@ export function storeContract (t: ContractTest, name: string, factory: () => Pro
       t.equal(await tokens.findAuthToken('b'.repeat(64)), null)
       t.equal(await tokens.deleteUserAuthTokens(1), 0)
       t.equal((await tokens.findAuthToken('c'.repeat(64)))?.userId, 2, 'other users untouched')
+    })
+
+    t.test('deleteUserAuthTokens spares the token it is told to keep (the session that changed the password)', async (t) => {
+      const { tokens } = await open(t)
+      const createdAt = new Date('2024-03-04T05:06:07.089Z')
+      for (const hash of ['1', '2', '3'].map((c) => c.repeat(64))) await tokens.saveAuthToken({ hash, userId: 1, createdAt })
+      await tokens.saveAuthToken({ hash: '4'.repeat(64), userId: 2, createdAt })
+      t.equal(await tokens.deleteUserAuthTokens(1, '2'.repeat(64)), 2, 'the two others')
+      t.equal(await tokens.findAuthToken('1'.repeat(64)), null)
+      t.equal(await tokens.findAuthToken('3'.repeat(64)), null)
+      t.same(await tokens.findAuthToken('2'.repeat(64)), { hash: '2'.repeat(64), userId: 1, createdAt }, 'the kept one stays')
+      t.equal(await tokens.deleteUserAuthTokens(1, '2'.repeat(64)), 0, 'and stays again')
+      t.equal(await tokens.deleteUserAuthTokens(1, '4'.repeat(64)), 1, 'another user\'s hash spares nothing of this user')
+      t.equal(await tokens.findAuthToken('2'.repeat(64)), null)
+      t.equal((await tokens.findAuthToken('4'.repeat(64)))?.userId, 2, 'nor is it deleted')
+      await tokens.saveAuthToken({ hash: '5'.repeat(64), userId: 1, createdAt })
+      t.equal(await tokens.deleteUserAuthTokens(1), 1, 'tokens saved afterwards are found by the user again')
     })
 
     t.test('purgeExpired removes only refresh records that expired before now', async (t) => {

@@ -10,6 +10,7 @@ import {
 } from '../../errors.js'
 import { authenticateHook } from '../../http/authenticate-hook.js'
 import { requestCookie } from '../../http/cookies.js'
+import { countingFailures } from '../../http/rate-limit.js'
 import { securityOf } from '../../http/openapi.js'
 import { withoutRegisterOptions } from '../../http/register-options.js'
 import { route } from '../../http/route.js'
@@ -193,10 +194,10 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     }
   }
 
-  async function userFromCredentials (b: { username?: string, email?: string, password: string }): Promise<User> {
+  async function userFromCredentials (request: FastifyRequest, b: { username?: string, email?: string, password: string }): Promise<User> {
     const { login, by } = loginOf(b)
     try {
-      return await accounts.authenticateCredentials(login, b.password, by, USERNAMES)
+      return await countingFailures(request, accounts.authenticateCredentials(login, b.password, by, USERNAMES))
     } catch (error) {
       // Unknown user, wrong password and inactive (unverified) account: Django's ModelBackend gives one answer.
       if (error instanceof InvalidCredentialsError) throw fieldError('non_field_errors', MESSAGES.badCredentials)
@@ -215,9 +216,9 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     },
     preHandler: limit('login', loginAccount),
     async handler (request, reply) {
-      const user = await userFromCredentials(request.body)
+      const user = await userFromCredentials(request, request.body)
       if (dj.sessionLogin || (dj.useJwt && options.jwt.updateLastLogin)) await accounts.recordLogin(user)
-      if (!dj.useJwt) return { key: await tokens.createAuthToken(user.id) }
+      if (!dj.useJwt) return { key: await tokens.createAuthToken(user) }
       const pair = await tokens.issuePair(user)
       const body: Static<typeof DjRestAuthJwt> = { access: pair.access, refresh: dj.jwtAuthHttpOnly ? '' : pair.refresh, user: djRestAuthUser(user) }
       if (dj.jwtAuthReturnExpiration) {
@@ -323,21 +324,27 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
       summary: dj.oldPasswordFieldEnabled ? 'Change the password (old_password required)' : 'Change the password',
       security,
       body: s.PasswordChange,
-      response: { 200: Detail, ...BAD_REQUEST, ...UNAUTHORIZED }
+      response: { 200: Detail, ...BAD_REQUEST, ...UNAUTHORIZED, 429: Detail }
     },
     onRequest: authenticate,
+    // A wrong old_password spends the account's failure budget, as a wrong login password does.
+    preHandler: limit('password'),
     async handler (request) {
       const b = request.body as { old_password?: string, new_password1: string, new_password2: string }
       const user = currentUser(request)
+      // Django ends the user's other sessions with a password change and keeps this one (update_session_auth_hash)
+      // unless LOGOUT_ON_PASSWORD_CHANGE: then this one ends too.
+      const session = dj.logoutOnPasswordChange ? null : authOf(request, core.names)
       try {
-        await accounts.setPassword(user, {
+        await countingFailures(request, accounts.setPassword(user, {
           newPassword: b.new_password1,
           reNewPassword: b.new_password2,
           currentPassword: dj.oldPasswordFieldEnabled ? b.old_password : undefined
-        }, true)
+        }, session, { retype: true }))
       } catch (error) {
         throw setPasswordFormError(error, b.new_password1 !== b.new_password2, { current_password: ['old_password', [MESSAGES.oldPasswordWrong]] })
       }
+      // Without the core's revokeTokensOnPasswordChange, LOGOUT_ON_PASSWORD_CHANGE still logs out: the user's tokens go.
       if (dj.logoutOnPasswordChange) await tokens.revokeUserTokens(user.id)
       return { detail: MESSAGES.passwordSaved }
     }
@@ -433,8 +440,9 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
       ...tag('dj-rest-auth registration'),
       summary: mandatory ? 'Register; the account waits for email verification' : 'Register and log in',
       body: s.Register,
-      response: { 201: mandatory ? Detail : (dj.useJwt ? DjRestAuthJwt : DjRestAuthTokenKey), ...BAD_REQUEST }
+      response: { 201: mandatory ? Detail : (dj.useJwt ? DjRestAuthJwt : DjRestAuthTokenKey), ...BAD_REQUEST, 429: Detail }
     },
+    preHandler: limit('registration'),
     async handler (request, reply) {
       const b = request.body
       let user: User
@@ -448,7 +456,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
       }
       if (mandatory) return reply.code(201).send({ detail: MESSAGES.verificationSent })
       if (dj.sessionLogin) await accounts.recordLogin(user)
-      if (!dj.useJwt) return reply.code(201).send({ key: await tokens.createAuthToken(user.id) })
+      if (!dj.useJwt) return reply.code(201).send({ key: await tokens.createAuthToken(user) })
       const pair = await tokens.issuePair(user)
       return reply.code(201).send({ access: pair.access, refresh: pair.refresh, user: djRestAuthUser(user) })
     }

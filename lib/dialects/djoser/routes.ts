@@ -161,7 +161,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     preHandler: limit('password'),
     async handler (request, reply) {
       const b = request.body
-      await countingFailures(request, accounts.setPassword(currentUser(request), { newPassword: b.new_password, currentPassword: b.current_password, reNewPassword: b.re_new_password }))
+      await countingFailures(request, accounts.setPassword(currentUser(request), { newPassword: b.new_password, currentPassword: b.current_password, reNewPassword: b.re_new_password }, authOf(request, core.names)))
       return reply.code(204).send(null)
     }
   })
@@ -240,7 +240,7 @@ const routes: FastifyPluginAsync = async (instance) => {
         throw error
       }
       await accounts.recordLogin(user)
-      return { auth_token: await tokens.createAuthToken(user.id) }
+      return { auth_token: await tokens.createAuthToken(user) }
     }
   })
 

@@ -17,6 +17,8 @@ export const SERIALIZER_MESSAGES: Record<DecodeFailure | UserFailure, string> = 
   invalid: 'Error decoding signature.',
   payload: 'Invalid payload.',
   missing: "User doesn't exist.",
+  // A token of a session a password change ended: the maintained drf-jwt fork's words for a revoked token.
+  revoked: 'Token is blacklisted.',
   inactive: 'User account is disabled.'
 }
 
@@ -27,6 +29,7 @@ export const AUTHENTICATION_MESSAGES: Record<DecodeFailure | UserFailure, string
   invalid: 'Incorrect authentication credentials.',
   payload: 'Invalid payload.',
   missing: 'Invalid signature.',
+  revoked: 'Token is blacklisted.',
   inactive: 'User account is disabled.'
 }
 

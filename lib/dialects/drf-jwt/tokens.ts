@@ -1,12 +1,15 @@
 import type { AccountsCore } from '../../core.js'
 import { toAccountUser, type AccountUser, type User } from '../../ports.js'
-import { userIdFromClaim } from '../../tokens.js'
+import { SESSION_CLAIM, userIdFromClaim } from '../../tokens.js'
 import type { DrfJwtPayload, ResolvedDrfJwtOptions } from './options.js'
 
 /** Why a token did not decode, in PyJWT's terms: ExpiredSignatureError, DecodeError, another InvalidTokenError. */
 export type DecodeFailure = 'expired' | 'decode' | 'invalid'
-/** Why a decoded payload names no usable user (drf-jwt's authenticate_credentials / _check_user). */
-export type UserFailure = 'payload' | 'missing' | 'inactive'
+/**
+ * Why a decoded payload names no usable user (drf-jwt's authenticate_credentials / _check_user), or names one
+ * through a token of a session a password change ended (`revoked`).
+ */
+export type UserFailure = 'payload' | 'missing' | 'revoked' | 'inactive'
 
 /** fast-jwt's codes for what PyJWT raises as an InvalidTokenError that is not a DecodeError. */
 const INVALID_NOT_DECODE = new Set([
@@ -31,7 +34,11 @@ export class DrfJwtTokens {
     this.#o = options
   }
 
-  /** jwt_payload_handler: user_id, username, exp, email[, orig_iat][, aud][, iss]. */
+  /**
+   * jwt_payload_handler: user_id, username, exp, email[, orig_iat][, aud][, iss], and `sid`, a new session
+   * (a payloadHandler should keep it: a token without one ends at the user's next password change, whichever
+   * session made it).
+   */
   payload (user: User | AccountUser, now = Date.now()): Record<string, unknown> {
     const core = this.#d.options
     const seconds = Math.floor(now / 1000)
@@ -40,6 +47,7 @@ export class DrfJwtTokens {
     if (this.#o.allowRefresh) payload.orig_iat = seconds
     if (core.jwt.audience !== undefined) payload.aud = core.jwt.audience
     if (core.jwt.issuer !== undefined) payload.iss = core.jwt.issuer
+    payload[SESSION_CLAIM] = this.#d.tokens.startSession(user)
     return this.#o.payloadHandler === undefined ? payload : this.#o.payloadHandler('password' in user ? toAccountUser(user) : user, payload)
   }
 
@@ -70,16 +78,20 @@ export class DrfJwtTokens {
   }
 
   /**
-   * The active user the payload names. drf-jwt looks the user up by `username` alone; here the user is
-   * found by `user_id` and must still have that `username`: the same answer for drf-jwt's own tokens,
-   * and a renamed user's old token cannot open the account of whoever takes the name later.
+   * The active user the payload names, through a token of a live session. drf-jwt looks the user up by
+   * `username` alone; here the user is found by `user_id` and must still have that `username`: the same
+   * answer for drf-jwt's own tokens, and a renamed user's old token cannot open the account of whoever takes
+   * the name later. A drf-jwt payload has no token type: a simplejwt token (which has) is "Invalid payload.",
+   * as is a sanic-jwt token (which has no `username`). Api-token-refresh and api-token-verify go through here
+   * as the authenticator does, so a token of an ended session is refreshed into nothing.
    */
   async user (payload: Record<string, unknown>): Promise<{ user: User } | { failure: UserFailure }> {
     const username = payload.username
-    if (pythonFalsy(username)) return { failure: 'payload' }
+    if (pythonFalsy(username) || this.#d.options.jwt.tokenTypeClaim in payload) return { failure: 'payload' }
     const id = userIdFromClaim(payload.user_id)
     const user = id === null || typeof username !== 'string' ? null : await this.#d.users.findUser(id)
     if (user === null || !this.#sameLogin(user, username as string)) return { failure: 'missing' }
+    if (!this.#d.tokens.sessionAlive(payload, user)) return { failure: 'revoked' }
     if (!user.isActive) return { failure: 'inactive' }
     return { user }
   }

@@ -42,7 +42,9 @@ export const MESSAGES = {
   iatNotInteger: 'Issued At claim (iat) must be an integer.',
   invalidAudience: 'Invalid audience.',
   invalidIssuer: 'Invalid issuer.',
-  userGone: 'User not found or inactive.'
+  userGone: 'User not found or inactive.',
+  /** A token of a session a password change ended (beyond sanic-jwt, which has no revocation). */
+  revoked: 'Token has been revoked.'
 } as const
 
 /** Sanic's exception class for a status code it raises on its own. */

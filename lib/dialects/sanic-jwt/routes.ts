@@ -106,11 +106,12 @@ const routes: FastifyPluginAsync<SanicJwtOptions> = async (instance, opts) => {
       }
       const user = await countingFailures(request, accounts.authenticateCredentials(login, password))
       if (options.jwt.updateLastLogin) await accounts.recordLogin(user)
-      const access = core.accessToken(user.id)
+      const session = core.startSession(user)
+      const access = core.accessToken(user.id, session)
       const output: Record<string, string> = { [o.accessTokenName]: access }
       let refresh: string | undefined
       if (o.refreshTokenEnabled) {
-        refresh = await core.issueRefreshToken(user.id)
+        refresh = await core.issueRefreshToken(user.id, session)
         output[o.refreshTokenName] = refresh
       }
       if (o.cookieSet) setTokenCookies(request, reply, o, options.protocol, access, refresh)
@@ -133,7 +134,7 @@ const routes: FastifyPluginAsync<SanicJwtOptions> = async (instance, opts) => {
         }
         throw error
       }
-      const decoded = core.decode(raw, true)
+      const decoded = await core.verify(raw, true)
       if (!decoded.ok) throw new SanicJwtException('InvalidToken', 401, decoded.reasons, false)
       return { valid: true }
     }
@@ -168,10 +169,9 @@ const routes: FastifyPluginAsync<SanicJwtOptions> = async (instance, opts) => {
         const user = await core.userOf(claimsOf(request))
         if (user === null) throw new SanicJwtException('AuthenticationFailed', 401, MESSAGES.authenticationFailed)
         const presented = core.token(request, true)
-        if (!(await core.refreshTokenBelongsTo(presented, user.id))) {
-          throw new SanicJwtException('AuthenticationFailed', 401, MESSAGES.authenticationFailed)
-        }
-        const access = core.accessToken(user.id)
+        const session = await core.refreshSession(presented, user.id)
+        if (session === null) throw new SanicJwtException('AuthenticationFailed', 401, MESSAGES.authenticationFailed)
+        const access = core.accessToken(user.id, session)
         decorator.events.emit('token.refreshed', { userId: user.id, rotated: false })
         if (o.cookieSet) setTokenCookies(request, reply, o, options.protocol, access)
         return { [o.accessTokenName]: access }

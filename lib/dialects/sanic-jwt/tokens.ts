@@ -3,7 +3,7 @@ import type { AnyRequest } from '../../http/any-request.js'
 import type { AccountsCore } from '../../core.js'
 import { requestCookies } from '../../http/cookies.js'
 import type { User } from '../../ports.js'
-import { userIdFromClaim, type TokenClaims } from '../../tokens.js'
+import { SESSION_CLAIM, userIdFromClaim, type TokenClaims } from '../../tokens.js'
 import { MESSAGES, SanicJwtException } from './errors.js'
 import type { ResolvedSanicJwtOptions } from './options.js'
 
@@ -13,15 +13,25 @@ type Decoded = { ok: true, claims: TokenClaims } | { ok: false, reasons: string[
 export interface SanicJwtCore {
   /** sanic-jwt's _get_token: the cookie (when on), then the header; for refresh, the body's refresh token. */
   token: (request: AnyRequest, refresh: boolean) => string
-  /** sanic-jwt's _decode + the claim checks of _verify. */
+  /** sanic-jwt's _decode + the claim checks of _verify; a token of another dialect is refused. */
   decode: (token: string, verifyExp: boolean) => Decoded
+  /** `decode`, then the session check against the user the token names (/verify); a missing user is not looked further into. */
+  verify: (token: string, verifyExp: boolean) => Promise<Decoded>
   /** @protected: the verified claims of the request's access token, or Unauthorized. */
   protect: (request: AnyRequest, verifyExp: boolean) => TokenClaims
-  /** retrieve_user: the active user the claims name, or null. */
+  /**
+   * retrieve_user: the active user the claims name, or null; Unauthorized when the token's session was ended
+   * by a password change.
+   */
   userOf: (claims: TokenClaims) => Promise<User | null>
-  accessToken: (userId: number) => string
-  issueRefreshToken: (userId: number) => Promise<string>
-  refreshTokenBelongsTo: (token: string, userId: number) => Promise<boolean>
+  /** A new session (a login) for `user`: give it to accessToken and issueRefreshToken, so both name it. */
+  startSession: (user: User) => string
+  /** An access token for `userId` in `session` (by default a new session of its own). */
+  accessToken: (userId: number, session?: string) => string
+  /** A refresh token for `userId`, recorded in `session` (by default a session of its own, named by its key). */
+  issueRefreshToken: (userId: number, session?: string) => Promise<string>
+  /** The session of a live refresh token of `userId` (for the access token a refresh issues), or null. */
+  refreshSession: (token: string, userId: number) => Promise<string | null>
 }
 
 /**
@@ -34,7 +44,7 @@ export function sanicJwtRefreshKey (token: string): string {
 }
 
 export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwtOptions): SanicJwtCore {
-  const { users: accounts, jwt } = decorator
+  const { users: accounts, jwt, tokens } = decorator
   const core = decorator.options.jwt
   const refreshLifetime = o.refreshTokenLifetime ?? core.refreshTokenLifetime
 
@@ -84,9 +94,9 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
     }
     if (typeof verified !== 'object' || verified === null || Array.isArray(verified)) return { ok: false, reasons: [MESSAGES.authRequired] }
     const claims = verified as TokenClaims
-    // A simplejwt refresh token signed with the same key is not an access token.
-    const type = claims[core.tokenTypeClaim]
-    if (type !== undefined && type !== 'access') return { ok: false, reasons: [MESSAGES.authRequired] }
+    // Only sanic-jwt's own tokens, though every dialect signs with the same key: simplejwt's carry a token type,
+    // drf-jwt's a username; sanic-jwt writes neither (custom claims are not supported).
+    if (core.tokenTypeClaim in claims || ('username' in claims && o.userIdKey !== 'username')) return { ok: false, reasons: [MESSAGES.authRequired] }
     const now = Math.floor(Date.now() / 1000)
     const leeway = o.leeway
     const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)
@@ -132,13 +142,26 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
     return decoded.claims
   }
 
+  async function verify (raw: string, verifyExp: boolean): Promise<Decoded> {
+    const decoded = decode(raw, verifyExp)
+    if (!decoded.ok) return decoded
+    const id = userIdFromClaim(decoded.claims[o.userIdKey])
+    const user = id === null ? null : await accounts.findUser(id)
+    return user === null || tokens.sessionAlive(decoded.claims, user) ? decoded : { ok: false, reasons: [MESSAGES.revoked] }
+  }
+
   async function userOf (claims: TokenClaims): Promise<User | null> {
     const id = userIdFromClaim(claims[o.userIdKey])
     const user = id === null ? null : await accounts.findUser(id)
+    if (user !== null && !tokens.sessionAlive(claims, user)) throw new SanicJwtException('Unauthorized', 401, MESSAGES.revoked)
     return user !== null && user.isActive ? user : null
   }
 
-  function accessToken (userId: number): string {
+  function startSession (user: User): string {
+    return tokens.startSession(user)
+  }
+
+  function accessToken (userId: number, session = tokens.startSession()): string {
     const now = Math.floor(Date.now() / 1000)
     // Authentication.add_claims: exp, then iss, iat, nbf, aud when configured.
     const payload: Record<string, unknown> = { [o.userIdKey]: userId, exp: now + o.expirationDelta }
@@ -146,22 +169,25 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
     if (o.claimIat) payload.iat = now
     if (o.claimNbf) payload.nbf = now + o.leeway + o.claimNbfDelta
     if (o.claimAud !== undefined) payload.aud = o.claimAud
+    // The session the token belongs to, as every dialect's tokens name it (beyond sanic-jwt).
+    payload[SESSION_CLAIM] = session
     // The core signer adds iat unless told not to; sanic-jwt writes it only with claim_iat.
     return jwt.sign(payload, { issuedAt: o.claimIat })
   }
 
-  async function issueRefreshToken (userId: number): Promise<string> {
+  async function issueRefreshToken (userId: number, session?: string): Promise<string> {
     // utils.generate_token: 24 random bytes, hex.
     const token = randomBytes(24).toString('hex')
     const key = sanicJwtRefreshKey(token)
-    await decorator.stores.tokens.saveRefreshToken({ jti: key, userId, family: key, expiresAt: new Date(Date.now() + refreshLifetime * 1000) })
+    await decorator.stores.tokens.saveRefreshToken({ jti: key, userId, family: session ?? key, expiresAt: new Date(Date.now() + refreshLifetime * 1000) })
     return token
   }
 
-  async function refreshTokenBelongsTo (token: string, userId: number): Promise<boolean> {
+  async function refreshSession (token: string, userId: number): Promise<string | null> {
     const record = await decorator.stores.tokens.findRefreshToken(sanicJwtRefreshKey(token))
-    return record !== null && record.userId === userId && record.revokedAt === null && record.expiresAt.getTime() > Date.now()
+    const live = record !== null && record.userId === userId && record.revokedAt === null && record.expiresAt.getTime() > Date.now()
+    return live ? record.family : null
   }
 
-  return { token, decode, protect, userOf, accessToken, issueRefreshToken, refreshTokenBelongsTo }
+  return { token, decode, verify, protect, userOf, startSession, accessToken, issueRefreshToken, refreshSession }
 }
