@@ -238,7 +238,7 @@ t.test('JWT in HttpOnly cookies (JWT_AUTH_COOKIE, JWT_AUTH_REFRESH_COOKIE)', asy
     const access = cookie(res, COOKIES.jwtAuthCookie)
     t.equal(access?.value, body.access)
     t.match(access?.attributes, { httponly: true, samesite: 'Lax', path: '/', 'max-age': '300' })
-    t.notOk(access?.attributes.secure, 'not Secure unless jwtAuthSecure')
+    t.notOk(access?.attributes.secure, "not Secure over http (jwtAuthSecure 'auto')")
     t.ok(Math.abs(Date.parse(String(access?.attributes.expires)) - (Date.now() + 300_000)) < 2000, 'Expires: now + the access lifetime')
     const refresh = cookie(res, COOKIES.jwtAuthRefreshCookie)
     t.match(refresh?.value, JWT)

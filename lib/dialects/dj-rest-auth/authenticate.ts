@@ -9,10 +9,11 @@ import { resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAu
 /**
  * DRF's authentication as a dj-rest-auth project configures it: the `Authorization` header first (simplejwt's
  * `Bearer <jwt>` and authtoken's `Token <key>`, as the core reads them), then, with `jwtAuthCookie`, the
- * access token in that cookie (dj-rest-auth's JWTCookieAuthentication). Throws the error to format.
+ * access token in that cookie (dj-rest-auth's JWTCookieAuthentication), refused with a 403 when an unsafe
+ * request comes from a foreign origin (Django's CSRF check). Throws the error to format.
  */
 export function djRestAuthAuthenticateRequest (
-  core: Pick<AccountsCore, 'authenticateRequest' | 'options'>, dj: Pick<ResolvedDjRestAuthOptions, 'useJwt' | 'jwtAuthCookie'>
+  core: Pick<AccountsCore, 'authenticateRequest' | 'options' | 'checkOrigin'>, dj: Pick<ResolvedDjRestAuthOptions, 'useJwt' | 'jwtAuthCookie'>
 ): Authenticator {
   const scheme = core.options.jwt.authHeaderTypes[0]
   const cookieName = dj.useJwt ? dj.jwtAuthCookie : undefined
@@ -21,6 +22,8 @@ export function djRestAuthAuthenticateRequest (
     if ((typeof header === 'string' && header !== '') || cookieName === undefined) return core.authenticateRequest(request)
     const raw = requestCookie(request, cookieName)
     if (raw === undefined || raw === '') return core.authenticateRequest(request)
+    // Credentials a browser sends by itself: a state-changing request must come from the site (CSRF, 403).
+    core.checkOrigin(request)
     // A cookie is one token: whitespace inside makes it an invalid token, not a malformed header.
     const token = /\s/.test(raw) ? '!' : raw
     return core.authenticateRequest({ headers: { authorization: `${scheme} ${token}` } } as unknown as AnyRequest)

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { checkOptions, defaultsOf, expect, Flag, Matching, OneOf, withDefaults, withUnknownOption, type DeepReadonly } from '../../option-checks.js'
+import { checkOptions, defaultsOf, expect, Flag, Matching, OneOf, SecureFlag, withDefaults, withUnknownOption, type DeepReadonly } from '../../option-checks.js'
 
 /*
  * dj-rest-auth's REST_AUTH settings (and the allauth settings its routes read), camelCased, as a schema: the
@@ -23,7 +23,8 @@ export const DjRestAuthOptionsSchema = withUnknownOption(Type.Object({
     errorMessage: 'must be a path starting with /', default: '/', description: "REST_AUTH['JWT_AUTH_REFRESH_COOKIE_PATH']."
   })),
   jwtAuthCookieDomain: Nullable(Matching(/^[A-Za-z0-9.-]+$/, { errorMessage: 'must be a domain name', description: "REST_AUTH['JWT_AUTH_COOKIE_DOMAIN']." })),
-  jwtAuthSecure: Type.Optional(Flag(false, "REST_AUTH['JWT_AUTH_SECURE']: the cookies carry `Secure`.")),
+  jwtAuthSecure: Type.Optional(SecureFlag("REST_AUTH['JWT_AUTH_SECURE']: the cookies carry `Secure`: 'auto' whenever `protocol` is https or the request " +
+    'came over TLS (dj-rest-auth: false).')),
   jwtAuthHttpOnly: Type.Optional(Flag(true, "REST_AUTH['JWT_AUTH_HTTPONLY']: the cookies carry `HttpOnly`, and login's body has `refresh: \"\"`.")),
   jwtAuthSameSite: Type.Optional(OneOf(['Lax', 'Strict', 'None', false], { default: 'Lax', description: "REST_AUTH['JWT_AUTH_SAMESITE']; false: no SameSite attribute." })),
   jwtAuthReturnExpiration: Type.Optional(Flag(false, "REST_AUTH['JWT_AUTH_RETURN_EXPIRATION']: login adds access_expiration and refresh_expiration.")),
@@ -68,7 +69,7 @@ export function resolveDjRestAuthOptions (input: DjRestAuthOptions = {}): Resolv
     expect(o[key] === undefined || o.useJwt, `djRestAuth.${key} needs useJwt: true (the cookies carry JWTs)`)
   }
   expect(o.jwtAuthCookie === undefined || o.jwtAuthCookie !== o.jwtAuthRefreshCookie, 'djRestAuth.jwtAuthRefreshCookie must differ from jwtAuthCookie')
-  expect(o.jwtAuthSameSite !== 'None' || o.jwtAuthSecure, 'djRestAuth.jwtAuthSameSite "None" needs jwtAuthSecure: true (browsers drop such cookies otherwise)')
+  expect(o.jwtAuthSameSite !== 'None' || o.jwtAuthSecure === true, 'djRestAuth.jwtAuthSameSite "None" needs jwtAuthSecure: true (browsers drop such cookies otherwise)')
   return o
 }
 

@@ -9,7 +9,7 @@ import {
   type FieldErrors as FieldErrorMap
 } from '../../errors.js'
 import { authenticateHook } from '../../http/authenticate-hook.js'
-import { requestCookie } from '../../http/cookies.js'
+import { requestCookie, secureCookie } from '../../http/cookies.js'
 import { countingFailures } from '../../http/rate-limit.js'
 import { securityOf } from '../../http/openapi.js'
 import { withoutRegisterOptions } from '../../http/register-options.js'
@@ -132,6 +132,8 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     if (typeof header === 'string' && header !== '') return authenticate(request, reply)
     const cookie = dj.useJwt && dj.jwtAuthCookie !== undefined ? requestCookie(request, dj.jwtAuthCookie) : undefined
     if (cookie === undefined || cookie === '') return
+    // Out of the try: a forged cross-site request is refused (403), not logged out anonymously.
+    core.checkOrigin(request)
     try {
       const { user, auth } = await authenticateRequest(request)
       setIdentity(request, core.names, user, auth)
@@ -148,7 +150,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
   function setCookie (reply: FastifyReply, name: string | undefined, value: string, lifetime: number, path: string): void {
     if (name === undefined) return
     reply.setCookie(name, value, {
-      path, expires: new Date(Date.now() + lifetime * 1000), maxAge: lifetime, httpOnly: dj.jwtAuthHttpOnly, secure: dj.jwtAuthSecure, sameSite, ...domain
+      path, expires: new Date(Date.now() + lifetime * 1000), maxAge: lifetime, httpOnly: dj.jwtAuthHttpOnly, secure: secureCookie(dj.jwtAuthSecure, reply.request, options.protocol), sameSite, ...domain
     })
   }
   const setAccessCookie = (reply: FastifyReply, access: string): void => { setCookie(reply, dj.jwtAuthCookie, access, options.jwt.accessTokenLifetime, '/') }
@@ -235,16 +237,18 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     const auth = authOf(request, core.names)
     const user = userOf(request, core.names)
     if (auth === null && !dj.useJwt && !dj.sessionLogin) return reply.code(400).send({ detail: MESSAGES.notLoggedIn })
+    // HttpOnly: the refresh token is in its cookie (the login body had ""); otherwise in the body. Either is taken.
+    const fromBody = (request.body as { refresh?: string } | undefined)?.refresh
+    const fromCookie = dj.useJwt && dj.jwtAuthRefreshCookie !== undefined ? requestCookie(request, dj.jwtAuthRefreshCookie) : undefined
+    const refresh = dj.jwtAuthHttpOnly ? (fromCookie ?? fromBody) : (fromBody ?? fromCookie)
+    // A refresh token from the cookie is one a browser sends by itself: refused cross-site (CSRF, 403) before anything ends.
+    if (dj.useJwt && dj.tokenBlacklist && refresh !== undefined && refresh !== fromBody) core.checkOrigin(request)
     if (auth?.scheme === 'token') await tokens.deleteAuthToken(auth.key, user?.id)
     else if (user !== null) await tokens.deleteUserAuthTokens(user.id)
     if (!dj.useJwt) return reply.send({ detail: MESSAGES.loggedOut })
 
     clearJwtCookies(reply)
     if (!dj.tokenBlacklist) return reply.send({ detail: dj.jwtAuthCookie === undefined ? MESSAGES.nothingRevoked : MESSAGES.loggedOut })
-    // HttpOnly: the refresh token is in its cookie (the login body had ""); otherwise in the body. Either is taken.
-    const fromBody = (request.body as { refresh?: string } | undefined)?.refresh
-    const fromCookie = dj.jwtAuthRefreshCookie === undefined ? undefined : requestCookie(request, dj.jwtAuthRefreshCookie)
-    const refresh = dj.jwtAuthHttpOnly ? (fromCookie ?? fromBody) : (fromBody ?? fromCookie)
     if (refresh === undefined) {
       return reply.code(401).send({ detail: dj.jwtAuthHttpOnly ? MESSAGES.noRefreshInCookie : MESSAGES.noRefreshInBody })
     }
@@ -416,6 +420,8 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
           ? posted
           : (dj.jwtAuthRefreshCookie === undefined ? undefined : requestCookie(request, dj.jwtAuthRefreshCookie))
         if (raw === undefined) throw new TokenNotValidError(MESSAGES.noRefreshToken)
+        // The refresh token came from the cookie: a browser sends it by itself (CSRF, 403).
+        if (raw !== posted) core.checkOrigin(request)
         const result = await tokens.refresh(raw)
         setAccessCookie(reply, result.access)
         const body: Static<typeof DjRestAuthRefreshed> = { access: result.access, access_expiration: expiresIn(options.jwt.accessTokenLifetime) }

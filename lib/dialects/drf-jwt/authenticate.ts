@@ -14,7 +14,8 @@ const WHITESPACE = /[ \t\n\r\v\f]+/
 
 /**
  * drf-jwt's JSONWebTokenAuthentication.authenticate: `Authorization: <prefix> <token>` (the prefix in any
- * letter case) or, with no Authorization header at all, the `authCookie` cookie. Resolves to the user and
+ * letter case) or, with no Authorization header at all, the `authCookie` cookie (an unsafe request carrying
+ * it from a foreign origin is a 403, as Django's CSRF check answers). Resolves to the user and
  * `{ scheme: 'jwt', claims }`, or throws the 401 to format (drf-jwt's words). Another scheme in the
  * header is "not provided", as in DRF. The shape of `app.accounts.authenticateRequest`.
  */
@@ -27,7 +28,11 @@ export function drfJwtAuthenticateRequest (core: AccountsCore, options: Resolved
     const header = request.headers.authorization
     const parts = typeof header === 'string' ? header.split(WHITESPACE).filter((part) => part !== '') : []
     if (parts.length === 0) {
-      return cookie === undefined ? null : requestCookie(request, cookie) ?? null
+      const found = cookie === undefined ? undefined : requestCookie(request, cookie)
+      if (found === undefined) return null
+      // Credentials a browser sends by itself: a state-changing request must come from the site (CSRF, 403).
+      core.checkOrigin(request)
+      return found
     }
     if (parts[0].toLowerCase() !== prefix) return null
     if (parts.length === 1) throw new NotAuthenticatedError('Invalid Authorization header. No credentials provided.')

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { AnyRequest } from '../../http/any-request.js'
 import type { AccountsCore } from '../../core.js'
+import { isAccountsError } from '../../errors.js'
 import { requestCookies } from '../../http/cookies.js'
 import type { User } from '../../ports.js'
 import { SESSION_CLAIM, userIdFromClaim, type TokenClaims } from '../../tokens.js'
@@ -11,7 +12,10 @@ import type { ResolvedSanicJwtOptions } from './options.js'
 type Decoded = { ok: true, claims: TokenClaims } | { ok: false, reasons: string[] }
 
 export interface SanicJwtCore {
-  /** sanic-jwt's _get_token: the cookie (when on), then the header; for refresh, the body's refresh token. */
+  /**
+   * sanic-jwt's _get_token: the cookie (when on), then the header; for refresh, the body's refresh token. A cookie
+   * on an unsafe request from a foreign origin is a 403 Forbidden (Django's CSRF check, beyond sanic-jwt).
+   */
   token: (request: AnyRequest, refresh: boolean) => string
   /** sanic-jwt's _decode + the claim checks of _verify; a token of another dialect is refused. */
   decode: (token: string, verifyExp: boolean) => Decoded
@@ -76,7 +80,16 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
   function token (request: AnyRequest, refresh: boolean): string {
     if (o.cookieSet) {
       const found = fromCookies(request, refresh)
-      if (found !== undefined && found !== '') return found
+      if (found !== undefined && found !== '') {
+        // Credentials a browser sends by itself: a state-changing request must come from the site (CSRF).
+        try {
+          decorator.checkOrigin(request)
+        } catch (error) {
+          if (isAccountsError(error) && error.code === 'ACCOUNTS_PERMISSION_DENIED') throw new SanicJwtException('Forbidden', 403, error.message)
+          throw error
+        }
+        return found
+      }
       if (o.cookieStrict) throw new SanicJwtException('MissingAuthorizationCookie', 400, MESSAGES.missingCookie)
     }
     const found = fromHeader(request, refresh)
@@ -134,7 +147,7 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
     try {
       raw = token(request, false)
     } catch (error) {
-      if (error instanceof SanicJwtException) throw new SanicJwtException('Unauthorized', 401, error.reasons)
+      if (error instanceof SanicJwtException && error.exception !== 'Forbidden') throw new SanicJwtException('Unauthorized', 401, error.reasons)
       throw error
     }
     const decoded = decode(raw, verifyExp)
