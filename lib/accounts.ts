@@ -6,7 +6,7 @@ import {
 } from './errors.js'
 import { EMAIL_PATTERN } from './email.js'
 import type { AccountsEventEmitter } from './events.js'
-import { renderEmail, type EmailKind } from './mail/templates.js'
+import { maskEmail, renderEmail, type EmailKind } from './mail/templates.js'
 import { decodeUid, encodeUid, type LinkPurpose, type OneTimeLinks } from './one-time-links.js'
 import type { LoginField, ResolvedOptions } from './options.js'
 import { DuplicateUserError, type AccountUser, type Mailer, type PasswordHasher, type User, type UserPatch, type UserStore } from './ports.js'
@@ -43,6 +43,7 @@ const MESSAGES = {
   invalidToken: 'Invalid token for given user.',
   staleToken: 'Stale token for given user.',
   emailNotFound: 'User with given email does not exist.',
+  required: 'This field is required.',
   badCredentials: 'No active account found with the given credentials',
   notFound: 'Not found.'
 } as const
@@ -53,6 +54,14 @@ export interface ProfileChanges {
   email?: string
   firstName?: string
   lastName?: string
+}
+
+/** What `updateProfile` takes beside the changes. */
+export interface ProfileUpdateContext {
+  /** The body's `current_password`, checked when the email changes and `emailChangeRequiresPassword` is on. */
+  currentPassword?: string
+  /** Where a failure of the mail sent in the background (the old address's notice) is logged. */
+  log?: FastifyBaseLogger
 }
 
 /**
@@ -184,11 +193,13 @@ export class AccountService {
   }
 
   /** Sends a mail; a failure is a 503 whose cause the route's error handler logs (with the request's id). */
-  async #mail (kind: EmailKind, user: User, url?: string): Promise<void> {
+  async #mail (kind: EmailKind, user: User, url?: string, extra: { to?: string, newEmail?: string } = {}): Promise<void> {
     const o = this.#d.options
-    const message = renderEmail(kind, { siteName: o.siteName, domain: o.domain, protocol: o.protocol, username: user.username, email: user.email, url })
+    const message = renderEmail(kind, {
+      siteName: o.siteName, domain: o.domain, protocol: o.protocol, username: user.username, email: user.email, url, newEmail: extra.newEmail
+    })
     try {
-      await this.#d.mailer.send({ to: user.email, ...message })
+      await this.#d.mailer.send({ to: extra.to ?? user.email, ...message })
     } catch (error) {
       throw new ServiceUnavailableError('The mail could not be sent. Try again later.', { cause: error })
     }
@@ -199,8 +210,10 @@ export class AccountService {
    * for the mail server, so its timing says nothing either. A failure is logged on `log` (the request's
    * logger when the route passes it, so the line carries the request id).
    */
-  #mailInBackground (kind: EmailKind, user: User, url: string, log: FastifyBaseLogger = this.#d.log): void {
-    const sending = this.#mail(kind, user, url).catch((error: unknown) => {
+  #mailInBackground (
+    kind: EmailKind, user: User, url: string | undefined, log: FastifyBaseLogger = this.#d.log, extra: { to?: string, newEmail?: string } = {}
+  ): void {
+    const sending = this.#mail(kind, user, url, extra).catch((error: unknown) => {
       log.error({ err: error, kind, userId: user.id }, 'fastify-accounts: sending mail failed')
     })
     this.#sending.add(sending)
@@ -210,6 +223,15 @@ export class AccountService {
   /** Resolves once every mail sent in the background so far has been handed to the mailer (or failed). */
   async mailsSent (): Promise<void> {
     while (this.#sending.size > 0) await Promise.all(this.#sending)
+  }
+
+  /**
+   * After an email change has been written: tells the old address (emailChangedEmailConfirmation), with the new
+   * one masked, in the background, so a failing mail server neither fails nor delays the change already made.
+   */
+  #noticeEmailChange (oldEmail: string, updated: User, log?: FastifyBaseLogger): void {
+    if (!this.#d.options.emailChangedEmailConfirmation || oldEmail === '') return
+    this.#mailInBackground('emailChanged', updated, undefined, log, { to: oldEmail, newEmail: maskEmail(updated.email) })
   }
 
   async #sendActivation (user: User): Promise<void> {
@@ -389,7 +411,8 @@ export class AccountService {
    * activation link (djoser's UserSerializer.update). Every field's errors are reported together.
    */
   async updateProfile (
-    current: AccountUser, changes: ProfileChanges, writable: Array<keyof ProfileChanges> = [this.editableField], usernames: UsernameMatching = 'exact'
+    current: AccountUser, changes: ProfileChanges, writable: Array<keyof ProfileChanges> = [this.editableField], usernames: UsernameMatching = 'exact',
+    context: ProfileUpdateContext = {}
   ): Promise<User> {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
@@ -409,19 +432,29 @@ export class AccountService {
       if (fieldErrors.length > 0) errors[WIRE_NAMES[field]] = fieldErrors
       else patch[field] = value
     }
+    // With emailChangeRequiresPassword, a new email (valid or not) needs the password, reported with the fields' errors.
+    const newEmail = changes.email !== undefined && writable.includes('email') && normalizeEmail(changes.email).toLowerCase() !== user.email.toLowerCase()
+    if (newEmail && this.#d.options.emailChangeRequiresPassword) {
+      if (context.currentPassword === undefined) errors.current_password = [MESSAGES.required]
+      else if (!(await this.#verifyPassword(user, context.currentPassword))) errors.current_password = [MESSAGES.invalidPassword]
+    }
     this.#throwIfAny(errors)
     if (Object.keys(patch).length === 0) return user
 
     const emailChanged = patch.email !== undefined && patch.email.toLowerCase() !== user.email.toLowerCase()
     if (emailChanged && this.#d.options.sendActivationEmail) patch.isActive = false
+    const checked = newEmail && this.#d.options.emailChangeRequiresPassword ? { password: user.password } : undefined
     let updated: User | null
     try {
-      updated = await this.#d.users.updateUser(user.id, patch)
+      // With the password checked, the write is conditional on it: a password changed meanwhile is a wrong one.
+      updated = await this.#d.users.updateUser(user.id, patch, checked)
     } catch (error) {
       this.#duplicate(error)
     }
+    if (updated === null && checked !== undefined) throw fieldError('current_password', MESSAGES.invalidPassword)
     if (updated === null) throw new NotFoundError(MESSAGES.notFound)
     this.#d.events.emit('user.updated', { userId: updated.id, fields: Object.keys(patch).map((field) => WIRE_NAMES[field as keyof ProfileChanges] ?? field) })
+    if (emailChanged) this.#noticeEmailChange(user.email, updated, context.log)
     // Tokens are kept, as in djoser: authentication refuses the inactive user until the new link is used.
     if (patch.isActive === false) await this.#sendActivation(updated)
     return updated
@@ -498,15 +531,18 @@ export class AccountService {
   }
 
   /** POST /users/set_username/: changes the login field (`new_<loginField>` on the wire). */
-  async setUsername (current: AccountUser, input: { newValue: string, currentPassword: string, reNewValue?: string }): Promise<void> {
+  /** `log`: where a failure of the mail sent in the background (an email change's notice) is logged. */
+  async setUsername (current: AccountUser, input: { newValue: string, currentPassword: string, reNewValue?: string }, log?: FastifyBaseLogger): Promise<void> {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
     // DRF validates both fields before either fails: a wrong password and a taken name are both reported.
     const errors: FieldErrors = await this.#verifyPassword(user, input.currentPassword) ? {} : { current_password: [MESSAGES.invalidPassword] }
-    await this.#changeLoginField(user, input.newValue, this.#d.options.setUsernameRetype, input.reNewValue, errors)
+    await this.#changeLoginField(user, input.newValue, this.#d.options.setUsernameRetype, input.reNewValue, errors, log)
   }
 
-  async #changeLoginField (user: User, rawValue: string, retype: boolean, retyped: string | undefined, errors: FieldErrors = {}): Promise<void> {
+  async #changeLoginField (
+    user: User, rawValue: string, retype: boolean, retyped: string | undefined, errors: FieldErrors = {}, log?: FastifyBaseLogger
+  ): Promise<void> {
     const field = this.loginField
     const wireField = `new_${field}`
     const value = field === 'email' ? normalizeEmail(rawValue) : normalizeUsername(rawValue)
@@ -523,6 +559,7 @@ export class AccountService {
     }
     if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
     this.#d.events.emit('username.changed', { userId: updated.id, field })
+    if (field === 'email' && updated.email.toLowerCase() !== user.email.toLowerCase()) this.#noticeEmailChange(user.email, updated, log)
     if (this.#d.options.usernameChangedEmailConfirmation) await this.#mail('usernameChanged', updated)
   }
 
@@ -540,9 +577,9 @@ export class AccountService {
   }
 
   /** POST /users/reset_username_confirm/ */
-  async confirmUsernameReset (input: { uid: string, token: string, newValue: string, reNewValue?: string }): Promise<void> {
+  async confirmUsernameReset (input: { uid: string, token: string, newValue: string, reNewValue?: string }, log?: FastifyBaseLogger): Promise<void> {
     const user = await this.#userFromLink('username-reset', input.uid, input.token)
-    await this.#changeLoginField(user, input.newValue, this.#d.options.usernameResetConfirmRetype, input.reNewValue)
+    await this.#changeLoginField(user, input.newValue, this.#d.options.usernameResetConfirmRetype, input.reNewValue, {}, log)
   }
 
   /**

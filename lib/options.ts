@@ -208,6 +208,10 @@ export const CoreOptionsSchema = Type.Object({
   usernameResetShowEmailNotFound: Type.Optional(Flag(false, 'The same for `reset_username`.')),
   passwordChangedEmailConfirmation: Type.Optional(Flag(false, 'Mail after a password change or reset.')),
   usernameChangedEmailConfirmation: Type.Optional(Flag(false, 'Mail after a username change or reset.')),
+  emailChangedEmailConfirmation: Type.Optional(Flag(true, "When a user's email changes (`users/me/`, or `set_email` and `reset_email_confirm` when loginField is email), " +
+    'mail the old address, with the new one partly masked (beyond djoser).')),
+  emailChangeRequiresPassword: Type.Optional(Flag(false, 'djoser `PUT/PATCH users/me/` with a new email requires `current_password` (400 when missing or wrong; ' +
+    "a wrong one spends the account's failure budget). Off: djoser's behaviour, an access token alone moves the account to another address.")),
   logoutOnPasswordChange: Type.Optional(Flag(false, "A password change deletes the user's opaque tokens.")),
   revokeTokensOnPasswordChange: Type.Optional(Flag(true, 'A password change ends every other session of the user in every dialect: refresh families, opaque tokens, ' +
     'and access tokens (a cut-off on the user row every authenticator checks); the session that made the change goes on; a reset ends them all (beyond djoser). ' +

@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Body, Field } from './shared.js'
 import type { LoginField } from '../lib/options.js'
 
@@ -27,11 +27,16 @@ export function djoserSchemas (o: {
   passwordResetConfirmRetype: boolean
   setUsernameRetype: boolean
   usernameResetConfirmRetype: boolean
+  emailChangeRequiresPassword?: boolean
 }) {
   const login = o.loginField
   const loginSchema = login === 'username' ? USERNAME : EMAIL
   const editable = login === 'username' ? 'email' : 'username'
   const editableSchema = login === 'username' ? EMAIL : USERNAME
+  // emailChangeRequiresPassword: a new email needs the password (an unchanged one does not, so it stays optional).
+  const emailPassword: Record<string, TSchema> = o.emailChangeRequiresPassword === true && editable === 'email'
+    ? { current_password: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Required when the email changes (emailChangeRequiresPassword)' })) }
+    : {}
   const optional = <T extends ReturnType<typeof Field>>(retype: boolean, schema: T) => retype ? schema : Type.Optional(schema)
 
   return {
@@ -42,8 +47,8 @@ export function djoserSchemas (o: {
       re_password: optional(o.userCreatePasswordRetype, PASSWORD)
     }),
     /** PUT: the editable field is required; the login field and id are read-only and ignored. */
-    UserUpdate: Body('DjoserUserUpdate', { [editable]: editableSchema }),
-    UserPatch: Body('DjoserUserPatch', { [editable]: Type.Optional(editableSchema) }),
+    UserUpdate: Body('DjoserUserUpdate', { [editable]: editableSchema, ...emailPassword }),
+    UserPatch: Body('DjoserUserPatch', { [editable]: Type.Optional(editableSchema), ...emailPassword }),
     UserDelete: Body('DjoserUserDelete', { current_password: PASSWORD }),
     Activation: Body('DjoserActivation', { uid: Field(64), token: Field(128) }),
     EmailBody: Body('DjoserEmail', { email: EMAIL }),

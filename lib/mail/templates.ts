@@ -1,4 +1,4 @@
-export type EmailKind = 'activation' | 'confirmation' | 'passwordReset' | 'passwordChanged' | 'usernameReset' | 'usernameChanged'
+export type EmailKind = 'activation' | 'confirmation' | 'passwordReset' | 'passwordChanged' | 'usernameReset' | 'usernameChanged' | 'emailChanged'
 
 export interface EmailContext {
   siteName: string
@@ -11,6 +11,8 @@ export interface EmailContext {
    * ACTIVATION_URL (`activate/{uid}/{token}`), in which case it is joined to protocol and domain.
    */
   url?: string
+  /** For emailChanged (sent to the old address): the new address, already masked with {@link maskEmail}. */
+  newEmail?: string
 }
 
 export interface RenderedEmail {
@@ -23,6 +25,24 @@ export interface RenderedEmail {
 type Block = string | { lead: string, link: string }
 
 const LINK_KINDS: ReadonlySet<EmailKind> = new Set<EmailKind>(['activation', 'passwordReset', 'usernameReset'])
+
+/**
+ * An address partly hidden, for a mail to someone who may not own it: `alice@example.com` → `a***e@e***.com`.
+ * The first and last letter of the local part (only the first when it has two or fewer), the first letter of
+ * the domain and its last label; enough for the owner to recognise the address, not to learn it.
+ */
+export function maskEmail (email: string): string {
+  const at = email.lastIndexOf('@')
+  const local = at < 0 ? email : email.slice(0, at)
+  const domain = at < 0 ? '' : email.slice(at + 1)
+  const chars = [...local]
+  const maskedLocal = chars.length <= 2 ? `${chars[0] ?? ''}***` : `${chars[0]}***${chars[chars.length - 1]}`
+  if (at < 0) return maskedLocal
+  const dot = domain.lastIndexOf('.')
+  const name = dot <= 0 ? domain : domain.slice(0, dot)
+  const tld = dot <= 0 ? '' : domain.slice(dot)
+  return `${maskedLocal}@${[...name][0] ?? ''}***${tld}`
+}
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
@@ -78,6 +98,15 @@ function compose (kind: EmailKind, ctx: EmailContext, link: string): { subject: 
       return {
         subject: `${site} - Your username has been changed`,
         blocks: [`The username of your account on ${site} has just been changed; it is now: ${ctx.username}`]
+      }
+    case 'emailChanged':
+      return {
+        subject: `${site} - Your email address has been changed`,
+        blocks: [
+          `The email address of your account on ${site} (username: ${ctx.username}) has just been changed from this address to ${ctx.newEmail ?? 'another one'}.`,
+          'Mail about the account, password resets included, now goes to the new address.',
+          `If you did not make this change, someone else may be using your account: contact ${site} right away.`
+        ]
       }
   }
 }

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { authOf, requireUser as currentUser } from '../../core.js'
 import { fieldError, InvalidCredentialsError, NotFoundError } from '../../errors.js'
 import { authenticateHook } from '../../http/authenticate-hook.js'
@@ -47,6 +47,16 @@ const routes: FastifyPluginAsync = async (instance) => {
   const authenticate = authenticateHook(core.authenticateRequest, formatError, core.names)
 
   const tag = (name: string) => ({ tags: [name] })
+
+  // emailChangeRequiresPassword: a wrong current_password on users/me/ spends the account's failure budget.
+  const emailPasswordLimit = options.emailChangeRequiresPassword && editable === 'email' ? limit('password') : []
+  /** PUT/PATCH users/me/: the old address is told of a new email (emailChangedEmailConfirmation). */
+  async function updateMe (request: FastifyRequest): Promise<User> {
+    const b = request.body as Record<string, string | undefined>
+    const update = accounts.updateProfile(currentUser(request), { [editable]: b[editable] }, undefined, undefined, { currentPassword: b.current_password, log: request.log })
+    // Only a password given can be a wrong guess; a missing one is given back when the response is sent.
+    return b.current_password === undefined ? await update : await countingFailures(request, update)
+  }
 
   // ---- users ----------------------------------------------------------------------------------------
 
@@ -109,22 +119,22 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'PUT',
     url: '/users/me/',
-    schema: { ...tag('users'), summary: `Update the current user (${editable}; ${login} and id are read-only)`, security, body: s.UserUpdate, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: `Update the current user (${editable}; ${login} and id are read-only)`, security, body: s.UserUpdate, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED, ...THROTTLED } },
     onRequest: authenticate,
+    preHandler: emailPasswordLimit,
     async handler (request) {
-      const value = (request.body as Record<string, string | undefined>)[editable]
-      return djoserUser(await accounts.updateProfile(currentUser(request), { [editable]: value }))
+      return djoserUser(await updateMe(request))
     }
   })
 
   route(app, {
     method: 'PATCH',
     url: '/users/me/',
-    schema: { ...tag('users'), summary: `Partly update the current user (${editable})`, security, body: s.UserPatch, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED } },
+    schema: { ...tag('users'), summary: `Partly update the current user (${editable})`, security, body: s.UserPatch, response: { 200: DjoserUser, ...BAD_REQUEST, ...UNAUTHORIZED, ...THROTTLED } },
     onRequest: authenticate,
+    preHandler: emailPasswordLimit,
     async handler (request) {
-      const value = (request.body as Record<string, string | undefined>)[editable]
-      return djoserUser(await accounts.updateProfile(currentUser(request), { [editable]: value }))
+      return djoserUser(await updateMe(request))
     }
   })
 
@@ -196,7 +206,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     preHandler: limit('password'),
     async handler (request, reply) {
       const b = request.body as Record<string, string>
-      await countingFailures(request, accounts.setUsername(currentUser(request), { newValue: b[`new_${login}`], currentPassword: b.current_password, reNewValue: b[`re_new_${login}`] }))
+      await countingFailures(request, accounts.setUsername(currentUser(request), { newValue: b[`new_${login}`], currentPassword: b.current_password, reNewValue: b[`re_new_${login}`] }, request.log))
       return reply.code(204).send(null)
     }
   })
@@ -218,7 +228,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     schema: { ...tag('users'), summary: `Set a new ${login} from the mailed uid and token`, body: s.UsernameResetConfirm, response: { 204: NoContent, ...BAD_REQUEST } },
     async handler (request, reply) {
       const b = request.body as Record<string, string>
-      await accounts.confirmUsernameReset({ uid: b.uid, token: b.token, newValue: b[`new_${login}`], reNewValue: b[`re_new_${login}`] })
+      await accounts.confirmUsernameReset({ uid: b.uid, token: b.token, newValue: b[`new_${login}`], reNewValue: b[`re_new_${login}`] }, request.log)
       return reply.code(204).send(null)
     }
   })
