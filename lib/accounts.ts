@@ -20,7 +20,7 @@ export interface AccountServiceDeps {
   users: UserStore
   tokens: TokenService
   hasher: PasswordHasher
-  validatePassword: PasswordValidator
+  validatePassword: (password: string, user: { username?: string, email?: string }) => Promise<string[]>
   links: OneTimeLinks
   mailer: Mailer
   events: AccountsEventEmitter
@@ -249,8 +249,13 @@ export class AccountService {
 
   // ---- passwords ------------------------------------------------------------------------------------
 
-  #passwordErrors (password: string, user: { username?: string, email?: string }): string[] {
-    return this.#d.validatePassword(password, user)
+  /** The validators' messages; a validator of the app's own that throws is a 503 (fail closed). */
+  async #passwordErrors (password: string, user: { username?: string, email?: string }): Promise<string[]> {
+    try {
+      return await this.#d.validatePassword(password, user)
+    } catch (error) {
+      throw new ServiceUnavailableError('Password checking is unavailable. Try again later.', { cause: error })
+    }
   }
 
   /** Verifies a password; with no user, spends the same hashing time so unknown logins cannot be told apart. */
@@ -328,19 +333,19 @@ export class AccountService {
     if (emailErrors.length > 0) errors.email = emailErrors
     if (allauth) {
       // allauth's clean_password(password) with no user yet: a field validator, reported with the other fields.
-      const passwordErrors = this.#passwordErrors(input.password, {})
+      const passwordErrors = await this.#passwordErrors(input.password, {})
       if (passwordErrors.length > 0) errors.password = passwordErrors
     }
     this.#throwIfAny(errors)
     if (!allauth) {
-      const passwordErrors = this.#passwordErrors(input.password, { username, email })
+      const passwordErrors = await this.#passwordErrors(input.password, { username, email })
       if (passwordErrors.length > 0) throw fieldErrors({ password: passwordErrors })
     }
     if (retype && input.password !== input.rePassword) throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
     if (allauth) {
       // RegisterSerializer.save(): clean_password(password, user=<the would-be user>); only the validators
       // that need the user can fail now, and DRF reports a DjangoValidationError raised there as non_field_errors.
-      const userErrors = this.#passwordErrors(input.password, { username, email })
+      const userErrors = await this.#passwordErrors(input.password, { username, email })
       if (userErrors.length > 0) throw fieldErrors({ non_field_errors: userErrors })
     }
 
@@ -486,7 +491,7 @@ export class AccountService {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
     if (input.currentPassword !== undefined) await this.#requireCurrentPassword(user, input.currentPassword)
-    const errors = this.#passwordErrors(input.newPassword, user)
+    const errors = await this.#passwordErrors(input.newPassword, user)
     if (errors.length > 0) throw fieldErrors({ new_password: errors })
     if (retype && input.newPassword !== input.reNewPassword) {
       throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
@@ -518,7 +523,7 @@ export class AccountService {
    */
   async confirmPasswordReset (input: { uid: string, token: string, newPassword: string, reNewPassword?: string }, retype = this.#d.options.passwordResetConfirmRetype): Promise<void> {
     const user = await this.#userFromLink('password-reset', input.uid, input.token)
-    const errors = this.#passwordErrors(input.newPassword, user)
+    const errors = await this.#passwordErrors(input.newPassword, user)
     if (errors.length > 0) throw fieldErrors({ new_password: errors })
     if (retype && input.newPassword !== input.reNewPassword) {
       throw fieldError('non_field_errors', MESSAGES.passwordMismatch)

@@ -9,7 +9,7 @@ import {
   checkOptions, defaultsOf, expect, Flag, FromCode, isRecord, Matching, OneOf, Seconds, withDefaults, type DeepReadonly
 } from './option-checks.js'
 import type { Mailer, PasswordHasher, TokenStore, UserStore } from './ports.js'
-import type { PasswordValidationOptions } from './passwords/validators.js'
+import type { CustomPasswordValidator, PasswordValidationOptions } from './passwords/validators.js'
 
 /*
  * The plugin's options as TypeBox schemas: the core's here, each dialect's in its folder, composed into
@@ -181,7 +181,9 @@ export const CoreOptionsSchema = Type.Object({
     userAttributeSimilarity: Type.Optional(Type.Union([Type.Literal(false), UserAttributeSimilaritySchema], {
       default: SIMILARITY,
       description: 'Refuse passwords too close to the username or email (or parts of them); `false` disables.'
-    }))
+    })),
+    validators: Type.Optional(FromCode<CustomPasswordValidator[]>('CustomPasswordValidator[]',
+      'Validators of your own, `(password, user) => string[] | Promise<string[]>` (a breached-password lookup, say), run after these at registration, change and reset; their messages go under the password field; one that throws makes the request a 503.'))
   }, { additionalProperties: false, description: "Django's default password validators. Passwords over 4096 characters are always refused." }))),
   rehashOnLogin: Type.Optional(Flag(true, 'A login with a hash in an older format or with weaker parameters stores a fresh argon2id hash.')),
   secretKey: Type.Optional(Type.String({
@@ -258,7 +260,7 @@ export type ResolvedOptions =
 export type OptionsDefaults = Omit<ResolvedOptions, 'jwt' | 'secretKey' | 'rateLimit' | 'store' | 'mailer' | 'passwordHasher' | 'argon2' | 'passwordValidation' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'> & {
   rateLimit: Omit<ResolvedRateLimitOptions, 'redis'>
   argon2: Required<NonNullable<AccountsOptions['argon2']>>
-  passwordValidation: Required<Omit<PasswordValidationOptions, 'userAttributeSimilarity'>> & { userAttributeSimilarity: typeof SIMILARITY }
+  passwordValidation: Required<Omit<PasswordValidationOptions, 'userAttributeSimilarity' | 'validators'>> & { userAttributeSimilarity: typeof SIMILARITY }
   jwt: Omit<ResolvedJwtOptions, 'signingKey' | 'verifyingKey' | 'signingKid' | 'audience' | 'issuer'>
 }
 
@@ -324,6 +326,9 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
     expectMethods(options.store.users, 'store.users', 'UserStore', USER_STORE_METHODS)
     expectMethods(options.store.tokens, 'store.tokens', 'TokenStore', TOKEN_STORE_METHODS)
   }
+  const validators: unknown = options.passwordValidation?.validators
+  expect(validators === undefined || (Array.isArray(validators) && validators.every((v) => typeof v === 'function')),
+    'passwordValidation.validators must be an array of functions (password, user) => string[] | Promise<string[]>')
   if (options.mailer !== undefined) expectMethods(options.mailer, 'mailer', 'Mailer', ['send'])
   if (options.passwordHasher !== undefined) expectMethods(options.passwordHasher, 'passwordHasher', 'PasswordHasher', ['hash', 'verify', 'needsRehash'])
   return options

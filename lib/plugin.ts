@@ -13,7 +13,7 @@ import { ConsoleMailer } from './mail/console.js'
 import { OneTimeLinks } from './one-time-links.js'
 import { resolveOptions, type AccountsOptions } from './options.js'
 import { DjangoPasswordHasher } from './passwords/django.js'
-import { createPasswordValidator } from './passwords/validators.js'
+import { createPasswordValidator, withCustomValidators } from './passwords/validators.js'
 import { MemoryTokenStore, MemoryUserStore } from './stores/memory.js'
 import { JwtKeyRing } from './jwt.js'
 import { TokenService } from './tokens.js'
@@ -77,7 +77,7 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
     tokens,
     // argon2id for new hashes; Django's stored formats still verify (and are rehashed on login).
     hasher: options.passwordHasher ?? new DjangoPasswordHasher(options.argon2),
-    validatePassword: createPasswordValidator(options.passwordValidation),
+    validatePassword: withCustomValidators(createPasswordValidator(options.passwordValidation), options.passwordValidation?.validators),
     links: new OneTimeLinks(options.secretKey, options.passwordResetTimeout),
     mailer: options.mailer ?? new ConsoleMailer(app.log),
     events,

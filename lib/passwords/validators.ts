@@ -19,7 +19,16 @@ export interface PasswordValidationOptions {
     /** From 0.1 to 1; a quick_ratio at or above it fails. Default 0.7. */
     maxSimilarity?: number
   }
+  /**
+   * Validators of your own (a breached-password lookup, a house rule), run after the built-in ones at
+   * registration, password change and reset; their messages go under the password field. One that throws
+   * makes the request a 503 (fail closed), never a password let through.
+   */
+  validators?: CustomPasswordValidator[]
 }
+
+/** A password validator of your own: the messages of what is wrong, [] when nothing is. */
+export type CustomPasswordValidator = (password: string, user: PasswordOwner) => string[] | Promise<string[]>
 
 export interface PasswordOwner {
   username?: string
@@ -27,6 +36,16 @@ export interface PasswordOwner {
 }
 
 export type PasswordValidator = (password: string, user: PasswordOwner) => string[]
+
+/** The built-in validator followed by `custom` ones (only when the built-in ones pass the length ceiling). */
+export function withCustomValidators (builtIn: PasswordValidator, custom: readonly CustomPasswordValidator[] = []): (password: string, user: PasswordOwner) => Promise<string[]> {
+  return async (password, user) => {
+    const errors = builtIn(password, user)
+    if (custom.length === 0 || password.length > MAX_PASSWORD_LENGTH) return errors
+    for (const validate of custom) errors.push(...await validate(password, user))
+    return errors
+  }
+}
 
 const ATTRIBUTE_LABELS: Record<SimilarityAttribute, string> = { username: 'username', email: 'email address' }
 
