@@ -2,10 +2,8 @@ import { Kysely, PostgresDialect, sql, type Selectable } from 'kysely'
 import type { DatabaseIntrospector, DatabaseMetadata, Dialect, PostgresPool, PostgresPoolClient, SchemaMetadata, TableMetadata } from 'kysely'
 import pg from 'pg'
 import type { AuthTokenRecord, RefreshTokenRecord, StoreLogger, User } from '../ports.js'
-import {
-  isUnavailableError, KyselyTokenStore, KyselyUserStore, orNull, storeError, toAuthToken, toRefresh, toUser, usernameIgnoringCase, withStoreErrors,
-  type RefreshRow, type UserRow
-} from './kysely.js'
+import { KyselyTokenStore, KyselyUserStore, orNull, toAuthToken, toRefresh, toUser, usernameIgnoringCase, type RefreshRow, type UserRow } from './kysely.js'
+import { isUnavailableError, storeError, withStoreErrors } from './sql-errors.js'
 import { migrateToLatest } from './migrations.js'
 import type { PostgresStoreOptions } from './driver-options.js'
 import type { AuthTokenTable, Database, RefreshTokenTable, UserTable } from './schema.js'

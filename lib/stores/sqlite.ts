@@ -3,10 +3,8 @@ import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect, type Selectable, type SqliteDatabase } from 'kysely'
 import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, User } from '../ports.js'
-import {
-  KyselyTokenStore, KyselyUserStore, orNull, storeError, toAuthToken, toRefresh, toUser, usernameIgnoringCase, withStoreErrors, type RefreshRow,
-  type UserRow
-} from './kysely.js'
+import { KyselyTokenStore, KyselyUserStore, orNull, toAuthToken, toRefresh, toUser, usernameIgnoringCase, type RefreshRow, type UserRow } from './kysely.js'
+import { storeError, withStoreErrors } from './sql-errors.js'
 import { migrateToLatest } from './migrations.js'
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './sqlite-checkpointer.js'
 import type { SqliteStoreOptions } from './driver-options.js'
