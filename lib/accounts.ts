@@ -1,20 +1,16 @@
-import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import {
-  fieldError, fieldErrors, InvalidCredentialsError, NotFoundError, PermissionDeniedError,
-  ServiceUnavailableError, type FieldErrors
-} from './errors.js'
+import { fieldError, fieldErrors, InvalidCredentialsError, NotFoundError, PermissionDeniedError, type FieldErrors } from './errors.js'
 import { EMAIL_PATTERN } from './email.js'
 import type { AccountsEventEmitter } from './events.js'
-import { maskEmail, renderEmail, type EmailKind } from './mail/templates.js'
-import { decodeUid, encodeUid, type LinkPurpose, type OneTimeLinks } from './one-time-links.js'
+import { AccountMails } from './account-mail.js'
+import { AccountPasswords } from './account-passwords.js'
+import { MESSAGES, normalizeEmail, normalizeUsername, USERNAME_PATTERN, WIRE_NAMES, type ProfileChanges, type ProfileUpdateContext, type RegistrationRules, type UsernameMatching } from './account-rules.js'
+import { decodeUid, type LinkPurpose, type OneTimeLinks } from './one-time-links.js'
 import type { LoginField, ResolvedOptions } from './options.js'
 import { DuplicateUserError, type AccountUser, type Mailer, type PasswordHasher, type User, type UserPatch, type UserStore } from './ports.js'
 import type { RequestAuth, RevokeReason, TokenService } from './tokens.js'
 
-/** A user as the outside world may see it: everything but the password hash. */
-
-export type PasswordValidator = (password: string, user: { username?: string, email?: string }) => string[]
+export { normalizeEmail, normalizeUsername, type ProfileChanges, type ProfileUpdateContext, type RegistrationRules, type UsernameMatching } from './account-rules.js'
 
 export interface AccountServiceDeps {
   users: UserStore
@@ -28,87 +24,19 @@ export interface AccountServiceDeps {
   options: ResolvedOptions
 }
 
-// Django's UnicodeUsernameValidator: Python's \w (letters, digits, underscore; no lone combining marks).
-const USERNAME_PATTERN = /^[\p{L}\p{N}_.@+-]+$/u
-const MESSAGES = {
-  usernameInvalid: 'Enter a valid username. It may contain only letters, numbers, and @/./+/-/_ characters.',
-  usernameTooLong: 'Ensure this field has no more than 150 characters.',
-  usernameTaken: 'A user with that username already exists.',
-  emailInvalid: 'Enter a valid email address.',
-  emailTaken: 'A user with that email address already exists.',
-  passwordMismatch: "The two password fields didn't match.",
-  usernameMismatch: "The two {field} fields didn't match.",
-  invalidPassword: 'Invalid password.',
-  invalidUid: "Invalid user id or user doesn't exist.",
-  invalidToken: 'Invalid token for given user.',
-  staleToken: 'Stale token for given user.',
-  emailNotFound: 'User with given email does not exist.',
-  required: 'This field is required.',
-  badCredentials: 'No active account found with the given credentials',
-  notFound: 'Not found.'
-} as const
-
-/** The profile fields a user may change about themselves. */
-export interface ProfileChanges {
-  username?: string
-  email?: string
-  firstName?: string
-  lastName?: string
-}
-
-/** What `updateProfile` takes beside the changes. */
-export interface ProfileUpdateContext {
-  /** The body's `current_password`, checked when the email changes and `emailChangeRequiresPassword` is on. */
-  currentPassword?: string
-  /** Where a failure of the mail sent in the background (the old address's notice) is logged. */
-  log?: FastifyBaseLogger
-}
-
-/**
- * How a dialect matches usernames. `'exact'`: Django's username field and ModelBackend (djoser, drf-jwt,
- * sanic-jwt): `alice` and `Alice` are two accounts. `'ignoreCase'`: allauth's (dj-rest-auth): a username
- * taken in any letter case is taken, and a login finds its account in any letter case.
- */
-export type UsernameMatching = 'exact' | 'ignoreCase'
-
-/** How `register` checks its input: djoser's rules (the default) or allauth's, as dj-rest-auth's RegisterSerializer. */
-export interface RegistrationRules {
-  /** Default `'exact'`. */
-  usernames?: UsernameMatching
-  /**
-   * `'djoser'` (default): the fields, then the password validated with the user (errors under `password`),
-   * then the retype. `'allauth'`: the password validated without the user beside the other fields (errors
-   * under `password`), the retype after them, then the password validated again with the would-be user:
-   * what fails only then (a validator that needs the user, such as the similarity one) is `non_field_errors`.
-   */
-  passwordChecks?: 'djoser' | 'allauth'
-}
-
-const WIRE_NAMES: Record<keyof ProfileChanges, string> = { username: 'username', email: 'email', firstName: 'first_name', lastName: 'last_name' }
-
-/** Django's normalize_username: NFKC, so 'ａｌｉｃｅ' (fullwidth) is stored as 'alice' and cannot sit beside it. */
-export function normalizeUsername (username: string): string {
-  return username.normalize('NFKC')
-}
-
-/** Django's normalize_email: the domain part is case-insensitive, so it is stored lower-cased. */
-export function normalizeEmail (email: string): string {
-  const at = email.lastIndexOf('@')
-  return at < 0 ? email : email.slice(0, at) + email.slice(at).toLowerCase()
-}
-
 /**
  * The account use cases of djoser's UserViewSet and TokenCreateView, free of HTTP: dialects map their
  * wire shapes onto these calls and the errors these throw onto their wire shapes.
  */
 export class AccountService {
   readonly #d: AccountServiceDeps
-  #dummyHash: Promise<string> | undefined
-  /** Mails on their way that no response waits for; app.close() waits for them. */
-  readonly #sending = new Set<Promise<void>>()
+  readonly #passwords: AccountPasswords
+  readonly #mails: AccountMails
 
   constructor (deps: AccountServiceDeps) {
     this.#d = deps
+    this.#mails = new AccountMails(deps)
+    this.#passwords = new AccountPasswords(deps)
     // Folded into the session cut-off (revokeTokensOnPasswordChange): read loosely, so this keeps compiling once the option is gone.
     if ((deps.options as { revokeAccessOnPasswordChange?: unknown }).revokeAccessOnPasswordChange === true) {
       deps.log.warn('fastify-accounts: revokeAccessOnPasswordChange is deprecated and has no effect: a password change now ends the ' +
@@ -186,56 +114,9 @@ export class AccountService {
 
   // ---- mail and links -------------------------------------------------------------------------------
 
-  #link (purpose: LinkPurpose, template: string, user: User): string {
-    const o = this.#d.options
-    const path = template.replace('{uid}', encodeUid(user.id)).replace('{token}', this.#d.links.make(purpose, user))
-    return `${o.protocol}://${o.domain}/${path.replace(/^\//, '')}`
-  }
-
-  /** Sends a mail; a failure is a 503 whose cause the route's error handler logs (with the request's id). */
-  async #mail (kind: EmailKind, user: User, url?: string, extra: { to?: string, newEmail?: string } = {}): Promise<void> {
-    const o = this.#d.options
-    const message = renderEmail(kind, {
-      siteName: o.siteName, domain: o.domain, protocol: o.protocol, username: user.username, email: user.email, url, newEmail: extra.newEmail
-    })
-    try {
-      await this.#d.mailer.send({ to: extra.to ?? user.email, ...message })
-    } catch (error) {
-      throw new ServiceUnavailableError('The mail could not be sent. Try again later.', { cause: error })
-    }
-  }
-
-  /**
-   * For the answers that must not tell a known email from an unknown one: the response does not wait
-   * for the mail server, so its timing says nothing either. A failure is logged on `log` (the request's
-   * logger when the route passes it, so the line carries the request id).
-   */
-  #mailInBackground (
-    kind: EmailKind, user: User, url: string | undefined, log: FastifyBaseLogger = this.#d.log, extra: { to?: string, newEmail?: string } = {}
-  ): void {
-    const sending = this.#mail(kind, user, url, extra).catch((error: unknown) => {
-      log.error({ err: error, kind, userId: user.id }, 'fastify-accounts: sending mail failed')
-    })
-    this.#sending.add(sending)
-    void sending.finally(() => this.#sending.delete(sending))
-  }
-
   /** Resolves once every mail sent in the background so far has been handed to the mailer (or failed). */
   async mailsSent (): Promise<void> {
-    while (this.#sending.size > 0) await Promise.all(this.#sending)
-  }
-
-  /**
-   * After an email change has been written: tells the old address (emailChangedEmailConfirmation), with the new
-   * one masked, in the background, so a failing mail server neither fails nor delays the change already made.
-   */
-  #noticeEmailChange (oldEmail: string, updated: User, log?: FastifyBaseLogger): void {
-    if (!this.#d.options.emailChangedEmailConfirmation || oldEmail === '') return
-    this.#mailInBackground('emailChanged', updated, undefined, log, { to: oldEmail, newEmail: maskEmail(updated.email) })
-  }
-
-  async #sendActivation (user: User): Promise<void> {
-    await this.#mail('activation', user, this.#link('activation', this.#d.options.activationUrl, user))
+    await this.#mails.sent()
   }
 
   /** The user a uid + token pair names, or the 400 djoser gives ({uid} first, then {token}). */
@@ -249,48 +130,6 @@ export class AccountService {
 
   // ---- passwords ------------------------------------------------------------------------------------
 
-  /** The validators' messages; a validator of the app's own that throws is a 503 (fail closed). */
-  async #passwordErrors (password: string, user: { username?: string, email?: string }): Promise<string[]> {
-    try {
-      return await this.#d.validatePassword(password, user)
-    } catch (error) {
-      throw new ServiceUnavailableError('Password checking is unavailable. Try again later.', { cause: error })
-    }
-  }
-
-  /** Verifies a password; with no user, spends the same hashing time so unknown logins cannot be told apart. */
-  async #verifyPassword (user: User | null, password: string): Promise<boolean> {
-    if (user === null || user.password === '') {
-      // A random password nobody knows, hashed once; a failed hash is retried on the next login.
-      this.#dummyHash ??= this.#hash(randomBytes(16).toString('hex')).catch((error: unknown) => {
-        this.#dummyHash = undefined
-        throw error
-      })
-      const dummy = await this.#dummyHash
-      await this.#hasherCall((hasher) => hasher.verify(dummy, password))
-      return false
-    }
-    const encoded = user.password
-    return this.#hasherCall((hasher) => hasher.verify(encoded, password))
-  }
-
-  async #hash (password: string): Promise<string> {
-    return this.#hasherCall((hasher) => hasher.hash(password))
-  }
-
-  /** A failing hasher (argon2 out of memory, a custom hasher's bug) is a 503, never a wrong answer. */
-  async #hasherCall<T> (call: (hasher: PasswordHasher) => Promise<T>): Promise<T> {
-    try {
-      return await call(this.#d.hasher)
-    } catch (error) {
-      throw new ServiceUnavailableError('Password checking is unavailable. Try again later.', { cause: error })
-    }
-  }
-
-  async #requireCurrentPassword (user: User, password: string): Promise<void> {
-    if (!(await this.#verifyPassword(user, password))) throw fieldError('current_password', MESSAGES.invalidPassword)
-  }
-
   /**
    * The patch that ends the user's sessions with a new password: a cut-off now (taken after the new hash was
    * computed, right before the write) sparing `kept`. Written with the password in one statement, so no
@@ -303,7 +142,7 @@ export class AccountService {
   async #afterPasswordChange (user: User, reason: Extract<RevokeReason, 'password-change' | 'password-reset'>): Promise<void> {
     if (this.#d.options.revokeTokensOnPasswordChange) await this.#d.tokens.endSessions(user.id, reason, user.keptSession ?? null)
     else if (this.#d.options.logoutOnPasswordChange) await this.#d.tokens.deleteUserAuthTokens(user.id, 'password-change')
-    if (this.#d.options.passwordChangedEmailConfirmation) await this.#mail('passwordChanged', user)
+    if (this.#d.options.passwordChangedEmailConfirmation) await this.#mails.send('passwordChanged', user)
   }
 
   // ---- use cases ------------------------------------------------------------------------------------
@@ -333,23 +172,23 @@ export class AccountService {
     if (emailErrors.length > 0) errors.email = emailErrors
     if (allauth) {
       // allauth's clean_password(password) with no user yet: a field validator, reported with the other fields.
-      const passwordErrors = await this.#passwordErrors(input.password, {})
+      const passwordErrors = await this.#passwords.errors(input.password, {})
       if (passwordErrors.length > 0) errors.password = passwordErrors
     }
     this.#throwIfAny(errors)
     if (!allauth) {
-      const passwordErrors = await this.#passwordErrors(input.password, { username, email })
+      const passwordErrors = await this.#passwords.errors(input.password, { username, email })
       if (passwordErrors.length > 0) throw fieldErrors({ password: passwordErrors })
     }
     if (retype && input.password !== input.rePassword) throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
     if (allauth) {
       // RegisterSerializer.save(): clean_password(password, user=<the would-be user>); only the validators
       // that need the user can fail now, and DRF reports a DjangoValidationError raised there as non_field_errors.
-      const userErrors = await this.#passwordErrors(input.password, { username, email })
+      const userErrors = await this.#passwords.errors(input.password, { username, email })
       if (userErrors.length > 0) throw fieldErrors({ non_field_errors: userErrors })
     }
 
-    const password = await this.#hash(input.password)
+    const password = await this.#passwords.hash(input.password)
     let user: User
     try {
       user = await this.#d.users.createUser({ username, email, password, isActive: !o.sendActivationEmail })
@@ -357,8 +196,8 @@ export class AccountService {
       this.#duplicate(error)
     }
     this.#d.events.emit('user.created', { userId: user.id })
-    if (o.sendActivationEmail) await this.#sendActivation(user)
-    else if (o.sendConfirmationEmail) await this.#mail('confirmation', user)
+    if (o.sendActivationEmail) await this.#mails.sendActivation(user)
+    else if (o.sendConfirmationEmail) await this.#mails.send('confirmation', user)
     return user
   }
 
@@ -374,7 +213,7 @@ export class AccountService {
     const activated = await this.#d.users.updateUser(user.id, { isActive: true }, { isActive: false, password: user.password, email: user.email })
     if (activated === null) throw fieldError('token', MESSAGES.invalidToken)
     this.#d.events.emit('user.activated', { userId: activated.id })
-    if (this.#d.options.sendConfirmationEmail) await this.#mail('confirmation', activated)
+    if (this.#d.options.sendConfirmationEmail) await this.#mails.send('confirmation', activated)
   }
 
   /** POST /users/resend_activation/: false when there is nothing to resend (djoser answers 400). */
@@ -387,7 +226,7 @@ export class AccountService {
     this.#requireValidEmail(email)
     if (!this.#d.options.sendActivationEmail) return false
     const user = await this.#d.users.findUserByEmail(email)
-    if (user !== null && !user.isActive) this.#mailInBackground('activation', user, this.#link('activation', this.#d.options.activationUrl, user), log)
+    if (user !== null && !user.isActive) this.#mails.inBackground('activation', user, this.#mails.link('activation', this.#d.options.activationUrl, user), log)
     return true
   }
 
@@ -441,7 +280,7 @@ export class AccountService {
     const newEmail = changes.email !== undefined && writable.includes('email') && normalizeEmail(changes.email).toLowerCase() !== user.email.toLowerCase()
     if (newEmail && this.#d.options.emailChangeRequiresPassword) {
       if (context.currentPassword === undefined) errors.current_password = [MESSAGES.required]
-      else if (!(await this.#verifyPassword(user, context.currentPassword))) errors.current_password = [MESSAGES.invalidPassword]
+      else if (!(await this.#passwords.verify(user, context.currentPassword))) errors.current_password = [MESSAGES.invalidPassword]
     }
     this.#throwIfAny(errors)
     if (Object.keys(patch).length === 0) return user
@@ -459,9 +298,9 @@ export class AccountService {
     if (updated === null && checked !== undefined) throw fieldError('current_password', MESSAGES.invalidPassword)
     if (updated === null) throw new NotFoundError(MESSAGES.notFound)
     this.#d.events.emit('user.updated', { userId: updated.id, fields: Object.keys(patch).map((field) => WIRE_NAMES[field as keyof ProfileChanges] ?? field) })
-    if (emailChanged) this.#noticeEmailChange(user.email, updated, context.log)
+    if (emailChanged) this.#mails.noticeEmailChange(user.email, updated, context.log)
     // Tokens are kept, as in djoser: authentication refuses the inactive user until the new link is used.
-    if (patch.isActive === false) await this.#sendActivation(updated)
+    if (patch.isActive === false) await this.#mails.sendActivation(updated)
     return updated
   }
 
@@ -469,7 +308,7 @@ export class AccountService {
   async deleteAccount (current: AccountUser, currentPassword: string): Promise<void> {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    await this.#requireCurrentPassword(user, currentPassword)
+    await this.#passwords.requireCurrent(user, currentPassword)
     await this.#d.tokens.revokeUserTokens(user.id, 'user-deleted')
     await this.#d.users.deleteUser(user.id)
     this.#d.events.emit('user.deleted', { userId: user.id })
@@ -490,13 +329,13 @@ export class AccountService {
     const retype = options.retype ?? this.#d.options.setPasswordRetype
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    if (input.currentPassword !== undefined) await this.#requireCurrentPassword(user, input.currentPassword)
-    const errors = await this.#passwordErrors(input.newPassword, user)
+    if (input.currentPassword !== undefined) await this.#passwords.requireCurrent(user, input.currentPassword)
+    const errors = await this.#passwords.errors(input.newPassword, user)
     if (errors.length > 0) throw fieldErrors({ new_password: errors })
     if (retype && input.newPassword !== input.reNewPassword) {
       throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
     }
-    const password = await this.#hash(input.newPassword)
+    const password = await this.#passwords.hash(input.newPassword)
     const kept = this.#d.options.logoutOnPasswordChange ? null : this.#d.tokens.sessionIdOf(session)
     const updated = await this.#d.users.updateUser(user.id, { password, ...this.#sessionsCutoff(kept) }, { password: user.password })
     if (updated === null) throw fieldError('current_password', MESSAGES.invalidPassword)
@@ -513,7 +352,7 @@ export class AccountService {
       if (this.#d.options.passwordResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
       return false
     }
-    this.#mailInBackground('passwordReset', user, this.#link('password-reset', this.#d.options.passwordResetConfirmUrl, user), log)
+    this.#mails.inBackground('passwordReset', user, this.#mails.link('password-reset', this.#d.options.passwordResetConfirmUrl, user), log)
     return true
   }
 
@@ -523,12 +362,12 @@ export class AccountService {
    */
   async confirmPasswordReset (input: { uid: string, token: string, newPassword: string, reNewPassword?: string }, retype = this.#d.options.passwordResetConfirmRetype): Promise<void> {
     const user = await this.#userFromLink('password-reset', input.uid, input.token)
-    const errors = await this.#passwordErrors(input.newPassword, user)
+    const errors = await this.#passwords.errors(input.newPassword, user)
     if (errors.length > 0) throw fieldErrors({ new_password: errors })
     if (retype && input.newPassword !== input.reNewPassword) {
       throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
     }
-    const password = await this.#hash(input.newPassword)
+    const password = await this.#passwords.hash(input.newPassword)
     const updated = await this.#d.users.updateUser(user.id, { password, lastLogin: new Date(), ...this.#sessionsCutoff(null) }, { password: user.password })
     if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
     this.#d.events.emit('password.reset', { userId: updated.id })
@@ -541,7 +380,7 @@ export class AccountService {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
     // DRF validates both fields before either fails: a wrong password and a taken name are both reported.
-    const errors: FieldErrors = await this.#verifyPassword(user, input.currentPassword) ? {} : { current_password: [MESSAGES.invalidPassword] }
+    const errors: FieldErrors = await this.#passwords.verify(user, input.currentPassword) ? {} : { current_password: [MESSAGES.invalidPassword] }
     await this.#changeLoginField(user, input.newValue, this.#d.options.setUsernameRetype, input.reNewValue, errors, log)
   }
 
@@ -564,8 +403,8 @@ export class AccountService {
     }
     if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
     this.#d.events.emit('username.changed', { userId: updated.id, field })
-    if (field === 'email' && updated.email.toLowerCase() !== user.email.toLowerCase()) this.#noticeEmailChange(user.email, updated, log)
-    if (this.#d.options.usernameChangedEmailConfirmation) await this.#mail('usernameChanged', updated)
+    if (field === 'email' && updated.email.toLowerCase() !== user.email.toLowerCase()) this.#mails.noticeEmailChange(user.email, updated, log)
+    if (this.#d.options.usernameChangedEmailConfirmation) await this.#mails.send('usernameChanged', updated)
   }
 
   /** POST /users/reset_username/ */
@@ -577,7 +416,7 @@ export class AccountService {
       if (this.#d.options.usernameResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
       return false
     }
-    this.#mailInBackground('usernameReset', user, this.#link('username-reset', this.#d.options.usernameResetConfirmUrl, user), log)
+    this.#mails.inBackground('usernameReset', user, this.#mails.link('username-reset', this.#d.options.usernameResetConfirmUrl, user), log)
     return true
   }
 
@@ -602,7 +441,7 @@ export class AccountService {
     const user = by === 'email' || (by === 'usernameOrEmail' && login.includes('@'))
       ? await users.findUserByEmail(login)
       : await this.#findByUsername(login, usernames)
-    const valid = await this.#verifyPassword(user, password)
+    const valid = await this.#passwords.verify(user, password)
     if (user === null || !valid || !user.isActive) {
       const reason = user === null ? 'unknown-user' : !valid ? 'wrong-password' : 'inactive'
       this.#d.events.emit('login.failed', { login, userId: user?.id ?? null, reason })
@@ -611,7 +450,7 @@ export class AccountService {
     this.#d.events.emit('login.succeeded', { userId: user.id })
     let result = user
     if (this.#d.options.rehashOnLogin && this.#d.hasher.needsRehash(user.password)) {
-      result = await users.updateUser(user.id, { password: await this.#hash(password) }, { password: user.password }) ?? user
+      result = await users.updateUser(user.id, { password: await this.#passwords.hash(password) }, { password: user.password }) ?? user
     }
     this.#d.tokens.credentialsChecked(result, readAt)
     return result
