@@ -2,12 +2,9 @@ import { fastifyCookie } from '@fastify/cookie'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import type { ProfileChanges, UsernameMatching } from '../../accounts.js'
+import type { ProfileChanges } from '../../accounts.js'
 import { authOf, requireUser as currentUser, setIdentity, userOf } from '../../core.js'
-import {
-  fieldError, fieldErrors, InvalidCredentialsError, isAccountsError, NotFoundError, OptionsError, TokenNotValidError,
-  type FieldErrors as FieldErrorMap
-} from '../../errors.js'
+import { fieldError, InvalidCredentialsError, OptionsError, TokenNotValidError } from '../../errors.js'
 import { authenticateHook } from '../../http/authenticate-hook.js'
 import { requestCookie, secureCookie } from '../../http/cookies.js'
 import { countingFailures } from '../../http/rate-limit.js'
@@ -16,76 +13,17 @@ import { withoutRegisterOptions } from '../../http/register-options.js'
 import { route } from '../../http/route.js'
 import { prepareDialectScope } from '../../http/scope.js'
 import { EMAIL_PATTERN } from '../../email.js'
-import type { AccountUser, User } from '../../ports.js'
+import type { User } from '../../ports.js'
 import { dialectCore, dialectPlugin } from '../route-plugin.js'
 import { djRestAuthAuthenticateRequest } from './authenticate.js'
 import { djRestAuthErrorFormatter } from './errors.js'
+import {
+  BAD_REQUEST, byEmail, djRestAuthUser, expiresIn, MESSAGES, setPasswordFormError, tag, UNAUTHORIZED, USERNAMES
+} from './common.js'
 import { resolveDjRestAuthOptions, type DjRestAuthOptions } from './options.js'
+import { registrationRoutes } from './registration.js'
 import { DjRestAuthJwt, DjRestAuthRefreshed, DjRestAuthTokenKey, DjRestAuthUser, djRestAuthSchemas } from './schemas.js'
 import { Detail, Empty, FieldErrors, TokenError } from '../../../schemas/shared.js'
-
-/** dj-rest-auth's (and Django's, DRF's, allauth's) words, where the wire shows them. */
-const MESSAGES = {
-  badCredentials: 'Unable to log in with provided credentials.',
-  mustIncludeEither: 'Must include either "username" or "email" and "password".',
-  mustIncludeUsername: 'Must include "username" and "password".',
-  mustIncludeEmail: 'Must include "email" and "password".',
-  invalidEmail: 'Enter a valid email address.',
-  loggedOut: 'Successfully logged out.',
-  notLoggedIn: 'You should be logged in to logout. Check whether the token is passed.',
-  noRefreshInBody: 'Refresh token was not included in request data.',
-  noRefreshInCookie: 'Refresh token was not included in cookie data.',
-  nothingRevoked: 'Neither cookies or blacklist are enabled, so the token has not been deleted server side. Please make sure the token is deleted client side.',
-  getNotAllowed: 'Method "GET" not allowed.',
-  resetSent: 'Password reset e-mail has been sent.',
-  resetDone: 'Password has been reset with the new password.',
-  passwordSaved: 'New password has been saved.',
-  oldPasswordWrong: 'Your old password was entered incorrectly. Please enter it again.',
-  passwordMismatch: 'The two password fields didn’t match.',
-  invalidValue: 'Invalid value',
-  verificationSent: 'Verification e-mail sent.',
-  ok: 'ok',
-  noRefreshToken: 'No valid refresh token found.',
-  notFound: 'Not found.'
-} as const
-
-
-function djRestAuthUser (user: User | AccountUser): DjRestAuthUser {
-  return { pk: user.id, username: user.username, email: user.email, first_name: user.firstName ?? '', last_name: user.lastName ?? '' }
-}
-
-function expiresIn (seconds: number): string {
-  return new Date(Date.now() + seconds * 1000).toISOString()
-}
-
-function validationFields (error: unknown): FieldErrorMap | undefined {
-  return isAccountsError(error) && 'fields' in error ? error.fields : undefined
-}
-
-/**
- * The core's password errors as Django's SetPasswordForm reports them: on new_password2, and a mismatch
- * alone when the two differ (the form checks the match before the validators). `rename` moves other fields.
- */
-function setPasswordFormError (error: unknown, mismatch: boolean, rename: Record<string, [field: string, messages: string[]]> = {}): unknown {
-  const fields = validationFields(error)
-  if (fields === undefined) return error
-  const out: FieldErrorMap = {}
-  for (const [field, messages] of Object.entries(fields)) {
-    if (field === 'new_password' || field === 'non_field_errors') out.new_password2 = mismatch ? [MESSAGES.passwordMismatch] : messages
-    else if (rename[field] !== undefined) out[rename[field][0]] = rename[field][1]
-    else out[field] = messages
-  }
-  return fieldErrors(out)
-}
-
-/**
- * allauth's usernames (filter_users_by_username): taken in any letter case, and found at login in any letter
- * case, with or without ACCOUNT_PRESERVE_USERNAME_CASING (which only decides how a new one is stored: as typed here).
- */
-const USERNAMES: UsernameMatching = 'ignoreCase'
-
-const BAD_REQUEST = { 400: FieldErrors }
-const UNAUTHORIZED = { 401: TokenError }
 
 /**
  * The dj-rest-auth 5.x route set (dj_rest_auth.urls + dj_rest_auth.registration.urls), on the services of
@@ -111,7 +49,6 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
   const scheme = options.jwt.authHeaderTypes[0]
   const formatError = djRestAuthErrorFormatter(dj, scheme)
   const { security } = securityOf(core.options.openApiSecurity, ['jwt', 'token'])
-  const tag = (name: string) => ({ tags: [name] })
 
   await prepareDialectScope(app, { bodyLimit: options.bodyLimit, formatError, serverError: { detail: 'A server error occurred.' } })
   if (!app.hasRequestDecorator('cookies')) await app.register(fastifyCookie)
@@ -119,7 +56,6 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
 
   // dj-rest-auth's throttle_scope 'dj_rest_auth', as the core's budgets: login, mailed links, activation keys.
   const limit = core.limit
-  const byEmail = (body: Record<string, unknown>): unknown => body.email
   const authenticateRequest = djRestAuthAuthenticateRequest(core, dj)
   const authenticate = authenticateHook(authenticateRequest, formatError, core.names)
   /**
@@ -439,67 +375,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
 
   // ---- registration (dj_rest_auth.registration.urls) ----------------------------------------------------
 
-  route(app, {
-    method: 'POST',
-    url: '/registration/',
-    schema: {
-      ...tag('dj-rest-auth registration'),
-      summary: mandatory ? 'Register; the account waits for email verification' : 'Register and log in',
-      body: s.Register,
-      response: { 201: mandatory ? Detail : (dj.useJwt ? DjRestAuthJwt : DjRestAuthTokenKey), ...BAD_REQUEST, 429: Detail }
-    },
-    preHandler: limit('registration'),
-    async handler (request, reply) {
-      const b = request.body
-      let user: User
-      try {
-        user = await accounts.register({ username: b.username, email: b.email, password: b.password1, rePassword: b.password2 }, true,
-          { usernames: USERNAMES, passwordChecks: 'allauth' })
-      } catch (error) {
-        const fields = validationFields(error)
-        if (fields === undefined) throw error
-        throw fieldErrors(Object.fromEntries(Object.entries(fields).map(([field, messages]) => [field === 'password' ? 'password1' : field, messages])))
-      }
-      if (mandatory) return reply.code(201).send({ detail: MESSAGES.verificationSent })
-      if (dj.sessionLogin) await accounts.recordLogin(user)
-      if (!dj.useJwt) return reply.code(201).send({ key: await tokens.createAuthToken(user) })
-      const pair = await tokens.issuePair(user)
-      return reply.code(201).send({ access: pair.access, refresh: pair.refresh, user: djRestAuthUser(user) })
-    }
-  })
-
-  route(app, {
-    method: 'POST',
-    url: '/registration/verify-email/',
-    schema: { ...tag('dj-rest-auth registration'), summary: 'Verify the email with the mailed key; the account becomes active', body: s.VerifyEmail, response: { 200: Detail, ...BAD_REQUEST, 404: Detail, 429: Detail } },
-    preHandler: limit('activation', (body) => typeof body.key === 'string' ? body.key.split(':')[0] : undefined),
-    async handler (request) {
-      const key = request.body.key
-      const colon = key.indexOf(':')
-      if (colon <= 0) throw new NotFoundError(MESSAGES.notFound)
-      try {
-        await accounts.activate(key.slice(0, colon), key.slice(colon + 1))
-      } catch (error) {
-        // allauth's ConfirmEmailView: an unknown, used or expired key is a 404.
-        if (isAccountsError(error) && (error.code === 'ACCOUNTS_VALIDATION' || error.code === 'ACCOUNTS_PERMISSION_DENIED')) {
-          throw new NotFoundError(MESSAGES.notFound)
-        }
-        throw error
-      }
-      return { detail: MESSAGES.ok }
-    }
-  })
-
-  route(app, {
-    method: 'POST',
-    url: '/registration/resend-email/',
-    schema: { ...tag('dj-rest-auth registration'), summary: 'Mail the verification key again (answered alike for any address)', body: s.ResendEmail, response: { 200: Detail, ...BAD_REQUEST, 429: Detail } },
-    preHandler: limit('activation', byEmail),
-    async handler (request) {
-      await accounts.resendActivation(request.body.email, request.log)
-      return { detail: MESSAGES.ok }
-    }
-  })
+  registrationRoutes(app, { core, dj, schemas: s, limit, mandatory })
 }
 
 export const djRestAuthRoutes = dialectPlugin(routes, 'dj-rest-auth')
