@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { SOCIAL_MESSAGES, SocialCodeExchangeError, SocialInputError, SocialProviderError, SocialTokenError, SocialUnsupportedError } from './errors.js'
 import { checkCallback, newAuthorization } from './flow.js'
-import { callProvider, idString, isObject, splitName, str, withoutSecrets } from './http.js'
+import { callProvider, idString, isObject, splitName, str, trimSlash, withoutSecrets } from './http.js'
 import {
   DEFAULT_TIMEOUT_MS, type AuthorizationRequest, type AuthorizationState, type CallbackParams, type SocialCredentials,
   type SocialProfile, type SocialProvider
@@ -32,7 +32,6 @@ export interface FacebookSettings {
   timeoutMs?: number
 }
 
-const trimSlash = (url: string): string => url.replace(/\/+$/, '')
 
 export function appsecretProof (accessToken: string, appSecret: string): string {
   return createHmac('sha256', appSecret).update(accessToken).digest('hex')

@@ -1,6 +1,6 @@
 import { SOCIAL_MESSAGES, SocialCodeExchangeError, SocialInputError, SocialProviderError, SocialTokenError, SocialUnsupportedError } from './errors.js'
 import { checkCallback, newAuthorization } from './flow.js'
-import { callProvider, idString, isObject, splitName, str, withoutSecrets } from './http.js'
+import { callProvider, idString, isObject, splitName, str, trimSlash, withoutSecrets } from './http.js'
 import {
   DEFAULT_TIMEOUT_MS, type AuthorizationRequest, type AuthorizationState, type CallbackParams, type SocialCredentials,
   type SocialProfile, type SocialProvider
@@ -28,7 +28,6 @@ export interface GitHubSettings {
   checkTokenApp?: boolean
 }
 
-const trimSlash = (url: string): string => url.replace(/\/+$/, '')
 
 export class GitHubSocialProvider implements SocialProvider {
   readonly name: string

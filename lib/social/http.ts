@@ -89,6 +89,11 @@ export async function callProvider (url: string | URL, call: ProviderCall, parse
   }
 }
 
+/** A base URL without its trailing slashes, so paths can be appended with one. */
+export function trimSlash (url: string): string {
+  return url.replace(/\/+$/, '')
+}
+
 export function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import OAuth from 'oauth-1.0a'
 import { SOCIAL_MESSAGES, SocialInputError, SocialProviderError, SocialTokenError, SocialUnsupportedError } from './errors.js'
-import { callProvider, idString, isObject, splitName, str, withoutSecrets } from './http.js'
+import { callProvider, idString, isObject, splitName, str, trimSlash, withoutSecrets } from './http.js'
 import { DEFAULT_TIMEOUT_MS, type AuthorizationRequest, type SocialCredentials, type SocialProfile, type SocialProvider } from './types.js'
 
 /**
@@ -28,7 +28,7 @@ export class TwitterSocialProvider implements SocialProvider {
 
   constructor (name: string, settings: TwitterSettings) {
     this.name = name
-    this.#api = (settings.apiUrl ?? 'https://api.x.com').replace(/\/+$/, '')
+    this.#api = trimSlash(settings.apiUrl ?? 'https://api.x.com')
     this.#timeoutMs = settings.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.#oauth = new OAuth({
       consumer: { key: settings.consumerKey, secret: settings.consumerSecret },
