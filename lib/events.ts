@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { RequestContext } from './request-context.js'
 
 /** What happened, for audit logs and metrics. Payloads carry ids, never passwords or tokens. */
 export interface AccountsEvents {
@@ -33,7 +34,13 @@ export interface AccountsEvents {
 
 export type AccountsEventName = keyof AccountsEvents
 
-type Listener<K extends AccountsEventName> = (payload: AccountsEvents[K]) => void
+/**
+ * What a listener receives: the event's fields and the request behind it (its id, IP and user agent), null
+ * when the service was called outside a request (a script, a job).
+ */
+export type AccountsEventPayload<K extends AccountsEventName> = AccountsEvents[K] & { request: RequestContext | null }
+
+type Listener<K extends AccountsEventName> = (payload: AccountsEventPayload<K>) => void
 
 /**
  * A typed event emitter: `app.accounts.events.on('login.failed', ({ login }) => …)`. A listener that
@@ -62,11 +69,15 @@ export class AccountsEventEmitter {
     return this
   }
 
-  emit<K extends AccountsEventName> (event: K, payload: AccountsEvents[K]): void {
+  /** Calls the listeners of `event` with `payload` and the request context (`request`; null without one). */
+  emit<K extends AccountsEventName> (event: K, payload: AccountsEvents[K], context?: RequestContext | null): void {
     // rawListeners: a once() wrapper removes itself when called; listeners() would unwrap it.
-    for (const listener of this.#emitter.rawListeners(event) as Array<Listener<K>>) {
+    const listeners = this.#emitter.rawListeners(event) as Array<Listener<K>>
+    if (listeners.length === 0) return
+    const delivered: AccountsEventPayload<K> = { ...payload, request: context ?? null }
+    for (const listener of listeners) {
       try {
-        listener(payload)
+        listener(delivered)
       } catch (error) {
         this.#onListenerError(error, event)
       }
