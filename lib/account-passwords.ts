@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { MESSAGES } from './account-rules.js'
-import { fieldError, ServiceUnavailableError } from './errors.js'
+import { ServiceUnavailableError } from './errors.js'
 import type { PasswordHasher, User } from './ports.js'
 
 export interface AccountPasswordsDeps {
@@ -49,11 +48,6 @@ export class AccountPasswords {
 
   async hash (password: string): Promise<string> {
     return this.#hasherCall((hasher) => hasher.hash(password))
-  }
-
-  /** The 400 `{current_password}` DRF gives for a wrong current password. */
-  async requireCurrent (user: User, password: string): Promise<void> {
-    if (!(await this.verify(user, password))) throw fieldError('current_password', MESSAGES.invalidPassword)
   }
 
   async #hasherCall<T> (call: (hasher: PasswordHasher) => Promise<T>): Promise<T> {

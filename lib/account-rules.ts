@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { Caller } from './request-context.js'
 
 // What AccountService checks and says, apart from how it does it: Django's username rule, djoser's and
 // DRF's messages, the profile fields, and how a dialect matches usernames and checks a registration.
@@ -35,8 +35,8 @@ export interface ProfileChanges {
 export interface ProfileUpdateContext {
   /** The body's `current_password`, checked when the email changes and `emailChangeRequiresPassword` is on. */
   currentPassword?: string
-  /** Where a failure of the mail sent in the background (the old address's notice) is logged. */
-  log?: FastifyBaseLogger
+  /** The request: for events, and its logger for a failure of the mail sent in the background (the old address's notice). */
+  caller?: Caller
 }
 
 /**

@@ -1,13 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { fieldError, fieldErrors, InvalidCredentialsError, NotFoundError, PermissionDeniedError, type FieldErrors } from './errors.js'
 import { EMAIL_PATTERN } from './email.js'
-import type { AccountsEventEmitter } from './events.js'
+import type { AccountsEventEmitter, WrongCurrentAction } from './events.js'
 import { AccountMails } from './account-mail.js'
 import { AccountPasswords } from './account-passwords.js'
 import { MESSAGES, normalizeEmail, normalizeUsername, USERNAME_PATTERN, WIRE_NAMES, type ProfileChanges, type ProfileUpdateContext, type RegistrationRules, type UsernameMatching } from './account-rules.js'
 import { decodeUid, type LinkPurpose, type OneTimeLinks } from './one-time-links.js'
 import type { LoginField, ResolvedOptions } from './options.js'
 import { DuplicateUserError, type AccountUser, type Mailer, type PasswordHasher, type User, type UserPatch, type UserStore } from './ports.js'
+import { contextOf, type Caller } from './request-context.js'
 import type { RequestAuth, RevokeReason, TokenService } from './tokens.js'
 
 export { normalizeEmail, normalizeUsername, type ProfileChanges, type ProfileUpdateContext, type RegistrationRules, type UsernameMatching } from './account-rules.js'
@@ -139,10 +140,24 @@ export class AccountService {
     return this.#d.options.revokeTokensOnPasswordChange ? { sessionsValidAfter: new Date(Date.now()), keptSession: kept } : {}
   }
 
-  async #afterPasswordChange (user: User, reason: Extract<RevokeReason, 'password-change' | 'password-reset'>): Promise<void> {
+  async #afterPasswordChange (user: User, reason: Extract<RevokeReason, 'password-change' | 'password-reset'>, caller?: Caller): Promise<void> {
     if (this.#d.options.revokeTokensOnPasswordChange) await this.#d.tokens.endSessions(user.id, reason, user.keptSession ?? null)
     else if (this.#d.options.logoutOnPasswordChange) await this.#d.tokens.deleteUserAuthTokens(user.id, 'password-change')
     if (this.#d.options.passwordChangedEmailConfirmation) await this.#mails.send('passwordChanged', user)
+  }
+
+  /**
+   * Whether `password` is the user's current one; a wrong one emits `password.wrongCurrent` (the route counts it
+   * against the account's failure budget).
+   */
+  async #isCurrentPassword (user: User, password: string, action: WrongCurrentAction, caller?: Caller): Promise<boolean> {
+    if (await this.#passwords.verify(user, password)) return true
+    this.#d.events.emit('password.wrongCurrent', { userId: user.id, action }, contextOf(caller))
+    return false
+  }
+
+  async #requireCurrentPassword (user: User, password: string, action: WrongCurrentAction, caller?: Caller): Promise<void> {
+    if (!(await this.#isCurrentPassword(user, password, action, caller))) throw fieldError('current_password', MESSAGES.invalidPassword)
   }
 
   // ---- use cases ------------------------------------------------------------------------------------
@@ -157,7 +172,7 @@ export class AccountService {
    */
   async register (
     input: { username: string, email: string, password: string, rePassword?: string }, retype = this.#d.options.userCreatePasswordRetype,
-    rules: RegistrationRules = {}
+    rules: RegistrationRules = {}, caller?: Caller
   ): Promise<User> {
     const o = this.#d.options
     const allauth = rules.passwordChecks === 'allauth'
@@ -195,24 +210,25 @@ export class AccountService {
     } catch (error) {
       this.#duplicate(error)
     }
-    this.#d.events.emit('user.created', { userId: user.id })
+    this.#d.events.emit('user.created', { userId: user.id }, contextOf(caller))
     if (o.sendActivationEmail) await this.#mails.sendActivation(user)
     else if (o.sendConfirmationEmail) await this.#mails.send('confirmation', user)
     return user
   }
 
   /** POST /users/activation/: 403 when the link is for an account that is already active. */
-  async activate (uid: string, token: string): Promise<void> {
+  async activate (uid: string, token: string, caller?: Caller): Promise<void> {
     const id = decodeUid(uid)
     const user = id === null ? null : await this.#d.users.findUserById(id)
     if (user === null) throw fieldError('uid', MESSAGES.invalidUid)
     if (user.isActive && this.#d.links.check('activation', { ...user, isActive: false }, token)) {
+      this.#d.events.emit('permission.denied', { userId: user.id, reason: 'already-active' }, contextOf(caller))
       throw new PermissionDeniedError(MESSAGES.staleToken)
     }
     if (!this.#d.links.check('activation', user, token)) throw fieldError('token', MESSAGES.invalidToken)
     const activated = await this.#d.users.updateUser(user.id, { isActive: true }, { isActive: false, password: user.password, email: user.email })
     if (activated === null) throw fieldError('token', MESSAGES.invalidToken)
-    this.#d.events.emit('user.activated', { userId: activated.id })
+    this.#d.events.emit('user.activated', { userId: activated.id }, contextOf(caller))
     if (this.#d.options.sendConfirmationEmail) await this.#mails.send('confirmation', activated)
   }
 
@@ -221,12 +237,12 @@ export class AccountService {
    * POST /users/resend_activation/: false when activation is off (djoser's 400). Otherwise the same
    * answer whether or not an inactive account has this email, so it cannot be used to probe addresses.
    */
-  /** `log`: where a failure of the mail sent in the background is logged (default the app's logger). */
-  async resendActivation (email: string, log?: FastifyBaseLogger): Promise<boolean> {
+  /** `caller`: a failure of the mail sent in the background is logged on its logger (default the app's). */
+  async resendActivation (email: string, caller?: Caller): Promise<boolean> {
     this.#requireValidEmail(email)
     if (!this.#d.options.sendActivationEmail) return false
     const user = await this.#d.users.findUserByEmail(email)
-    if (user !== null && !user.isActive) this.#mails.inBackground('activation', user, this.#mails.link('activation', this.#d.options.activationUrl, user), log)
+    if (user !== null && !user.isActive) this.#mails.inBackground('activation', user, this.#mails.link('activation', this.#d.options.activationUrl, user), caller?.log)
     return true
   }
 
@@ -240,12 +256,15 @@ export class AccountService {
   }
 
   /** GET /users/{id}/: another user is 404 when hidden, 403 otherwise, unless the viewer is staff. */
-  async userFor (viewer: AccountUser, id: number): Promise<User> {
+  async userFor (viewer: AccountUser, id: number, caller?: Caller): Promise<User> {
     const isSelf = viewer.id === id
     if (!isSelf && !viewer.isStaff && this.#d.options.hideUsers) throw new NotFoundError(MESSAGES.notFound)
     const user = await this.#d.users.findUserById(id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    if (!isSelf && !viewer.isStaff) throw new PermissionDeniedError('You do not have permission to perform this action.')
+    if (!isSelf && !viewer.isStaff) {
+      this.#d.events.emit('permission.denied', { userId: viewer.id, reason: 'not-staff' }, contextOf(caller))
+      throw new PermissionDeniedError('You do not have permission to perform this action.')
+    }
     return user
   }
 
@@ -280,7 +299,7 @@ export class AccountService {
     const newEmail = changes.email !== undefined && writable.includes('email') && normalizeEmail(changes.email).toLowerCase() !== user.email.toLowerCase()
     if (newEmail && this.#d.options.emailChangeRequiresPassword) {
       if (context.currentPassword === undefined) errors.current_password = [MESSAGES.required]
-      else if (!(await this.#passwords.verify(user, context.currentPassword))) errors.current_password = [MESSAGES.invalidPassword]
+      else if (!(await this.#isCurrentPassword(user, context.currentPassword, 'change-email', context.caller))) errors.current_password = [MESSAGES.invalidPassword]
     }
     this.#throwIfAny(errors)
     if (Object.keys(patch).length === 0) return user
@@ -297,21 +316,23 @@ export class AccountService {
     }
     if (updated === null && checked !== undefined) throw fieldError('current_password', MESSAGES.invalidPassword)
     if (updated === null) throw new NotFoundError(MESSAGES.notFound)
-    this.#d.events.emit('user.updated', { userId: updated.id, fields: Object.keys(patch).map((field) => WIRE_NAMES[field as keyof ProfileChanges] ?? field) })
-    if (emailChanged) this.#mails.noticeEmailChange(user.email, updated, context.log)
+    const fields = Object.keys(patch).map((field) => WIRE_NAMES[field as keyof ProfileChanges] ?? field)
+    this.#d.events.emit('user.updated', { userId: updated.id, fields }, contextOf(context.caller))
+    if (emailChanged) this.#mails.noticeEmailChange(user.email, updated, context.caller?.log)
     // Tokens are kept, as in djoser: authentication refuses the inactive user until the new link is used.
     if (patch.isActive === false) await this.#mails.sendActivation(updated)
     return updated
   }
 
   /** DELETE /users/me/ */
-  async deleteAccount (current: AccountUser, currentPassword: string): Promise<void> {
+  async deleteAccount (current: AccountUser, currentPassword: string, caller?: Caller): Promise<void> {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    await this.#passwords.requireCurrent(user, currentPassword)
+    await this.#requireCurrentPassword(user, currentPassword, 'delete-account', caller)
+    const context = contextOf(caller)
     await this.#d.tokens.revokeUserTokens(user.id, 'user-deleted')
     await this.#d.users.deleteUser(user.id)
-    this.#d.events.emit('user.deleted', { userId: user.id })
+    this.#d.events.emit('user.deleted', { userId: user.id }, context)
   }
 
   /**
@@ -324,12 +345,12 @@ export class AccountService {
    */
   async setPassword (
     current: AccountUser, input: { newPassword: string, currentPassword?: string, reNewPassword?: string }, session?: RequestAuth | null,
-    options: { retype?: boolean } = {}
+    options: { retype?: boolean } = {}, caller?: Caller
   ): Promise<void> {
     const retype = options.retype ?? this.#d.options.setPasswordRetype
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    if (input.currentPassword !== undefined) await this.#passwords.requireCurrent(user, input.currentPassword)
+    if (input.currentPassword !== undefined) await this.#requireCurrentPassword(user, input.currentPassword, 'set-password', caller)
     const errors = await this.#passwords.errors(input.newPassword, user)
     if (errors.length > 0) throw fieldErrors({ new_password: errors })
     if (retype && input.newPassword !== input.reNewPassword) {
@@ -339,20 +360,20 @@ export class AccountService {
     const kept = this.#d.options.logoutOnPasswordChange ? null : this.#d.tokens.sessionIdOf(session)
     const updated = await this.#d.users.updateUser(user.id, { password, ...this.#sessionsCutoff(kept) }, { password: user.password })
     if (updated === null) throw fieldError('current_password', MESSAGES.invalidPassword)
-    this.#d.events.emit('password.changed', { userId: updated.id })
-    await this.#afterPasswordChange(updated, 'password-change')
+    this.#d.events.emit('password.changed', { userId: updated.id }, contextOf(caller))
+    await this.#afterPasswordChange(updated, 'password-change', caller)
   }
 
   /** POST /users/reset_password/: false only when the email is unknown and the option says to tell. */
-  /** `log`: where a failure of the mail sent in the background is logged (default the app's logger). */
-  async requestPasswordReset (email: string, log?: FastifyBaseLogger): Promise<boolean> {
+  /** `caller`: a failure of the mail sent in the background is logged on its logger (default the app's). */
+  async requestPasswordReset (email: string, caller?: Caller): Promise<boolean> {
     this.#requireValidEmail(email)
     const user = await this.#d.users.findUserByEmail(email)
     if (user === null || !user.isActive || user.password === '') {
       if (this.#d.options.passwordResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
       return false
     }
-    this.#mails.inBackground('passwordReset', user, this.#mails.link('password-reset', this.#d.options.passwordResetConfirmUrl, user), log)
+    this.#mails.inBackground('passwordReset', user, this.#mails.link('password-reset', this.#d.options.passwordResetConfirmUrl, user), caller?.log)
     return true
   }
 
@@ -360,7 +381,7 @@ export class AccountService {
    * POST /users/reset_password_confirm/: the link dies with the new password and the new last login. A reset
    * comes with no session: with `revokeTokensOnPasswordChange` every session of the user ends.
    */
-  async confirmPasswordReset (input: { uid: string, token: string, newPassword: string, reNewPassword?: string }, retype = this.#d.options.passwordResetConfirmRetype): Promise<void> {
+  async confirmPasswordReset (input: { uid: string, token: string, newPassword: string, reNewPassword?: string }, retype = this.#d.options.passwordResetConfirmRetype, caller?: Caller): Promise<void> {
     const user = await this.#userFromLink('password-reset', input.uid, input.token)
     const errors = await this.#passwords.errors(input.newPassword, user)
     if (errors.length > 0) throw fieldErrors({ new_password: errors })
@@ -370,22 +391,22 @@ export class AccountService {
     const password = await this.#passwords.hash(input.newPassword)
     const updated = await this.#d.users.updateUser(user.id, { password, lastLogin: new Date(), ...this.#sessionsCutoff(null) }, { password: user.password })
     if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
-    this.#d.events.emit('password.reset', { userId: updated.id })
-    await this.#afterPasswordChange(updated, 'password-reset')
+    this.#d.events.emit('password.reset', { userId: updated.id }, contextOf(caller))
+    await this.#afterPasswordChange(updated, 'password-reset', caller)
   }
 
   /** POST /users/set_username/: changes the login field (`new_<loginField>` on the wire). */
-  /** `log`: where a failure of the mail sent in the background (an email change's notice) is logged. */
-  async setUsername (current: AccountUser, input: { newValue: string, currentPassword: string, reNewValue?: string }, log?: FastifyBaseLogger): Promise<void> {
+  /** `caller`: a failure of the mail sent in the background (an email change's notice) is logged on its logger. */
+  async setUsername (current: AccountUser, input: { newValue: string, currentPassword: string, reNewValue?: string }, caller?: Caller): Promise<void> {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
     // DRF validates both fields before either fails: a wrong password and a taken name are both reported.
-    const errors: FieldErrors = await this.#passwords.verify(user, input.currentPassword) ? {} : { current_password: [MESSAGES.invalidPassword] }
-    await this.#changeLoginField(user, input.newValue, this.#d.options.setUsernameRetype, input.reNewValue, errors, log)
+    const errors: FieldErrors = await this.#isCurrentPassword(user, input.currentPassword, 'set-username', caller) ? {} : { current_password: [MESSAGES.invalidPassword] }
+    await this.#changeLoginField(user, input.newValue, this.#d.options.setUsernameRetype, input.reNewValue, errors, caller)
   }
 
   async #changeLoginField (
-    user: User, rawValue: string, retype: boolean, retyped: string | undefined, errors: FieldErrors = {}, log?: FastifyBaseLogger
+    user: User, rawValue: string, retype: boolean, retyped: string | undefined, errors: FieldErrors = {}, caller?: Caller
   ): Promise<void> {
     const field = this.loginField
     const wireField = `new_${field}`
@@ -402,28 +423,28 @@ export class AccountService {
       this.#duplicate(error, () => wireField)
     }
     if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
-    this.#d.events.emit('username.changed', { userId: updated.id, field })
-    if (field === 'email' && updated.email.toLowerCase() !== user.email.toLowerCase()) this.#mails.noticeEmailChange(user.email, updated, log)
+    this.#d.events.emit('username.changed', { userId: updated.id, field }, contextOf(caller))
+    if (field === 'email' && updated.email.toLowerCase() !== user.email.toLowerCase()) this.#mails.noticeEmailChange(user.email, updated, caller?.log)
     if (this.#d.options.usernameChangedEmailConfirmation) await this.#mails.send('usernameChanged', updated)
   }
 
   /** POST /users/reset_username/ */
-  /** `log`: where a failure of the mail sent in the background is logged (default the app's logger). */
-  async requestUsernameReset (email: string, log?: FastifyBaseLogger): Promise<boolean> {
+  /** `caller`: a failure of the mail sent in the background is logged on its logger (default the app's). */
+  async requestUsernameReset (email: string, caller?: Caller): Promise<boolean> {
     this.#requireValidEmail(email)
     const user = await this.#d.users.findUserByEmail(email)
     if (user === null || !user.isActive) {
       if (this.#d.options.usernameResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
       return false
     }
-    this.#mails.inBackground('usernameReset', user, this.#mails.link('username-reset', this.#d.options.usernameResetConfirmUrl, user), log)
+    this.#mails.inBackground('usernameReset', user, this.#mails.link('username-reset', this.#d.options.usernameResetConfirmUrl, user), caller?.log)
     return true
   }
 
   /** POST /users/reset_username_confirm/ */
-  async confirmUsernameReset (input: { uid: string, token: string, newValue: string, reNewValue?: string }, log?: FastifyBaseLogger): Promise<void> {
+  async confirmUsernameReset (input: { uid: string, token: string, newValue: string, reNewValue?: string }, caller?: Caller): Promise<void> {
     const user = await this.#userFromLink('username-reset', input.uid, input.token)
-    await this.#changeLoginField(user, input.newValue, this.#d.options.usernameResetConfirmRetype, input.reNewValue, {}, log)
+    await this.#changeLoginField(user, input.newValue, this.#d.options.usernameResetConfirmRetype, input.reNewValue, {}, caller)
   }
 
   /**
@@ -433,7 +454,7 @@ export class AccountService {
    * unknown user (see #findByUsername).
    */
   async authenticateCredentials (
-    login: string, password: string, by: LoginField | 'usernameOrEmail' = this.loginField, usernames: UsernameMatching = 'exact'
+    login: string, password: string, by: LoginField | 'usernameOrEmail' = this.loginField, usernames: UsernameMatching = 'exact', caller?: Caller
   ): Promise<User> {
     const users = this.#d.users
     // The session this login opens starts when the row it checks the password against was read.
@@ -444,10 +465,10 @@ export class AccountService {
     const valid = await this.#passwords.verify(user, password)
     if (user === null || !valid || !user.isActive) {
       const reason = user === null ? 'unknown-user' : !valid ? 'wrong-password' : 'inactive'
-      this.#d.events.emit('login.failed', { login, userId: user?.id ?? null, reason })
+      this.#d.events.emit('login.failed', { login, userId: user?.id ?? null, reason }, contextOf(caller))
       throw new InvalidCredentialsError(MESSAGES.badCredentials)
     }
-    this.#d.events.emit('login.succeeded', { userId: user.id })
+    this.#d.events.emit('login.succeeded', { userId: user.id }, contextOf(caller))
     let result = user
     if (this.#d.options.rehashOnLogin && this.#d.hasher.needsRehash(user.password)) {
       result = await users.updateUser(user.id, { password: await this.#passwords.hash(password) }, { password: user.password }) ?? user

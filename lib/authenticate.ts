@@ -1,4 +1,5 @@
 import type { AnyRequest } from './http/any-request.js'
+import { markAuthFailure, type AuthFailure } from './auth-failure.js'
 import type { AccountService } from './accounts.js'
 import { toAccountUser, type AccountUser } from './ports.js'
 import {
@@ -16,6 +17,10 @@ export interface TokenMessage {
 }
 
 const NO_CREDENTIALS = 'Authentication credentials were not provided.'
+
+type FailureReason = AuthFailure['reason']
+const jwtFailure = <E extends Error>(error: E, reason: FailureReason, userId: number | null = null): E => markAuthFailure(error, { scheme: 'jwt', reason, userId })
+const tokenFailure = <E extends Error>(error: E, reason: FailureReason, userId: number | null = null): E => markAuthFailure(error, { scheme: 'token', reason, userId })
 
 /** simplejwt's InvalidToken from JWTAuthentication.get_validated_token: one message per token class tried. */
 function notValidForAnyType (message: string): InstanceType<typeof TokenNotValidError> & { tokenMessages: TokenMessage[] } {
@@ -35,35 +40,37 @@ export function createAuthenticator (deps: { accounts: AccountService, tokens: T
 
   async function fromJwt (parts: string[]): Promise<{ user: AccountUser, auth: RequestAuth }> {
     if (parts.length !== 2) {
-      throw new BadAuthorizationHeaderError('Authorization header must contain two space-delimited values')
+      throw jwtFailure(new BadAuthorizationHeaderError('Authorization header must contain two space-delimited values'), 'invalid')
     }
     let claims: TokenClaims
     try {
       claims = tokens.verify(parts[1], 'access')
     } catch (error) {
-      throw notValidForAnyType(error instanceof Error ? error.message : 'Token is invalid or expired')
+      throw jwtFailure(notValidForAnyType(error instanceof Error ? error.message : 'Token is invalid or expired'), 'invalid')
     }
     const userId = tokens.userIdOf(claims)
-    if (userId === null) throw new TokenNotValidError('Token contained no recognizable user identification')
+    if (userId === null) throw jwtFailure(new TokenNotValidError('Token contained no recognizable user identification'), 'invalid')
     const user = await accounts.findUser(userId)
-    if (user === null) throw new UserNotFoundError('User not found')
+    if (user === null) throw jwtFailure(new UserNotFoundError('User not found'), 'no-user', userId)
     // The session cut-off of a password change: checked against the user just loaded, no other lookup.
-    if (!tokens.sessionAlive(claims, user)) throw notValidForAnyType('Token has been revoked')
-    if (!user.isActive) throw new UserInactiveError('User is inactive')
+    if (!tokens.sessionAlive(claims, user)) throw jwtFailure(notValidForAnyType('Token has been revoked'), 'revoked', userId)
+    if (!user.isActive) throw jwtFailure(new UserInactiveError('User is inactive'), 'inactive', userId)
     return { user: toAccountUser(user), auth: { scheme: 'jwt', claims } }
   }
 
   async function fromAuthToken (parts: string[]): Promise<{ user: AccountUser, auth: RequestAuth }> {
-    if (parts.length === 1) throw new InvalidAuthTokenError('Invalid token header. No credentials provided.')
-    if (parts.length > 2) throw new InvalidAuthTokenError('Invalid token header. Token string should not contain spaces.')
+    if (parts.length === 1) throw tokenFailure(new InvalidAuthTokenError('Invalid token header. No credentials provided.'), 'invalid')
+    if (parts.length > 2) throw tokenFailure(new InvalidAuthTokenError('Invalid token header. Token string should not contain spaces.'), 'invalid')
     const key = parts[1]
     const record = await tokens.findAuthToken(key)
-    if (record === null) throw new InvalidAuthTokenError('Invalid token.')
+    if (record === null) throw tokenFailure(new InvalidAuthTokenError('Invalid token.'), 'invalid')
     const user = await accounts.findUser(record.userId)
-    if (user === null || !user.isActive) throw new InvalidAuthTokenError('User inactive or deleted.')
+    if (user === null || !user.isActive) {
+      throw tokenFailure(new InvalidAuthTokenError('User inactive or deleted.'), user === null ? 'no-user' : 'inactive', record.userId)
+    }
     // A key of a session a password change ended (the change deletes them; this also covers a key created
     // while the change ran, and a store that kept it): as DRF answers a deleted key.
-    if (!tokens.authTokenAlive(record, user)) throw new InvalidAuthTokenError('Invalid token.')
+    if (!tokens.authTokenAlive(record, user)) throw tokenFailure(new InvalidAuthTokenError('Invalid token.'), 'revoked', user.id)
     return { user: toAccountUser(user), auth: { scheme: 'token', key } }
   }
 

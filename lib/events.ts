@@ -30,7 +30,38 @@ export interface AccountsEvents {
    * blacklisted token that names no user.
    */
   'token.revoked': { userId: number | null, reason: 'blacklist' | 'logout' | 'password-change' | 'password-reset' | 'user-deleted' }
+  /**
+   * A request's credentials were refused: `scheme` is how it tried (a JWT, an opaque token), `reason` why
+   * (`invalid`: bad signature, expired, wrong type or unknown key; `revoked`: blacklisted or of an ended
+   * session; `no-user`: it names no account; `inactive`). `userId` when the token named one. Requests without
+   * credentials emit nothing.
+   */
+  'auth.failed': AuthFailure
+  /** A wrong `current_password`: on set password, set username, account deletion, or an email change that needs it. */
+  'password.wrongCurrent': { userId: number, action: WrongCurrentAction }
+  /**
+   * A rate limit answered 429: `limit` is the limited action (`login`, `password` for current-password checks,
+   * `registration`, and the mail-sending actions), `scope` whose budget ran out (the client address's, or the
+   * account's). `userId` when the request was authenticated.
+   */
+  'rateLimit.exceeded': { limit: string, scope: 'address' | 'account', userId: number | null }
+  /**
+   * A 403: `not-staff` (another user's record), `already-active` (an activation link for an active account),
+   * `cross-site` (a cookie-authenticated request from a foreign origin), `csrf-token` (the double-submit token
+   * missing or wrong), `inactive` (an authenticated request of a deactivated account).
+   */
+  'permission.denied': { userId: number | null, reason: 'not-staff' | 'already-active' | 'cross-site' | 'csrf-token' | 'inactive' }
 }
+
+/** Why a request's credentials were refused (`auth.failed`). */
+export interface AuthFailure {
+  scheme: 'jwt' | 'token'
+  reason: 'invalid' | 'revoked' | 'no-user' | 'inactive'
+  userId: number | null
+}
+
+/** What a wrong current password was given for. */
+export type WrongCurrentAction = 'set-password' | 'set-username' | 'delete-account' | 'change-email'
 
 export type AccountsEventName = keyof AccountsEvents
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { requestContext } from './request-context.js'
 import { AccountService } from './accounts.js'
 import { createAuthenticator } from './authenticate.js'
 import { kAccounts, type AccountsCore } from './core.js'
@@ -96,11 +97,12 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
 
   // One set of rate-limit counters for every dialect mounted, so a second dialect is no second budget.
   let limit: Limit = () => []
-  await app.register(async function rateLimitScope (scope) { limit = await registerRateLimits(scope, options.rateLimit) })
+  await app.register(async function rateLimitScope (scope) { limit = await registerRateLimits(scope, options.rateLimit, events) })
 
   app.decorateRequest(names.user, null)
   app.decorateRequest(names.auth, null)
-  const checkOrigin = createOriginCheck({ protocol: options.protocol, domain: options.domain, trustedOrigins: options.trustedOrigins })
+  const checkOrigin = createOriginCheck({ protocol: options.protocol, domain: options.domain, trustedOrigins: options.trustedOrigins },
+    (request) => { events.emit('permission.denied', { userId: null, reason: 'cross-site' }, requestContext(request)) })
   const core: AccountsCore = { users, tokens, options, authenticateRequest, jwt: keys, events, limit, stores, names, checkOrigin }
   app.decorate(kAccounts, core)
   app.decorate(names.accounts, core)

@@ -1,3 +1,5 @@
+import type { FastifyBaseLogger } from 'fastify'
+
 /**
  * Who asked: what audit events and session records say of the request behind them. Services never see a
  * Fastify request; the routes pass this small record instead (AsyncLocalStorage would carry it for free to
@@ -29,4 +31,17 @@ export function requestContext (request: RequestLike): RequestContext {
     ip: request.ip,
     userAgent: userAgent === undefined || userAgent === '' ? null : userAgent.slice(0, USER_AGENT_MAX)
   }
+}
+
+/**
+ * A request as the account services take it: where it came from (for events) and its logger (so a line
+ * logged for it, a mail failing in the background, carries its request id). A FastifyRequest fits.
+ */
+export interface Caller extends RequestLike {
+  log: FastifyBaseLogger
+}
+
+/** The context of `caller`; null without one (a service called from a script). */
+export function contextOf (caller: RequestLike | undefined): RequestContext | null {
+  return caller === undefined ? null : requestContext(caller)
 }

@@ -344,11 +344,13 @@ t.test('POST /api-token-refresh/', async t => {
     await apiPost(app, '/api-token-auth/', { username: user.username, password: 'wrong-password' })
     const token = await drfLogin(app, user.username)
     await apiPost(app, '/api-token-refresh/', { token })
-    t.same(events, [
-      ['login.failed', { login: user.username, userId: user.id, reason: 'wrong-password' }],
-      ['login.succeeded', { userId: user.id }],
-      ['token.refreshed', { userId: user.id, rotated: false }]
+    const request = { requestId: String, ip: '127.0.0.1', userAgent: 'lightMyRequest' }
+    t.match(events, [
+      ['login.failed', { login: user.username, userId: user.id, reason: 'wrong-password', request }],
+      ['login.succeeded', { userId: user.id, request }],
+      ['token.refreshed', { userId: user.id, rotated: false, request }]
     ])
+    t.equal(events.length, 3)
   })
 
   t.test('a freshly obtained token refreshes', async t => {

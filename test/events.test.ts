@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { AccountsEventName, AccountsEvents } from '../lib/index.js'
+import type { AccountsEventName, AccountsEvents, RequestContext } from '../lib/index.js'
 import { activeUser, buildApp, json, linkFrom, PASSWORD, type TestApp } from './helpers/app.js'
 
 type Recorded = Array<{ event: AccountsEventName, payload: AccountsEvents[AccountsEventName] }>
@@ -9,11 +9,18 @@ const ACCOUNT_EVENTS: AccountsEventName[] = [
   'password.changed', 'password.reset', 'username.changed'
 ]
 
-async function recording (overrides = {}): Promise<TestApp & { events: Recorded }> {
+async function recording (overrides = {}): Promise<TestApp & { events: Recorded, contexts: Array<RequestContext | null> }> {
   const a = await buildApp(overrides)
   const events: Recorded = []
-  for (const event of ACCOUNT_EVENTS) a.app.accounts.events.on(event, (payload) => { events.push({ event, payload }) })
-  return { ...a, events }
+  const contexts: Array<RequestContext | null> = []
+  // The request context is kept apart (contexts[i] is events[i]'s): the assertions compare the event's own fields.
+  for (const event of ACCOUNT_EVENTS) {
+    a.app.accounts.events.on(event, ({ request, ...payload }) => {
+      events.push({ event, payload })
+      contexts.push(request)
+    })
+  }
+  return { ...a, events, contexts }
 }
 
 const names = (events: Recorded): string[] => events.map((e) => e.event)
@@ -24,6 +31,11 @@ t.test('a whole account life emits one event per step, with ids and no secrets',
   const { id, access } = await activeUser(a)
   t.same(names(a.events), ['user.created', 'user.activated', 'login.succeeded'])
   t.same(a.events[0].payload, { userId: id })
+  for (const context of a.contexts) {
+    t.match(context, { requestId: /^req-/, ip: '127.0.0.1', userAgent: 'lightMyRequest' }, 'each step names the request behind it')
+  }
+  const ids = new Set(a.contexts.map((context) => context?.requestId))
+  t.equal(ids.size, 3, 'three requests, three request ids')
 
   a.events.length = 0
   const auth = { authorization: `Bearer ${access}` }

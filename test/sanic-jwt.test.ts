@@ -404,7 +404,7 @@ t.test('POST /auth/refresh', async t => {
     a.app.accounts.events.on('token.refreshed', listener)
     t.teardown(() => { a.app.accounts.events.off('token.refreshed', listener) })
     await refresh(a, { refresh_token: user.refresh }, bearer(user.access))
-    t.same(seen, [{ userId: user.id, rotated: false }])
+    t.same(seen, [{ userId: user.id, rotated: false, request: { requestId: (seen[0] as { request: { requestId: string } }).request.requestId, ip: '127.0.0.1', userAgent: 'lightMyRequest' } }])
   })
 
   t.test('a refresh token imported from a Sanic app (saved under sanicJwtRefreshKey) works', async t => {

@@ -32,7 +32,7 @@ export function normalizeOrigin (value: string): string | null {
  * else and the request passes. Requests whose credentials come from a header are never checked: a browser
  * cannot be made to send one. Returns the check; it throws a 403 in Django's words.
  */
-export function createOriginCheck (options: OriginPolicyOptions): (request: AnyRequest) => void {
+export function createOriginCheck (options: OriginPolicyOptions, onRefused: (request: AnyRequest) => void = () => {}): (request: AnyRequest) => void {
   const own = normalizeOrigin(`${options.protocol}://${options.domain}`)
   const allowed = new Set<string>(own === null ? [] : [own])
   for (const origin of options.trustedOrigins) {
@@ -46,10 +46,12 @@ export function createOriginCheck (options: OriginPolicyOptions): (request: AnyR
       const normalized = normalizeOrigin(origin)
       // Also the origin the request itself was sent to, as Django compares with request.get_host().
       if (normalized !== null && (allowed.has(normalized) || normalized === normalizeOrigin(`${request.protocol}://${request.host}`))) return
+      onRefused(request)
       throw new PermissionDeniedError(`CSRF Failed: Origin checking failed - ${origin} does not match any trusted origins.`)
     }
     const site = request.headers['sec-fetch-site']
     if (site === undefined || site === 'same-origin' || site === 'none') return
+    onRefused(request)
     throw new PermissionDeniedError(`CSRF Failed: the request came from another site (Sec-Fetch-Site: ${String(site)}).`)
   }
 }

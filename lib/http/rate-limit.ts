@@ -3,6 +3,8 @@ import rateLimitPlugin from '@fastify/rate-limit'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { coreOf, userOf } from '../core.js'
 import { InvalidCredentialsError, isAccountsError, RateLimitedError } from '../errors.js'
+import type { AccountsEventEmitter } from '../events.js'
+import { requestContext } from '../request-context.js'
 import type { RateLimitRedis, ResolvedRateLimitOptions } from '../options.js'
 import type { Limit, LimitedAction } from './limit.js'
 
@@ -175,6 +177,12 @@ function userNames (request: FastifyRequest): string[] {
   return user === null ? [] : [user.username, user.email]
 }
 
+/** The authenticated user's id, for `rateLimit.exceeded`; null before authentication or without it. */
+function userIdOf (request: FastifyRequest): number | null {
+  const core = coreOf(request.server)
+  return core === undefined ? null : userOf(request, core.names)?.id ?? null
+}
+
 function throttled (reply: FastifyReply, seconds: number): never {
   reply.header('retry-after', String(seconds))
   throw new RateLimitedError(`Request was throttled. Expected available in ${seconds} seconds.`)
@@ -191,7 +199,7 @@ function unavailable (log: FastifyBaseLogger, error: unknown, what = 'request le
  * Redis. The hooks run as preHandlers, after authentication and body validation, so the account the body
  * names (or the authenticated user) can be counted too.
  */
-export async function registerRateLimits (app: FastifyInstance, options: ResolvedRateLimitOptions | false): Promise<Limit> {
+export async function registerRateLimits (app: FastifyInstance, options: ResolvedRateLimitOptions | false, events?: AccountsEventEmitter): Promise<Limit> {
   if (options === false) return () => []
   await app.register(rateLimitPlugin, {
     global: false,
@@ -221,7 +229,12 @@ export async function registerRateLimits (app: FastifyInstance, options: Resolve
   const perAccount = (action: LimitedAction): Limiter =>
     limiter(`${action}:account`, options.perAccount, (request) => `${action}:account:${accountOfRequest.get(request) ?? ''}`)
 
-  async function spend (request: FastifyRequest, reply: FastifyReply, check: Limiter): Promise<void> {
+  function exceeded (request: FastifyRequest, reply: FastifyReply, seconds: number, limit: LimitedAction, scope: 'address' | 'account'): never {
+    events?.emit('rateLimit.exceeded', { limit, scope, userId: userIdOf(request) }, requestContext(request))
+    throttled(reply, seconds)
+  }
+
+  async function spend (request: FastifyRequest, reply: FastifyReply, check: Limiter, limit: LimitedAction, scope: 'address' | 'account'): Promise<void> {
     let verdict: Awaited<ReturnType<Limiter>>
     try {
       verdict = await check(request)
@@ -229,7 +242,7 @@ export async function registerRateLimits (app: FastifyInstance, options: Resolve
       unavailable(request.log, error)
       return
     }
-    if (!verdict.isAllowed && verdict.isExceeded) throttled(reply, verdict.ttlInSeconds)
+    if (!verdict.isAllowed && verdict.isExceeded) exceeded(request, reply, verdict.ttlInSeconds, limit, scope)
   }
 
   /** Takes a unit from the accounts' failure budgets, settled by countingFailures or when the response is sent. */
@@ -241,7 +254,7 @@ export async function registerRateLimits (app: FastifyInstance, options: Resolve
       unavailable(request.log, error)
       return
     }
-    if (wait > 0) throttled(reply, Math.max(1, Math.ceil(wait / 1000)))
+    if (wait > 0) exceeded(request, reply, Math.max(1, Math.ceil(wait / 1000)), action, 'account')
     let settled = false
     const unit: Pending = {
       async settle (failed) {
@@ -268,7 +281,7 @@ export async function registerRateLimits (app: FastifyInstance, options: Resolve
   return (action, accountOf) => {
     const address = perAddress(action)
     return [async function rateLimit (request, reply) {
-      await spend(request, reply, address)
+      await spend(request, reply, address, action, 'address')
       if (action === 'registration') return
       const body = (request.body ?? {}) as Record<string, unknown>
       const named = accountOf === undefined ? (action === 'password' ? userNames(request) : undefined) : accountOf(body, request)
@@ -279,7 +292,7 @@ export async function registerRateLimits (app: FastifyInstance, options: Resolve
         return
       }
       accountOfRequest.set(request, keys[0])
-      await spend(request, reply, perAccount(action))
+      await spend(request, reply, perAccount(action), action, 'account')
     }]
   }
 }

@@ -36,5 +36,5 @@ export function djRestAuthAuthenticateRequest (
  */
 export function djRestAuthAuthenticator (core: AccountsCore, options: DjRestAuthOptions = {}): AuthenticateHook {
   const dj = resolveDjRestAuthOptions(options)
-  return authenticateHook(djRestAuthAuthenticateRequest(core, dj), djRestAuthErrorFormatter(dj, core.options.jwt.authHeaderTypes[0]), core.names)
+  return authenticateHook(djRestAuthAuthenticateRequest(core, dj), djRestAuthErrorFormatter(dj, core.options.jwt.authHeaderTypes[0]), core)
 }

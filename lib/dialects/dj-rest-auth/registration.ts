@@ -38,7 +38,7 @@ export function registrationRoutes (app: TypedInstance, ctx: RegistrationContext
       let user: User
       try {
         user = await accounts.register({ username: b.username, email: b.email, password: b.password1, rePassword: b.password2 }, true,
-          { usernames: USERNAMES, passwordChecks: 'allauth' })
+          { usernames: USERNAMES, passwordChecks: 'allauth' }, request)
       } catch (error) {
         const fields = validationFields(error)
         if (fields === undefined) throw error
@@ -62,7 +62,7 @@ export function registrationRoutes (app: TypedInstance, ctx: RegistrationContext
       const colon = key.indexOf(':')
       if (colon <= 0) throw new NotFoundError(MESSAGES.notFound)
       try {
-        await accounts.activate(key.slice(0, colon), key.slice(colon + 1))
+        await accounts.activate(key.slice(0, colon), key.slice(colon + 1), request)
       } catch (error) {
         // allauth's ConfirmEmailView: an unknown, used or expired key is a 404.
         if (isAccountsError(error) && (error.code === 'ACCOUNTS_VALIDATION' || error.code === 'ACCOUNTS_PERMISSION_DENIED')) {
@@ -80,7 +80,7 @@ export function registrationRoutes (app: TypedInstance, ctx: RegistrationContext
     schema: { ...tag('dj-rest-auth registration'), summary: 'Mail the verification key again (answered alike for any address)', body: s.ResendEmail, response: { 200: Detail, ...BAD_REQUEST, 429: Detail } },
     preHandler: limit('activation', byEmail),
     async handler (request) {
-      await accounts.resendActivation(request.body.email, request.log)
+      await accounts.resendActivation(request.body.email, request)
       return { detail: MESSAGES.ok }
     }
   })

@@ -57,7 +57,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
   // dj-rest-auth's throttle_scope 'dj_rest_auth', as the core's budgets: login, mailed links, activation keys.
   const limit = core.limit
   const authenticateRequest = djRestAuthAuthenticateRequest(core, dj)
-  const authenticate = authenticateHook(authenticateRequest, formatError, core.names)
+  const authenticate = authenticateHook(authenticateRequest, formatError, core)
   /**
    * logout/ is AllowAny but still authenticates what is presented (DRF's perform_authentication): a bad
    * Authorization header is 401. A stale access cookie is not: dj-rest-auth answers it 401 too, which
@@ -135,7 +135,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
   async function userFromCredentials (request: FastifyRequest, b: { username?: string, email?: string, password: string }): Promise<User> {
     const { login, by } = loginOf(b)
     try {
-      return await countingFailures(request, accounts.authenticateCredentials(login, b.password, by, USERNAMES))
+      return await countingFailures(request, accounts.authenticateCredentials(login, b.password, by, USERNAMES, request))
     } catch (error) {
       // Unknown user, wrong password and inactive (unverified) account: Django's ModelBackend gives one answer.
       if (error instanceof InvalidCredentialsError) throw fieldError('non_field_errors', MESSAGES.badCredentials)
@@ -233,7 +233,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     schema: { ...tag('dj-rest-auth'), summary: 'Mail a password reset link (also answered for an unknown email)', body: s.PasswordReset, response: { 200: Detail, ...BAD_REQUEST, 429: Detail } },
     preHandler: limit('reset', byEmail),
     async handler (request) {
-      await accounts.requestPasswordReset(request.body.email, request.log)
+      await accounts.requestPasswordReset(request.body.email, request)
       return { detail: MESSAGES.resetSent }
     }
   })
@@ -245,7 +245,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     async handler (request) {
       const b = request.body
       try {
-        await accounts.confirmPasswordReset({ uid: b.uid, token: b.token, newPassword: b.new_password1, reNewPassword: b.new_password2 }, true)
+        await accounts.confirmPasswordReset({ uid: b.uid, token: b.token, newPassword: b.new_password1, reNewPassword: b.new_password2 }, true, request)
       } catch (error) {
         throw setPasswordFormError(error, b.new_password1 !== b.new_password2, {
           uid: ['uid', [MESSAGES.invalidValue]],
@@ -280,7 +280,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
           newPassword: b.new_password1,
           reNewPassword: b.new_password2,
           currentPassword: dj.oldPasswordFieldEnabled ? b.old_password : undefined
-        }, session, { retype: true }))
+        }, session, { retype: true }, request))
       } catch (error) {
         throw setPasswordFormError(error, b.new_password1 !== b.new_password2, { current_password: ['old_password', [MESSAGES.oldPasswordWrong]] })
       }
@@ -309,7 +309,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     if (b.first_name !== undefined) changes.firstName = b.first_name
     if (b.last_name !== undefined) changes.lastName = b.last_name
     // The caller's own username, unchanged or re-cased, is no clash: dj-rest-auth answers 400 there (its issue 187).
-    return djRestAuthUser(await accounts.updateProfile(currentUser(request), changes, ['username', 'firstName', 'lastName'], USERNAMES))
+    return djRestAuthUser(await accounts.updateProfile(currentUser(request), changes, ['username', 'firstName', 'lastName'], USERNAMES, { caller: request }))
   }
 
   route(app, {

@@ -8,5 +8,5 @@ import { djoserErrorFormatter } from './errors.js'
  * with the default dialect. The same arguments as the other dialects' authenticators (djoser has no options).
  */
 export function djoserAuthenticator (core: AccountsCore, _options: object = {}): AuthenticateHook {
-  return authenticateHook(core.authenticateRequest, djoserErrorFormatter(core.options.jwt.authHeaderTypes[0]), core.names)
+  return authenticateHook(core.authenticateRequest, djoserErrorFormatter(core.options.jwt.authHeaderTypes[0]), core)
 }

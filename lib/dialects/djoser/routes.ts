@@ -44,7 +44,7 @@ const routes: FastifyPluginAsync = async (instance) => {
   for (const schema of [DjoserUser, Detail, FieldErrors, TokenError, Empty]) app.addSchema(schema)
   const limit = core.limit
   const byEmail = (body: Record<string, unknown>): unknown => body.email
-  const authenticate = authenticateHook(core.authenticateRequest, formatError, core.names)
+  const authenticate = authenticateHook(core.authenticateRequest, formatError, core)
 
   const tag = (name: string) => ({ tags: [name] })
 
@@ -53,7 +53,7 @@ const routes: FastifyPluginAsync = async (instance) => {
   /** PUT/PATCH users/me/: the old address is told of a new email (emailChangedEmailConfirmation). */
   async function updateMe (request: FastifyRequest): Promise<User> {
     const b = request.body as Record<string, string | undefined>
-    const update = accounts.updateProfile(currentUser(request), { [editable]: b[editable] }, undefined, undefined, { currentPassword: b.current_password, log: request.log })
+    const update = accounts.updateProfile(currentUser(request), { [editable]: b[editable] }, undefined, undefined, { currentPassword: b.current_password, caller: request })
     // Only a password given can be a wrong guess; a missing one is given back when the response is sent.
     return b.current_password === undefined ? await update : await countingFailures(request, update)
   }
@@ -67,7 +67,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     preHandler: limit('registration'),
     async handler (request, reply) {
       const b = request.body
-      const user = await accounts.register({ username: b.username, email: b.email, password: b.password, rePassword: b.re_password })
+      const user = await accounts.register({ username: b.username, email: b.email, password: b.password, rePassword: b.re_password }, undefined, undefined, request)
       return reply.code(201).send(djoserUser(user))
     }
   })
@@ -88,7 +88,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     schema: { ...tag('users'), summary: 'Activate an account from the mailed uid and token', body: s.Activation, response: { 204: NoContent, ...BAD_REQUEST, 403: Detail, ...THROTTLED } },
     preHandler: limit('activation', (body) => body.uid),
     async handler (request, reply) {
-      await accounts.activate(request.body.uid, request.body.token)
+      await accounts.activate(request.body.uid, request.body.token, request)
       return reply.code(204).send(null)
     }
   })
@@ -99,7 +99,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     schema: { ...tag('users'), summary: 'Mail the activation link again', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST, ...THROTTLED } },
     preHandler: limit('activation', byEmail),
     async handler (request, reply) {
-      if (!(await accounts.resendActivation(request.body.email, request.log))) {
+      if (!(await accounts.resendActivation(request.body.email, request))) {
         throw fieldError('email', 'Account activation is off.')
       }
       return reply.code(204).send(null)
@@ -145,7 +145,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     onRequest: authenticate,
     preHandler: limit('password'),
     async handler (request, reply) {
-      await countingFailures(request, accounts.deleteAccount(currentUser(request), request.body.current_password))
+      await countingFailures(request, accounts.deleteAccount(currentUser(request), request.body.current_password, request))
       return reply.code(204).send(null)
     }
   })
@@ -159,7 +159,7 @@ const routes: FastifyPluginAsync = async (instance) => {
       const viewer = currentUser(request)
       const id = /^[1-9]\d{0,14}$/.test(request.params.id) ? Number(request.params.id) : null
       if (id === null) throw new NotFoundError('Not found.')
-      return djoserUser(await accounts.userFor(viewer, id))
+      return djoserUser(await accounts.userFor(viewer, id, request))
     }
   })
 
@@ -171,7 +171,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     preHandler: limit('password'),
     async handler (request, reply) {
       const b = request.body
-      await countingFailures(request, accounts.setPassword(currentUser(request), { newPassword: b.new_password, currentPassword: b.current_password, reNewPassword: b.re_new_password }, authOf(request, core.names)))
+      await countingFailures(request, accounts.setPassword(currentUser(request), { newPassword: b.new_password, currentPassword: b.current_password, reNewPassword: b.re_new_password }, authOf(request, core.names), {}, request))
       return reply.code(204).send(null)
     }
   })
@@ -182,7 +182,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     schema: { ...tag('users'), summary: 'Mail a password reset link', body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST, ...THROTTLED } },
     preHandler: limit('reset', byEmail),
     async handler (request, reply) {
-      await accounts.requestPasswordReset(request.body.email, request.log)
+      await accounts.requestPasswordReset(request.body.email, request)
       return reply.code(204).send(null)
     }
   })
@@ -193,7 +193,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     schema: { ...tag('users'), summary: 'Set a new password from the mailed uid and token', body: s.PasswordResetConfirm, response: { 204: NoContent, ...BAD_REQUEST } },
     async handler (request, reply) {
       const b = request.body
-      await accounts.confirmPasswordReset({ uid: b.uid, token: b.token, newPassword: b.new_password, reNewPassword: b.re_new_password })
+      await accounts.confirmPasswordReset({ uid: b.uid, token: b.token, newPassword: b.new_password, reNewPassword: b.re_new_password }, undefined, request)
       return reply.code(204).send(null)
     }
   })
@@ -206,7 +206,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     preHandler: limit('password'),
     async handler (request, reply) {
       const b = request.body as Record<string, string>
-      await countingFailures(request, accounts.setUsername(currentUser(request), { newValue: b[`new_${login}`], currentPassword: b.current_password, reNewValue: b[`re_new_${login}`] }, request.log))
+      await countingFailures(request, accounts.setUsername(currentUser(request), { newValue: b[`new_${login}`], currentPassword: b.current_password, reNewValue: b[`re_new_${login}`] }, request))
       return reply.code(204).send(null)
     }
   })
@@ -217,7 +217,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     schema: { ...tag('users'), summary: `Mail a ${login} reset link`, body: s.EmailBody, response: { 204: NoContent, ...BAD_REQUEST, ...THROTTLED } },
     preHandler: limit('reset', byEmail),
     async handler (request, reply) {
-      await accounts.requestUsernameReset(request.body.email, request.log)
+      await accounts.requestUsernameReset(request.body.email, request)
       return reply.code(204).send(null)
     }
   })
@@ -228,7 +228,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     schema: { ...tag('users'), summary: `Set a new ${login} from the mailed uid and token`, body: s.UsernameResetConfirm, response: { 204: NoContent, ...BAD_REQUEST } },
     async handler (request, reply) {
       const b = request.body as Record<string, string>
-      await accounts.confirmUsernameReset({ uid: b.uid, token: b.token, newValue: b[`new_${login}`], reNewValue: b[`re_new_${login}`] }, request.log)
+      await accounts.confirmUsernameReset({ uid: b.uid, token: b.token, newValue: b[`new_${login}`], reNewValue: b[`re_new_${login}`] }, request)
       return reply.code(204).send(null)
     }
   })
@@ -244,7 +244,7 @@ const routes: FastifyPluginAsync = async (instance) => {
       const b = request.body as Record<string, string>
       let user: User
       try {
-        user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password))
+        user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password, undefined, undefined, request))
       } catch (error) {
         if (error instanceof InvalidCredentialsError) throw fieldError('non_field_errors', 'Unable to log in with provided credentials.')
         throw error
@@ -277,7 +277,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     preHandler: limit('login', (body) => body[login]),
     async handler (request) {
       const b = request.body as Record<string, string>
-      const user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password))
+      const user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password, undefined, undefined, request))
       if (options.jwt.updateLastLogin) await accounts.recordLogin(user)
       return tokens.issuePair(user)
     }

@@ -7,7 +7,20 @@ import { requestCookie } from '../../http/cookies.js'
 import { toAccountUser, type AccountUser } from '../../ports.js'
 import { AUTHENTICATION_MESSAGES, drfJwtErrorFormatter, NO_CREDENTIALS } from './errors.js'
 import { resolveDrfJwtOptions, type DrfJwtOptions, type ResolvedDrfJwtOptions } from './options.js'
-import { DrfJwtTokens } from './tokens.js'
+import { DrfJwtTokens, type DecodeFailure, type UserFailure } from './tokens.js'
+import { markAuthFailure, type AuthFailure } from '../../auth-failure.js'
+import { userIdFromClaim } from '../../tokens.js'
+
+/** What `auth.failed` says of each of drf-jwt's failures. */
+const FAILURE_REASONS: Record<DecodeFailure | UserFailure, AuthFailure['reason']> = {
+  expired: 'invalid', decode: 'invalid', invalid: 'invalid', payload: 'invalid', missing: 'no-user', revoked: 'revoked', inactive: 'inactive'
+}
+
+const MALFORMED: AuthFailure = { scheme: 'jwt', reason: 'invalid', userId: null }
+
+function refused (failure: DecodeFailure | UserFailure, userId: number | null): Error {
+  return markAuthFailure(new NotAuthenticatedError(AUTHENTICATION_MESSAGES[failure]), { scheme: 'jwt', reason: FAILURE_REASONS[failure], userId })
+}
 
 /** bytes.split(): ASCII whitespace. */
 const WHITESPACE = /[ \t\n\r\v\f]+/
@@ -35,8 +48,8 @@ export function drfJwtAuthenticateRequest (core: AccountsCore, options: Resolved
       return found
     }
     if (parts[0].toLowerCase() !== prefix) return null
-    if (parts.length === 1) throw new NotAuthenticatedError('Invalid Authorization header. No credentials provided.')
-    if (parts.length > 2) throw new NotAuthenticatedError('Invalid Authorization header. Credentials string should not contain spaces.')
+    if (parts.length === 1) throw markAuthFailure(new NotAuthenticatedError('Invalid Authorization header. No credentials provided.'), MALFORMED)
+    if (parts.length > 2) throw markAuthFailure(new NotAuthenticatedError('Invalid Authorization header. Credentials string should not contain spaces.'), MALFORMED)
     return parts[1]
   }
 
@@ -44,9 +57,9 @@ export function drfJwtAuthenticateRequest (core: AccountsCore, options: Resolved
     const token = tokenOf(request)
     if (token === null) throw new NotAuthenticatedError(NO_CREDENTIALS)
     const decoded = tokens.decode(token)
-    if ('failure' in decoded) throw new NotAuthenticatedError(AUTHENTICATION_MESSAGES[decoded.failure])
+    if ('failure' in decoded) throw refused(decoded.failure, null)
     const found = await tokens.user(decoded.payload)
-    if ('failure' in found) throw new NotAuthenticatedError(AUTHENTICATION_MESSAGES[found.failure])
+    if ('failure' in found) throw refused(found.failure, userIdFromClaim(decoded.payload.user_id))
     return { user: toAccountUser(found.user), auth: { scheme: 'jwt', claims: decoded.payload } }
   }
 }
@@ -58,5 +71,5 @@ export function drfJwtAuthenticateRequest (core: AccountsCore, options: Resolved
  */
 export function drfJwtAuthenticator (core: AccountsCore, options: DrfJwtOptions = {}): AuthenticateHook {
   const o = resolveDrfJwtOptions(options)
-  return authenticateHook(drfJwtAuthenticateRequest(core, o), drfJwtErrorFormatter(o.authHeaderPrefix), core.names)
+  return authenticateHook(drfJwtAuthenticateRequest(core, o), drfJwtErrorFormatter(o.authHeaderPrefix), core)
 }

@@ -1,6 +1,7 @@
 import { fastifyCookie } from '@fastify/cookie'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { requestContext } from '../../request-context.js'
 import { fieldError, InvalidCredentialsError } from '../../errors.js'
 import { secureCookie } from '../../http/cookies.js'
 import { countingFailures } from '../../http/rate-limit.js'
@@ -80,7 +81,7 @@ const routes: FastifyPluginAsync<DrfJwtOptions> = async (instance, opts) => {
       const b = request.body as Record<string, string>
       let user: User
       try {
-        user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password))
+        user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password, undefined, undefined, request))
       } catch (error) {
         // Django's ModelBackend refuses inactive users too: one answer for all three cases.
         if (error instanceof InvalidCredentialsError) throw fieldError('non_field_errors', LOGIN_FAILED)
@@ -104,7 +105,7 @@ const routes: FastifyPluginAsync<DrfJwtOptions> = async (instance, opts) => {
       if (Math.floor(Date.now() / 1000) > origIat + o.refreshExpirationDelta) throw fieldError('non_field_errors', 'Refresh has expired.')
       const renewed = tokens.payload(user)
       renewed.orig_iat = origIat
-      decorator.events.emit('token.refreshed', { userId: user.id, rotated: false })
+      decorator.events.emit('token.refreshed', { userId: user.id, rotated: false }, requestContext(request))
       return respond(request, reply, tokens.encode(renewed), user)
     }
   })

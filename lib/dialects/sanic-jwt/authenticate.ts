@@ -1,5 +1,7 @@
 import { setIdentity, type AccountsCore } from '../../core.js'
-import type { AuthenticateHook } from '../../http/authenticate-hook.js'
+import { markAuthFailure } from '../../auth-failure.js'
+import { emitAuthFailure, type AuthenticateHook } from '../../http/authenticate-hook.js'
+import { userIdFromClaim } from '../../tokens.js'
 import { sendWire } from '../../http/wire.js'
 import { toAccountUser } from '../../ports.js'
 import { MESSAGES, SanicJwtException, sanicJwtErrorFormatter } from './errors.js'
@@ -19,9 +21,13 @@ export function sanicJwtAuthenticator (decorator: AccountsCore, options: SanicJw
     try {
       const claims = core.protect(request, true)
       const user = await core.userOf(claims)
-      if (user === null) throw new SanicJwtException('Unauthorized', 401, MESSAGES.userGone)
+      if (user === null) {
+        const userId = userIdFromClaim(claims[o.userIdKey])
+        throw markAuthFailure(new SanicJwtException('Unauthorized', 401, MESSAGES.userGone), { scheme: 'jwt', reason: 'no-user', userId })
+      }
       setIdentity(request, decorator.names, toAccountUser(user), { scheme: 'jwt', claims })
     } catch (error) {
+      emitAuthFailure(decorator.events, error, request)
       const answer = formatError(error)
       if (answer === null) throw error
       await sendWire(reply, answer)

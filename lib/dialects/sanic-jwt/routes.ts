@@ -1,6 +1,7 @@
 import { fastifyCookie } from '@fastify/cookie'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
+import { requestContext } from '../../request-context.js'
 import { authOf, setAuth } from '../../core.js'
 import { secureCookie } from '../../http/cookies.js'
 import { securityOf } from '../../http/openapi.js'
@@ -104,7 +105,7 @@ const routes: FastifyPluginAsync<SanicJwtOptions> = async (instance, opts) => {
       if (typeof login !== 'string' || login === '' || typeof password !== 'string' || password === '') {
         throw new SanicJwtException('AuthenticationFailed', 401, `Missing ${loginField} or password.`)
       }
-      const user = await countingFailures(request, accounts.authenticateCredentials(login, password))
+      const user = await countingFailures(request, accounts.authenticateCredentials(login, password, undefined, undefined, request))
       if (options.jwt.updateLastLogin) await accounts.recordLogin(user)
       const session = core.startSession(user)
       const access = core.accessToken(user.id, session)
@@ -172,7 +173,7 @@ const routes: FastifyPluginAsync<SanicJwtOptions> = async (instance, opts) => {
         const session = await core.refreshSession(presented, user.id)
         if (session === null) throw new SanicJwtException('AuthenticationFailed', 401, MESSAGES.authenticationFailed)
         const access = core.accessToken(user.id, session)
-        decorator.events.emit('token.refreshed', { userId: user.id, rotated: false })
+        decorator.events.emit('token.refreshed', { userId: user.id, rotated: false }, requestContext(request))
         if (o.cookieSet) setTokenCookies(request, reply, o, options.protocol, access)
         return { [o.accessTokenName]: access }
       }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { markAuthFailure } from '../../auth-failure.js'
 import type { AnyRequest } from '../../http/any-request.js'
 import type { AccountsCore } from '../../core.js'
 import { isAccountsError } from '../../errors.js'
@@ -151,7 +152,7 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
       throw error
     }
     const decoded = decode(raw, verifyExp)
-    if (!decoded.ok) throw new SanicJwtException('Unauthorized', 401, decoded.reasons)
+    if (!decoded.ok) throw markAuthFailure(new SanicJwtException('Unauthorized', 401, decoded.reasons), { scheme: 'jwt', reason: 'invalid', userId: null })
     return decoded.claims
   }
 
@@ -166,7 +167,9 @@ export function createSanicJwtCore (decorator: AccountsCore, o: ResolvedSanicJwt
   async function userOf (claims: TokenClaims): Promise<User | null> {
     const id = userIdFromClaim(claims[o.userIdKey])
     const user = id === null ? null : await accounts.findUser(id)
-    if (user !== null && !tokens.sessionAlive(claims, user)) throw new SanicJwtException('Unauthorized', 401, MESSAGES.revoked)
+    if (user !== null && !tokens.sessionAlive(claims, user)) {
+      throw markAuthFailure(new SanicJwtException('Unauthorized', 401, MESSAGES.revoked), { scheme: 'jwt', reason: 'revoked', userId: user.id })
+    }
     return user !== null && user.isActive ? user : null
   }
 
