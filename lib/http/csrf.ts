@@ -2,7 +2,7 @@ import { PermissionDeniedError } from '../errors.js'
 import type { AnyRequest } from './any-request.js'
 
 /** Methods that change nothing, so a forged one does no harm (RFC 9110 safe methods, as Django's CSRF check). */
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
 export interface OriginPolicyOptions {
   /** The site's own scheme and host, as the plugin's `protocol` and `domain` say. */

@@ -3,6 +3,10 @@ import type { Authenticator } from '../../authenticate.js'
 import type { AccountsCore } from '../../core.js'
 import { authenticateHook, type AuthenticateHook } from '../../http/authenticate-hook.js'
 import { requestCookie } from '../../http/cookies.js'
+import { SAFE_METHODS } from '../../http/csrf.js'
+import { requestContext } from '../../request-context.js'
+import type { TokenClaims } from '../../tokens.js'
+import { createCsrfTokens, type CsrfTokens } from './csrf-token.js'
 import { djRestAuthErrorFormatter } from './errors.js'
 import { resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAuthOptions } from './options.js'
 
@@ -13,10 +17,12 @@ import { resolveDjRestAuthOptions, type DjRestAuthOptions, type ResolvedDjRestAu
  * request comes from a foreign origin (Django's CSRF check). Throws the error to format.
  */
 export function djRestAuthAuthenticateRequest (
-  core: Pick<AccountsCore, 'authenticateRequest' | 'options' | 'checkOrigin'>, dj: Pick<ResolvedDjRestAuthOptions, 'useJwt' | 'jwtAuthCookie'>
+  core: Pick<AccountsCore, 'authenticateRequest' | 'options' | 'checkOrigin' | 'events'>,
+  dj: Pick<ResolvedDjRestAuthOptions, 'useJwt' | 'jwtAuthCookie' | 'jwtAuthCookieUseCsrf' | 'csrfCookieName' | 'csrfHeaderName'>
 ): Authenticator {
   const scheme = core.options.jwt.authHeaderTypes[0]
   const cookieName = dj.useJwt ? dj.jwtAuthCookie : undefined
+  const csrf = djRestAuthCsrf(core, dj)
   return async function authenticateRequest (request) {
     const header = request.headers.authorization
     if ((typeof header === 'string' && header !== '') || cookieName === undefined) return core.authenticateRequest(request)
@@ -26,7 +32,30 @@ export function djRestAuthAuthenticateRequest (
     core.checkOrigin(request)
     // A cookie is one token: whitespace inside makes it an invalid token, not a malformed header.
     const token = /\s/.test(raw) ? '!' : raw
-    return core.authenticateRequest({ headers: { authorization: `${scheme} ${token}` } } as unknown as AnyRequest)
+    const authenticated = await core.authenticateRequest({ headers: { authorization: `${scheme} ${token}` } } as unknown as AnyRequest)
+    if (csrf !== null && !SAFE_METHODS.has(request.method) && authenticated.auth.scheme === 'jwt') {
+      checkCsrfToken(core, csrf, request, authenticated.auth.claims)
+    }
+    return authenticated
+  }
+}
+
+/** The double-submit tokens when `jwtAuthCookieUseCsrf` is on; null otherwise. */
+export function djRestAuthCsrf (
+  core: Pick<AccountsCore, 'options'>, dj: Pick<ResolvedDjRestAuthOptions, 'jwtAuthCookieUseCsrf' | 'csrfCookieName' | 'csrfHeaderName'>
+): CsrfTokens | null {
+  if (!dj.jwtAuthCookieUseCsrf) return null
+  const o = core.options
+  return createCsrfTokens({ secretKey: o.secretKey, cookieName: dj.csrfCookieName, headerName: dj.csrfHeaderName, userIdClaim: o.jwt.userIdClaim })
+}
+
+/** The double submit of a cookie-authenticated unsafe request (403 in Django's words, with `permission.denied`). */
+export function checkCsrfToken (core: Pick<AccountsCore, 'events'>, csrf: CsrfTokens, request: AnyRequest, claims: TokenClaims): void {
+  try {
+    csrf.check(request, claims)
+  } catch (error) {
+    core.events.emit('permission.denied', { userId: null, reason: 'csrf-token' }, requestContext(request))
+    throw error
   }
 }
 

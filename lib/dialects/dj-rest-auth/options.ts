@@ -19,6 +19,14 @@ export const DjRestAuthOptionsSchema = withUnknownOption(Type.Object({
   useJwt: Type.Optional(Flag(false, "REST_AUTH['USE_JWT']: login answers {access, refresh, user} instead of {key}; token/verify/ and token/refresh/ exist.")),
   jwtAuthCookie: CookieName("REST_AUTH['JWT_AUTH_COOKIE']: the access token also goes into this cookie, and authentication reads it. Needs useJwt."),
   jwtAuthRefreshCookie: CookieName("REST_AUTH['JWT_AUTH_REFRESH_COOKIE']: the refresh token also goes into this cookie; token/refresh/ and logout/ read it. Needs useJwt."),
+  jwtAuthCookiePath: Type.Optional(Matching(/^\/[^;\s]*$/, {
+    errorMessage: 'must be a path starting with /', default: '/', description: 'The access cookie\'s Path (dj-rest-auth: always /), like jwtAuthRefreshCookiePath.'
+  })),
+  jwtAuthCookieUseCsrf: Type.Optional(Flag(false, "REST_AUTH['JWT_AUTH_COOKIE_USE_CSRF']: a request authenticated by a JWT cookie must also send Django's " +
+    'double submit: the `csrftoken` cookie (set at login and refresh, readable by the page) echoed in the `X-CSRFToken` header; else 403. ' +
+    'The token is bound to the session. The Origin check applies either way.')),
+  csrfCookieName: Type.Optional(Matching(COOKIE_NAME, { errorMessage: "must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)", default: 'csrftoken', description: "Django's CSRF_COOKIE_NAME (with jwtAuthCookieUseCsrf)." })),
+  csrfHeaderName: Type.Optional(Matching(/^[A-Za-z0-9-]+$/, { errorMessage: 'must be a header name', default: 'X-CSRFToken', description: "Django's CSRF_HEADER_NAME, as the header is sent (HTTP_X_CSRFTOKEN is X-CSRFToken)." })),
   jwtAuthRefreshCookiePath: Type.Optional(Matching(/^\/[^;\s]*$/, {
     errorMessage: 'must be a path starting with /', default: '/', description: "REST_AUTH['JWT_AUTH_REFRESH_COOKIE_PATH']."
   })),
@@ -69,6 +77,10 @@ export function resolveDjRestAuthOptions (input: DjRestAuthOptions = {}): Resolv
     expect(o[key] === undefined || o.useJwt, `djRestAuth.${key} needs useJwt: true (the cookies carry JWTs)`)
   }
   expect(o.jwtAuthCookie === undefined || o.jwtAuthCookie !== o.jwtAuthRefreshCookie, 'djRestAuth.jwtAuthRefreshCookie must differ from jwtAuthCookie')
+  expect(!o.jwtAuthCookieUseCsrf || o.jwtAuthCookie !== undefined || o.jwtAuthRefreshCookie !== undefined,
+    'djRestAuth.jwtAuthCookieUseCsrf needs jwtAuthCookie or jwtAuthRefreshCookie (it guards requests authenticated by a cookie)')
+  expect(!o.jwtAuthCookieUseCsrf || (o.csrfCookieName !== o.jwtAuthCookie && o.csrfCookieName !== o.jwtAuthRefreshCookie),
+    'djRestAuth.csrfCookieName must differ from the JWT cookies')
   expect(o.jwtAuthSameSite !== 'None' || o.jwtAuthSecure === true, 'djRestAuth.jwtAuthSameSite "None" needs jwtAuthSecure: true (browsers drop such cookies otherwise)')
   return o
 }

@@ -7,6 +7,7 @@ import { authOf, requireUser as currentUser, setIdentity, userOf } from '../../c
 import { fieldError, InvalidCredentialsError, OptionsError, TokenNotValidError } from '../../errors.js'
 import { authenticateHook } from '../../http/authenticate-hook.js'
 import { requestCookie, secureCookie } from '../../http/cookies.js'
+import { SAFE_METHODS } from '../../http/csrf.js'
 import { countingFailures } from '../../http/rate-limit.js'
 import { securityOf } from '../../http/openapi.js'
 import { withoutRegisterOptions } from '../../http/register-options.js'
@@ -14,8 +15,10 @@ import { route } from '../../http/route.js'
 import { prepareDialectScope } from '../../http/scope.js'
 import { EMAIL_PATTERN } from '../../email.js'
 import type { User } from '../../ports.js'
+import type { TokenClaims } from '../../tokens.js'
 import { dialectCore, dialectPlugin } from '../route-plugin.js'
-import { djRestAuthAuthenticateRequest } from './authenticate.js'
+import { checkCsrfToken, djRestAuthAuthenticateRequest, djRestAuthCsrf } from './authenticate.js'
+import { setCsrfCookie } from './csrf-token.js'
 import { djRestAuthErrorFormatter } from './errors.js'
 import {
   BAD_REQUEST, byEmail, djRestAuthUser, expiresIn, MESSAGES, setPasswordFormError, tag, UNAUTHORIZED, USERNAMES
@@ -89,13 +92,34 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
       path, expires: new Date(Date.now() + lifetime * 1000), maxAge: lifetime, httpOnly: dj.jwtAuthHttpOnly, secure: secureCookie(dj.jwtAuthSecure, reply.request, options.protocol), sameSite, ...domain
     })
   }
-  const setAccessCookie = (reply: FastifyReply, access: string): void => { setCookie(reply, dj.jwtAuthCookie, access, options.jwt.accessTokenLifetime, '/') }
+  const csrf = djRestAuthCsrf(core, dj)
+  /** The access cookie and, with jwtAuthCookieUseCsrf, the readable csrftoken of its session (it lives as long as the session's refresh token). */
+  const setAccessCookie = (reply: FastifyReply, access: string): void => {
+    setCookie(reply, dj.jwtAuthCookie, access, options.jwt.accessTokenLifetime, dj.jwtAuthCookiePath)
+    if (csrf === null) return
+    setCsrfCookie(reply, csrf, tokens.verify(access), {
+      lifetime: options.jwt.refreshTokenLifetime, secure: secureCookie(dj.jwtAuthSecure, reply.request, options.protocol), sameSite, ...domain
+    })
+  }
+  /** A refresh token read from its cookie: a browser sends it by itself, so the CSRF defences apply (403). */
+  function checkCookieRefresh (request: FastifyRequest, refresh: string): void {
+    core.checkOrigin(request)
+    if (csrf === null || SAFE_METHODS.has(request.method)) return
+    let claims: TokenClaims
+    try {
+      claims = tokens.verify(refresh, 'refresh')
+    } catch {
+      return // An invalid token is refused by the route as it would be from the body.
+    }
+    checkCsrfToken(core, csrf, request, claims)
+  }
   const setRefreshCookie = (reply: FastifyReply, refresh: string): void => {
     setCookie(reply, dj.jwtAuthRefreshCookie, refresh, options.jwt.refreshTokenLifetime, dj.jwtAuthRefreshCookiePath)
   }
   /** Django's delete_cookie: empty, expired, same path, domain and SameSite (Secure when SameSite=None or a prefixed name). */
   function clearJwtCookies (reply: FastifyReply): void {
-    for (const [name, path] of [[dj.jwtAuthCookie, '/'], [dj.jwtAuthRefreshCookie, dj.jwtAuthRefreshCookiePath]] as const) {
+    const csrfCookie = csrf === null ? undefined : csrf.cookieName
+    for (const [name, path] of [[dj.jwtAuthCookie, dj.jwtAuthCookiePath], [dj.jwtAuthRefreshCookie, dj.jwtAuthRefreshCookiePath], [csrfCookie, '/']] as const) {
       if (name === undefined) continue
       const secure = sameSite === 'none' || name.startsWith('__Secure-') || name.startsWith('__Host-')
       reply.clearCookie(name, { path, sameSite, secure, ...domain })
@@ -178,7 +202,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     const fromCookie = dj.useJwt && dj.jwtAuthRefreshCookie !== undefined ? requestCookie(request, dj.jwtAuthRefreshCookie) : undefined
     const refresh = dj.jwtAuthHttpOnly ? (fromCookie ?? fromBody) : (fromBody ?? fromCookie)
     // A refresh token from the cookie is one a browser sends by itself: refused cross-site (CSRF, 403) before anything ends.
-    if (dj.useJwt && dj.tokenBlacklist && refresh !== undefined && refresh !== fromBody) core.checkOrigin(request)
+    if (dj.useJwt && dj.tokenBlacklist && refresh !== undefined && refresh !== fromBody) checkCookieRefresh(request, refresh)
     if (auth?.scheme === 'token') await tokens.deleteAuthToken(auth.key, user?.id)
     else if (user !== null) await tokens.deleteUserAuthTokens(user.id)
     if (!dj.useJwt) return reply.send({ detail: MESSAGES.loggedOut })
@@ -357,7 +381,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
           : (dj.jwtAuthRefreshCookie === undefined ? undefined : requestCookie(request, dj.jwtAuthRefreshCookie))
         if (raw === undefined) throw new TokenNotValidError(MESSAGES.noRefreshToken)
         // The refresh token came from the cookie: a browser sends it by itself (CSRF, 403).
-        if (raw !== posted) core.checkOrigin(request)
+        if (raw !== posted) checkCookieRefresh(request, raw)
         const result = await tokens.refresh(raw)
         setAccessCookie(reply, result.access)
         const body: Static<typeof DjRestAuthRefreshed> = { access: result.access, access_expiration: expiresIn(options.jwt.accessTokenLifetime) }
