@@ -1,13 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { fieldError, fieldErrors, InvalidCredentialsError, NotFoundError, PermissionDeniedError, type FieldErrors } from './errors.js'
-import { EMAIL_PATTERN } from './email.js'
 import type { AccountsEventEmitter, WrongCurrentAction } from './events.js'
+import { AccountFields } from './account-fields.js'
 import { AccountMails } from './account-mail.js'
 import { AccountPasswords } from './account-passwords.js'
-import { MESSAGES, normalizeEmail, normalizeUsername, USERNAME_PATTERN, WIRE_NAMES, type ProfileChanges, type ProfileUpdateContext, type RegistrationRules, type UsernameMatching } from './account-rules.js'
+import { MESSAGES, normalizeEmail, normalizeUsername, WIRE_NAMES, type ProfileChanges, type ProfileUpdateContext, type RegistrationRules, type UsernameMatching } from './account-rules.js'
 import { decodeUid, type LinkPurpose, type OneTimeLinks } from './one-time-links.js'
 import type { LoginField, ResolvedOptions } from './options.js'
-import { DuplicateUserError, type AccountUser, type Mailer, type PasswordHasher, type User, type UserPatch, type UserStore } from './ports.js'
+import { type AccountUser, type Mailer, type PasswordHasher, type User, type UserPatch, type UserStore } from './ports.js'
 import { contextOf, type Caller } from './request-context.js'
 import type { RequestAuth, RevokeReason, TokenService } from './tokens.js'
 
@@ -33,10 +33,12 @@ export class AccountService {
   readonly #d: AccountServiceDeps
   readonly #passwords: AccountPasswords
   readonly #mails: AccountMails
+  readonly #fields: AccountFields
 
   constructor (deps: AccountServiceDeps) {
     this.#d = deps
     this.#mails = new AccountMails(deps)
+    this.#fields = new AccountFields(deps.users)
     this.#passwords = new AccountPasswords(deps)
     // Folded into the session cut-off (revokeTokensOnPasswordChange): read loosely, so this keeps compiling once the option is gone.
     if ((deps.options as { revokeAccessOnPasswordChange?: unknown }).revokeAccessOnPasswordChange === true) {
@@ -52,65 +54,6 @@ export class AccountService {
   /** The field a user may change through `me` (the login field is read-only there, as in djoser). */
   get editableField (): LoginField {
     return this.#d.options.loginField === 'username' ? 'email' : 'username'
-  }
-
-  // ---- field checks -------------------------------------------------------------------------------
-
-  #checkUsername (username: string): string[] {
-    if (username.length > 150) return [MESSAGES.usernameTooLong]
-    return USERNAME_PATTERN.test(username) ? [] : [MESSAGES.usernameInvalid]
-  }
-
-  #checkEmail (email: string): string[] {
-    return email.length <= 254 && EMAIL_PATTERN.test(email) ? [] : [MESSAGES.emailInvalid]
-  }
-
-  /** djoser's EmailField on the reset and resend bodies. */
-  #requireValidEmail (email: string): void {
-    const errors = this.#checkEmail(email)
-    if (errors.length > 0) throw fieldErrors({ email: errors })
-  }
-
-  #checkField (field: LoginField, value: string): string[] {
-    return field === 'username' ? this.#checkUsername(value) : this.#checkEmail(value)
-  }
-
-  async #isTaken (field: LoginField, value: string, exceptId?: number, usernames: UsernameMatching = 'exact'): Promise<boolean> {
-    const users = this.#d.users
-    if (field === 'username' && usernames === 'ignoreCase') {
-      // allauth's clean_username, except that the user's own name (re-cased) is no clash: dj-rest-auth's issue 187.
-      return (await users.findUsersByUsernameIgnoringCase(value)).some((other) => other.id !== exceptId)
-    }
-    const found = field === 'username' ? await users.findUserByUsername(value) : await users.findUserByEmail(value)
-    return found !== null && found.id !== exceptId
-  }
-
-  /**
-   * The account a username login names. Ignoring case, several accounts may match (`alice` and `Alice`,
-   * created where usernames are exact): the exact one wins, as Django's ModelBackend answers before
-   * allauth's backend; with none exact the login is ambiguous and names no account (allauth's `.get()`
-   * fails with a 500 there), so a password never decides which account it opens.
-   */
-  async #findByUsername (username: string, usernames: UsernameMatching): Promise<User | null> {
-    if (usernames === 'exact') return await this.#d.users.findUserByUsername(username)
-    const matches = await this.#d.users.findUsersByUsernameIgnoringCase(username)
-    return matches.find((user) => user.username === username) ?? (matches.length === 1 ? matches[0] : null)
-  }
-
-  #takenMessage (field: LoginField): string {
-    return field === 'username' ? MESSAGES.usernameTaken : MESSAGES.emailTaken
-  }
-
-  /** Maps a store's uniqueness violation (a lost race) to the same 400 the pre-check gives. */
-  #duplicate (error: unknown, fieldName?: (field: LoginField) => string): never {
-    if (error instanceof DuplicateUserError) {
-      throw fieldError(fieldName?.(error.field) ?? error.field, this.#takenMessage(error.field))
-    }
-    throw error
-  }
-
-  #throwIfAny (errors: FieldErrors): void {
-    if (Object.keys(errors).length > 0) throw fieldErrors(errors)
   }
 
   // ---- mail and links -------------------------------------------------------------------------------
@@ -179,18 +122,18 @@ export class AccountService {
     const email = normalizeEmail(input.email)
     const errors: FieldErrors = {}
     const username = normalizeUsername(input.username)
-    const usernameErrors = this.#checkUsername(username)
-    if (usernameErrors.length === 0 && await this.#isTaken('username', username, undefined, rules.usernames)) usernameErrors.push(MESSAGES.usernameTaken)
+    const usernameErrors = this.#fields.checkUsername(username)
+    if (usernameErrors.length === 0 && await this.#fields.isTaken('username', username, undefined, rules.usernames)) usernameErrors.push(MESSAGES.usernameTaken)
     if (usernameErrors.length > 0) errors.username = usernameErrors
-    const emailErrors = this.#checkEmail(email)
-    if (emailErrors.length === 0 && await this.#isTaken('email', email)) emailErrors.push(MESSAGES.emailTaken)
+    const emailErrors = this.#fields.checkEmail(email)
+    if (emailErrors.length === 0 && await this.#fields.isTaken('email', email)) emailErrors.push(MESSAGES.emailTaken)
     if (emailErrors.length > 0) errors.email = emailErrors
     if (allauth) {
       // allauth's clean_password(password) with no user yet: a field validator, reported with the other fields.
       const passwordErrors = await this.#passwords.errors(input.password, {})
       if (passwordErrors.length > 0) errors.password = passwordErrors
     }
-    this.#throwIfAny(errors)
+    this.#fields.throwIfAny(errors)
     if (!allauth) {
       const passwordErrors = await this.#passwords.errors(input.password, { username, email })
       if (passwordErrors.length > 0) throw fieldErrors({ password: passwordErrors })
@@ -208,7 +151,7 @@ export class AccountService {
     try {
       user = await this.#d.users.createUser({ username, email, password, isActive: !o.sendActivationEmail })
     } catch (error) {
-      this.#duplicate(error)
+      this.#fields.duplicate(error)
     }
     this.#d.events.emit('user.created', { userId: user.id }, contextOf(caller))
     if (o.sendActivationEmail) await this.#mails.sendActivation(user)
@@ -239,7 +182,7 @@ export class AccountService {
    */
   /** `caller`: a failure of the mail sent in the background is logged on its logger (default the app's). */
   async resendActivation (email: string, caller?: Caller): Promise<boolean> {
-    this.#requireValidEmail(email)
+    this.#fields.requireValidEmail(email)
     if (!this.#d.options.sendActivationEmail) return false
     const user = await this.#d.users.findUserByEmail(email)
     if (user !== null && !user.isActive) this.#mails.inBackground('activation', user, this.#mails.link('activation', this.#d.options.activationUrl, user), caller?.log)
@@ -288,9 +231,9 @@ export class AccountService {
       if (value === user[field]) continue
       const fieldErrors = field === 'firstName' || field === 'lastName'
         ? (value.length > 150 ? [MESSAGES.usernameTooLong] : [])
-        : this.#checkField(field, value)
-      if (fieldErrors.length === 0 && (field === 'username' || field === 'email') && await this.#isTaken(field, value, user.id, usernames)) {
-        fieldErrors.push(this.#takenMessage(field))
+        : this.#fields.checkField(field, value)
+      if (fieldErrors.length === 0 && (field === 'username' || field === 'email') && await this.#fields.isTaken(field, value, user.id, usernames)) {
+        fieldErrors.push(this.#fields.takenMessage(field))
       }
       if (fieldErrors.length > 0) errors[WIRE_NAMES[field]] = fieldErrors
       else patch[field] = value
@@ -301,7 +244,7 @@ export class AccountService {
       if (context.currentPassword === undefined) errors.current_password = [MESSAGES.required]
       else if (!(await this.#isCurrentPassword(user, context.currentPassword, 'change-email', context.caller))) errors.current_password = [MESSAGES.invalidPassword]
     }
-    this.#throwIfAny(errors)
+    this.#fields.throwIfAny(errors)
     if (Object.keys(patch).length === 0) return user
 
     const emailChanged = patch.email !== undefined && patch.email.toLowerCase() !== user.email.toLowerCase()
@@ -312,7 +255,7 @@ export class AccountService {
       // With the password checked, the write is conditional on it: a password changed meanwhile is a wrong one.
       updated = await this.#d.users.updateUser(user.id, patch, checked)
     } catch (error) {
-      this.#duplicate(error)
+      this.#fields.duplicate(error)
     }
     if (updated === null && checked !== undefined) throw fieldError('current_password', MESSAGES.invalidPassword)
     if (updated === null) throw new NotFoundError(MESSAGES.notFound)
@@ -367,7 +310,7 @@ export class AccountService {
   /** POST /users/reset_password/: false only when the email is unknown and the option says to tell. */
   /** `caller`: a failure of the mail sent in the background is logged on its logger (default the app's). */
   async requestPasswordReset (email: string, caller?: Caller): Promise<boolean> {
-    this.#requireValidEmail(email)
+    this.#fields.requireValidEmail(email)
     const user = await this.#d.users.findUserByEmail(email)
     if (user === null || !user.isActive || user.password === '') {
       if (this.#d.options.passwordResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
@@ -411,16 +354,16 @@ export class AccountService {
     const field = this.loginField
     const wireField = `new_${field}`
     const value = field === 'email' ? normalizeEmail(rawValue) : normalizeUsername(rawValue)
-    const valueErrors = this.#checkField(field, value)
-    if (valueErrors.length === 0 && await this.#isTaken(field, value, user.id)) valueErrors.push(this.#takenMessage(field))
+    const valueErrors = this.#fields.checkField(field, value)
+    if (valueErrors.length === 0 && await this.#fields.isTaken(field, value, user.id)) valueErrors.push(this.#fields.takenMessage(field))
     if (valueErrors.length > 0) errors[wireField] = valueErrors
-    this.#throwIfAny(errors)
+    this.#fields.throwIfAny(errors)
     if (retype && rawValue !== retyped) throw fieldError('non_field_errors', MESSAGES.usernameMismatch.replace('{field}', field))
     let updated: User | null
     try {
       updated = await this.#d.users.updateUser(user.id, { [field]: value }, { [field]: user[field], password: user.password })
     } catch (error) {
-      this.#duplicate(error, () => wireField)
+      this.#fields.duplicate(error, () => wireField)
     }
     if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
     this.#d.events.emit('username.changed', { userId: updated.id, field }, contextOf(caller))
@@ -431,7 +374,7 @@ export class AccountService {
   /** POST /users/reset_username/ */
   /** `caller`: a failure of the mail sent in the background is logged on its logger (default the app's). */
   async requestUsernameReset (email: string, caller?: Caller): Promise<boolean> {
-    this.#requireValidEmail(email)
+    this.#fields.requireValidEmail(email)
     const user = await this.#d.users.findUserByEmail(email)
     if (user === null || !user.isActive) {
       if (this.#d.options.usernameResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
@@ -461,7 +404,7 @@ export class AccountService {
     const readAt = Date.now()
     const user = by === 'email' || (by === 'usernameOrEmail' && login.includes('@'))
       ? await users.findUserByEmail(login)
-      : await this.#findByUsername(login, usernames)
+      : await this.#fields.findByUsername(login, usernames)
     const valid = await this.#passwords.verify(user, password)
     if (user === null || !valid || !user.isActive) {
       const reason = user === null ? 'unknown-user' : !valid ? 'wrong-password' : 'inactive'
