@@ -14,6 +14,8 @@ import { accounts } from '../lib/plugin.js'
 import type { Mailer } from '../lib/ports.js'
 import { createStores, type Stores } from '../lib/stores/factory.js'
 import { createRedisClient } from '../lib/stores/redis.js'
+import { accountsUi, uiLinks } from '../lib/ui/index.js'
+import { DevMailbox, devMailRoutes } from './dev-mailbox.js'
 
 export interface BuildServerOptions {
   /** Fastify's logger option; default pino at `info` (or `LOG_LEVEL`). */
@@ -22,6 +24,34 @@ export interface BuildServerOptions {
   logStream?: { write (line: string): void }
   /** Called on the new instance before anything is registered (hooks, extra plugins, routes). */
   configure?: (app: FastifyInstance) => void | Promise<void>
+  /** Whether stdout is a terminal (default process.stdout.isTTY): the default logger then pretty-prints. */
+  tty?: boolean
+}
+
+/**
+ * The default logger's destination: pino-pretty (a dev dependency) on a terminal, outside production;
+ * JSON lines otherwise, for whatever collects them. Undefined means pino's own stdout.
+ */
+export async function logDestination (env: NodeJS.ProcessEnv, tty: boolean): Promise<{ write (line: string): void } | undefined> {
+  if (!tty || env.NODE_ENV === 'production') return undefined
+  try {
+    const { default: pretty } = await import('pino-pretty')
+    // The mail lines say everything in their message; their `mail` object is for the JSON logs.
+    return pretty({ translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,mail' })
+  } catch {
+    return undefined // installed without dev dependencies: JSON it is
+  }
+}
+
+/** The dev mailbox (and its /dev/mail page) exists only without SMTP and outside production. */
+export function hasDevMailbox (env: NodeJS.ProcessEnv): boolean {
+  return (env.SMTP_URL === undefined || env.SMTP_URL === '') && env.NODE_ENV !== 'production'
+}
+
+/** localhost with the port the server listens on, so mailed links lead back to it (PORT=4000 too). */
+function defaultDomain (env: NodeJS.ProcessEnv): string {
+  const port = env.PORT !== undefined && /^\d{1,5}$/.test(env.PORT) && Number(env.PORT) > 0 ? Number(env.PORT) : 3000
+  return `localhost:${port}`
 }
 
 /** Checks DATABASE_URL's scheme up front, so a typo fails before anything is written. */
@@ -93,8 +123,10 @@ function defaultFrom (domain: string): string {
 
 /**
  * The example server (`npm start`) as a function, ready to listen: the plugin under `/auth` on a SQLite
- * file, Swagger UI at /docs and the OpenAPI document at /openapi.json. Configured by the environment:
- * DATABASE_URL, SMTP_URL (+ SMTP_FROM), JWT_SECRET, DATA_DIR, ACCOUNTS_CONFIG, LOG_LEVEL.
+ * file, the account pages at / (fastify-accounts/ui; every mailed link lands there), the dev mailbox at
+ * /dev/mail (no SMTP_URL, not production), Swagger UI at /docs and the OpenAPI document at /openapi.json.
+ * Configured by the environment: DATABASE_URL, SMTP_URL (+ SMTP_FROM), JWT_SECRET, DATA_DIR, ACCOUNTS_CONFIG,
+ * LOG_LEVEL, PORT (the mailed links' default domain is localhost:PORT), HOST, NODE_ENV.
  */
 export { ConfigError }
 
@@ -107,7 +139,15 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
 
   const { jwt: fileJwt, ...fileRest } = fileOptions
   const envSecret = env.JWT_SECRET !== undefined && env.JWT_SECRET !== '' ? env.JWT_SECRET : undefined
-  const options: AccountsOptions = { prefix: '/auth', ...fileRest, jwt: { signingKey: envSecret ?? PROVISIONAL_SECRET, ...fileJwt } }
+  // The pages speak djoser's dialect: with another one, the mailed links keep that dialect's defaults.
+  const pages = (fileRest.dialect ?? 'djoser') === 'djoser'
+  const options: AccountsOptions = {
+    prefix: '/auth',
+    domain: defaultDomain(env),
+    ...(pages ? uiLinks('/') : {}),
+    ...fileRest,
+    jwt: { signingKey: envSecret ?? PROVISIONAL_SECRET, ...fileJwt }
+  }
   // Check the options before writing or opening anything, so a typo names the file it came from.
   try {
     resolveOptions(options)
@@ -139,7 +179,8 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
   }
 
   const pkg = readPackageJson()
-  const logger = { level: env.LOG_LEVEL ?? 'info', redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' }, ...(opts.logStream === undefined ? {} : { stream: opts.logStream }) }
+  const stream = opts.logStream ?? (opts.logger === undefined ? await logDestination(env, opts.tty ?? process.stdout.isTTY === true) : undefined)
+  const logger = { level: env.LOG_LEVEL ?? 'info', redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' }, ...(stream === undefined ? {} : { stream }) }
   const app = Fastify({
     logger: opts.logger ?? logger,
     // The router's own errors (a malformed %-escape, an overlong parameter), in DRF's shape.
@@ -177,9 +218,20 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
 
     await app.register(swagger, swaggerOptions({ title: pkg.name, version: pkg.version, description: pkg.description }))
 
-    const mailerOption: { mailer?: Mailer } = mailer === undefined ? {} : { mailer }
+    const site = `${options.protocol ?? DEFAULTS.protocol}://${options.domain ?? DEFAULTS.domain}`
+    const mailbox = mailer === undefined && hasDevMailbox(env) ? new DevMailbox(app.log, { pageUrl: `${site}/dev/mail` }) : undefined
+    const chosenMailer: Mailer | undefined = mailer ?? mailbox
+    if (mailbox !== undefined && env.HOST !== undefined && !['', '127.0.0.1', 'localhost', '::1'].includes(env.HOST)) {
+      app.log.warn(`HOST is ${env.HOST}: anyone who reaches this server can read /dev/mail and use its links; set SMTP_URL, or listen on 127.0.0.1`)
+    }
+    const mailerOption: { mailer?: Mailer } = chosenMailer === undefined ? {} : { mailer: chosenMailer }
     await app.register(accounts, { openApiSecurity: true, ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens } })
     logAuditEvents(app)
+    const devLinks = mailbox === undefined ? [] : [{ href: '/dev/mail', label: 'Dev mailbox' }]
+    if (pages) await app.register(accountsUi, { apiPrefix: options.prefix, navLinks: [...devLinks, { href: '/docs', label: 'API docs' }] })
+    if (mailbox !== undefined) {
+      await app.register(devMailRoutes(mailbox, { stylesheet: pages ? '/style.css' : undefined, navLinks: [...(pages ? [{ href: '/', label: 'Account pages' }] : []), { href: '/docs', label: 'API docs' }] }))
+    }
     await app.register(swaggerUi, { routePrefix: '/docs' })
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
     await app.ready()

@@ -53,7 +53,11 @@ export async function start (env: NodeJS.ProcessEnv = process.env, opts: BuildSe
     await app.close()
     throw error
   }
-  app.log.info(`fastify-accounts listening on ${url} (API docs: ${url}/docs, OpenAPI document: ${url}/openapi.json)`)
+  // The pages and mailed links use the configured domain (localhost:PORT by default), not the listening address.
+  const site = `${app.accounts.options.protocol}://${app.accounts.options.domain}`
+  const pages = app.hasRoute({ method: 'GET', url: '/' }) ? ` Account pages: ${site}/` : ''
+  const mail = app.hasRoute({ method: 'GET', url: '/dev/mail' }) ? `, mails sent: ${site}/dev/mail` : ''
+  app.log.info(`fastify-accounts listening on ${url}.${pages}${mail} (API docs: ${url}/docs, OpenAPI document: ${url}/openapi.json)`)
   return { app, url }
 }
 

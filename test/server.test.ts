@@ -106,7 +106,7 @@ t.test('the From domain follows the configured domain', async t => {
   t.equal(smtp.received[0]?.from, 'webmaster@accounts.example.com')
 })
 
-t.test('without SMTP_URL mail goes to the log, with the link to copy', async t => {
+t.test('without SMTP_URL mail goes to the log (and /dev/mail, test/dev-mailbox.test.ts), with the link to copy', async t => {
   const dir = t.testdir()
   const lines: string[] = []
   const app = await build(t, { DATA_DIR: dir, DATABASE_URL: 'sqlite::memory:' }, {
@@ -117,7 +117,8 @@ t.test('without SMTP_URL mail goes to the log, with the link to copy', async t =
   t.ok(logged, 'the mail is logged')
   t.equal(logged.level, 30, 'at info level')
   t.equal(logged.mail.to, 'alice@example.com')
-  const activated = await app.inject({ method: 'POST', url: '/auth/users/activation/', payload: activationLink(logged.mail.text) })
+  t.match(logged.msg, /^mail to alice@example\.com, "Account activation on fastify-accounts": http:\/\/localhost:3000\/#\/activate\/\S+ \(mailbox: http:\/\/localhost:3000\/dev\/mail\)$/)
+  const activated = await app.inject({ method: 'POST', url: '/auth/users/activation/', payload: activationLink(logged.mail.links[0]) })
   t.equal(activated.statusCode, 204, activated.body)
   t.equal((await login(app, 'alice')).statusCode, 200)
 })
@@ -357,6 +358,66 @@ t.test('/docs and /openapi.json', async t => {
   t.same(ui.paths, doc.paths, 'the UI shows the same document')
 
   t.equal((await app.inject({ method: 'GET', url: '/nothing-here' })).statusCode, 404)
+})
+
+t.test('the account pages at /, and the mailed links lead to them', async t => {
+  t.test('default: the pages at /, every mailed link a page of theirs', async t => {
+    const dir = t.testdir()
+    const smtp = await smtpServer(t)
+    const app = await build(t, { DATA_DIR: dir, DATABASE_URL: 'sqlite::memory:', SMTP_URL: smtp.url })
+    const page = await app.inject({ method: 'GET', url: '/' })
+    t.equal(page.statusCode, 200)
+    t.match(page.headers['content-type'], /^text\/html/)
+    t.match(page.headers['content-security-policy'], /^default-src 'self'; script-src 'self'; style-src 'self'/)
+    const config = json(await app.inject({ method: 'GET', url: '/config.json' }))
+    t.equal(config.api, '/auth')
+    t.same(config.navLinks, [{ href: '/docs', label: 'API docs' }], 'with SMTP there is no mailbox to link to')
+
+    t.equal((await register(app, 'alice')).statusCode, 201)
+    t.match(smtp.received[0].raw, /http:\/\/localhost:3000\/#\/activate\/[\w-]+\/[\w-]+/)
+    t.equal((await app.inject({ method: 'POST', url: '/auth/users/activation/', payload: activationLink(smtp.received[0].raw) })).statusCode, 204)
+    await app.inject({ method: 'POST', url: '/auth/users/reset_password/', payload: { email: 'alice@example.com' } })
+    await app.accounts.users.mailsSent()
+    t.match(smtp.received[1]?.raw, /http:\/\/localhost:3000\/#\/password\/reset\/confirm\/[\w-]+\/[\w-]+/)
+    await app.inject({ method: 'POST', url: '/auth/users/reset_username/', payload: { email: 'alice@example.com' } })
+    await app.accounts.users.mailsSent()
+    t.match(smtp.received[2]?.raw, /http:\/\/localhost:3000\/#\/username\/reset\/confirm\/[\w-]+\/[\w-]+/)
+
+    const doc = json(await app.inject({ method: 'GET', url: '/openapi.json' }))
+    t.same(Object.keys(doc.paths).filter((path) => !path.startsWith('/auth/')), [], 'the pages are not in the API document')
+  })
+
+  t.test('ACCOUNTS_CONFIG overrides a link, and moves the API the pages call', async t => {
+    const dir = t.testdir()
+    const smtp = await smtpServer(t)
+    const cfg = config(dir, { prefix: '/api/auth', activationUrl: 'https://app.example.com/activate/{uid}/{token}', domain: 'accounts.example.com', protocol: 'https' })
+    const app = await build(t, { DATA_DIR: dir, DATABASE_URL: 'sqlite::memory:', SMTP_URL: smtp.url, ACCOUNTS_CONFIG: cfg })
+    t.equal(json(await app.inject({ method: 'GET', url: '/config.json' })).api, '/api/auth')
+    t.equal((await register(app, 'alice', '/api/auth')).statusCode, 201)
+    t.match(smtp.received[0].raw, /https:\/\/app\.example\.com\/activate\//, 'the configured activation link')
+    t.equal((await app.inject({ method: 'POST', url: '/api/auth/users/activation/', payload: activationLink(smtp.received[0].raw) })).statusCode, 204)
+    await app.inject({ method: 'POST', url: '/api/auth/users/reset_password/', payload: { email: 'alice@example.com' } })
+    await app.accounts.users.mailsSent()
+    t.match(smtp.received[1]?.raw, /https:\/\/accounts\.example\.com\/#\/password\/reset\/confirm\//, 'the others still land on the pages, at the configured domain')
+  })
+
+  t.test('another dialect: no pages (they speak djoser), the dialect\'s own links', async t => {
+    const dir = t.testdir()
+    const app = await build(t, { DATA_DIR: dir, DATABASE_URL: 'sqlite::memory:', ACCOUNTS_CONFIG: config(dir, { dialect: 'drf-jwt' }) })
+    t.equal((await app.inject({ method: 'GET', url: '/' })).statusCode, 404)
+    t.equal((await app.inject({ method: 'GET', url: '/config.json' })).statusCode, 404)
+    t.equal((await app.inject({ method: 'GET', url: '/dev/mail' })).statusCode, 200, 'the mailbox is there all the same')
+    t.equal(app.accounts.options.activationUrl, '#/activate/{uid}/{token}')
+  })
+
+  t.test('the start line says where the pages and the mailbox are', async t => {
+    const dir = t.testdir()
+    const lines: string[] = []
+    const { app } = await start({ DATA_DIR: dir, DATABASE_URL: 'sqlite::memory:', PORT: '0' }, { logStream: { write: (line: string) => { lines.push(line) } } })
+    t.teardown(() => app.close())
+    const started = lines.map((line) => JSON.parse(line) as { msg: string }).find((entry) => entry.msg.startsWith('fastify-accounts listening'))
+    t.match(started?.msg, /^fastify-accounts listening on http:\/\/127\.0\.0\.1:\d+\. Account pages: http:\/\/localhost:3000\/, mails sent: http:\/\/localhost:3000\/dev\/mail \(API docs: /)
+  })
 })
 
 t.test('npm start: listens on HOST:PORT and closes on SIGTERM / SIGINT', async t => {
