@@ -5,6 +5,8 @@
 //   POST /bare                 the reference: a bare route returning a small JSON
 //   /auth/...                  the plugin (djoser routes), no rotation
 //   GET /app/private           an app route behind app.authenticate whose handler does no database work
+//   GET /stateless/private     the same behind the app.authenticate of a plugin registered with
+//                              `authenticate: 'stateless'` (request.user from the token's claims, no store)
 //   POST /app/sign             a bare route that signs one access token: the floor of a refresh
 //   /rot/auth/...              the plugin again (sibling scope, same stores), with refresh rotation
 //                              (rotateRefreshTokens; reuse detection on, as by default)
@@ -13,14 +15,22 @@
 //
 // Environment (set by run.js):
 //   BENCH_STORE            memory | sqlite | postgres (users and tokens in PostgreSQL) | postgres-redis
-//                          (users in PostgreSQL, tokens in Redis)
+//                          (users in PostgreSQL, tokens in Redis) | bare (only POST /bare: the reference in a
+//                          process of its own, untouched by the plugin's heap and timers)
+//   BENCH_USERS            users created besides the bench user (same password hash), whose ids go back to
+//                          run.js: the many-token cases send one token per user
 //   BENCH_DIR              scratch folder (the SQLite file)
 //   BENCH_PG_URL           PostgreSQL URL; the tables go to schema BENCH_PG_SCHEMA, dropped first
 //   BENCH_REDIS_URL        Redis URL; keys under BENCH_REDIS_PREFIX, deleted first and on exit
 //   BENCH_REFRESH_LIFETIME refresh token lifetime, seconds (memory check: 2)
 //   BENCH_GRACE            how long expired refresh records are kept (memory and Redis stores), seconds
 //   BENCH_SWEEP            memory store sweep interval, seconds
+//
+// BENCH_CPU_PROF (run.js): the server profiles itself (node:inspector) from a `profile` start message to its
+// stop, one case at a time, and writes the profile to the path the stop message names.
 import { randomUUID } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import Fastify from 'fastify'
@@ -38,6 +48,8 @@ const grace = Number(env.BENCH_GRACE ?? 300)
 const sweep = Number(env.BENCH_SWEEP ?? 60)
 const redisPrefix = env.BENCH_REDIS_PREFIX ?? `fastify-accounts-bench:${process.pid}:`
 const pgSchema = env.BENCH_PG_SCHEMA ?? 'fastify_accounts_bench'
+/** The `sid` of the signing route's tokens: a session id as the plugin writes it (UUIDv7 in hex). */
+const SESSION = '0193a8b27c3e7d4f8a1b2c3d4e5f6a7b'
 
 async function deleteRedisKeys (client, prefix) {
   let cursor = '0'
@@ -92,110 +104,156 @@ async function openStores () {
   throw new Error(`BENCH_STORE: unknown store ${kind}`)
 }
 
-const stores = await openStores()
-const store = { users: stores.users, tokens: stores.tokens }
-
-// The default hasher, as the plugin builds it without a passwordHasher option: argon2id at its defaults.
-const hasher = new Argon2Hasher()
-await stores.users.createUser({ username: USERNAME, email: 'bench@example.com', password: await hasher.hash(PASSWORD), isActive: true })
-
-const app = Fastify({ logger: false })
-app.post('/bare', async () => ({ ok: true }))
-
-const common = {
-  store,
-  mailer: new MemoryMailer(),
-  sendActivationEmail: false,
-  // One client hammering one account is what the login limits exist to stop: off, to measure the hashing.
-  rateLimit: false
-}
-const jwt = { signingKey: SECRET, accessTokenLifetime: 3600, refreshTokenLifetime: refreshLifetime }
-
-await app.register(async function plain (scope) {
-  await scope.register(accounts, { ...common, prefix: '/auth', jwt })
-  scope.get('/app/private', { onRequest: scope.authenticate }, async (request) => ({ id: request.user.id }))
-  // The floor of a refresh: a bare route (same body as a refresh) that signs one token shaped like the
-  // plugin's access tokens, with the plugin's key, and answers it; no verification, no store.
-  scope.post('/app/sign', async () => {
-    const iat = Math.floor(Date.now() / 1000)
-    return { access: scope.accounts.jwt.sign({ user_id: 1, ver: 'AAAAAAAAAAAA', token_type: 'access', exp: iat + 3600, iat, jti: randomUUID().replaceAll('-', '') }) }
-  })
-})
-await app.register(async function rotating (scope) {
-  await scope.register(accounts, { ...common, prefix: '/rot/auth', jwt: { ...jwt, rotateRefreshTokens: true } })
-})
-
-// The control of the event-loop check: a hasher that spends the time of one argon2id verify on the main
-// thread (a busy wait, then the answer of a real verify made once), i.e. what a synchronous hash would do.
-class BlockingHasher {
-  #ms
-  #answers = new Map()
-  constructor (ms) { this.#ms = ms }
-  async hash (password) { return await hasher.hash(password) }
-  async verify (encoded, password) {
-    const key = `${encoded}\n${password}`
-    if (!this.#answers.has(key)) this.#answers.set(key, await hasher.verify(encoded, password))
-    const end = performance.now() + this.#ms
-    while (performance.now() < end) { /* blocks the event loop, as a synchronous hash would */ }
-    return this.#answers.get(key)
-  }
-  needsRehash () { return false }
-}
-await app.register(async function blocking (scope) {
-  await scope.register(accounts, { ...common, prefix: '/blocking/auth', jwt, passwordHasher: new BlockingHasher(Number(env.BENCH_BLOCK_MS ?? 30)) })
-})
-
-const eld = monitorEventLoopDelay({ resolution: 5 })
-eld.enable()
-
-const redisClient = stores.tokens.client
-
-async function recordCounts () {
-  if (stores.tokens instanceof MemoryTokenStore) return stores.tokens.size
-  if (redisClient !== undefined) {
-    const [refresh, families, exp, user, info] = await Promise.all([
-      countRedisKeys(redisClient, `${redisPrefix}rt:*`),
-      countRedisKeys(redisClient, `${redisPrefix}rt-family:*`),
-      redisClient.zcard(`${redisPrefix}rt-exp`),
-      redisClient.zcard(`${redisPrefix}rt-user:1`),
-      redisClient.info('memory')
-    ])
-    const usedMemory = Number(/used_memory:(\d+)/.exec(info)?.[1])
-    return { refresh, families, expIndex: exp, userIndex: user, redisUsedMemory: usedMemory }
-  }
-  return null
-}
-
-const ms = (ns) => Math.round(ns / 1e4) / 100
-
-process.on('message', async (message) => {
-  try {
+if (kind === 'bare') {
+  // The reference alone: what a Fastify route costs in a process that holds nothing else.
+  const bare = Fastify({ logger: false })
+  bare.post('/bare', async () => ({ ok: true }))
+  process.on('message', async (message) => {
     if (message.type === 'stats') {
-      if (message.gc === true && typeof globalThis.gc === 'function') {
-        globalThis.gc()
-        globalThis.gc()
-      }
       const mem = process.memoryUsage()
-      const stats = {
-        rss: mem.rss,
-        heapUsed: mem.heapUsed,
-        cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
-        eld: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
-        records: await recordCounts()
-      }
-      if (message.resetEld === true) eld.reset()
-      process.send({ type: 'stats', id: message.id, stats })
+      process.send({ type: 'stats', id: message.id, stats: { rss: mem.rss, heapUsed: mem.heapUsed, cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()), eld: null, records: null } })
     } else if (message.type === 'stop') {
-      await app.close()
-      if (redisClient !== undefined) await deleteRedisKeys(redisClient, redisPrefix)
-      await stores.close()
-      // Normal exit, so --cpu-prof writes its profile.
+      await bare.close()
       process.exit(0)
     }
-  } catch (error) {
-    process.send({ type: 'error', id: message.id, error: String(error?.stack ?? error) })
-  }
-})
+  })
+  process.send({ type: 'ready', address: await bare.listen({ port: 0, host: '127.0.0.1' }), kind, userIds: [] })
+} else {
+  await main()
+}
 
-const address = await app.listen({ port: 0, host: '127.0.0.1' })
-process.send({ type: 'ready', address, kind })
+async function main () {
+  const stores = await openStores()
+  const store = { users: stores.users, tokens: stores.tokens }
+
+  // The default hasher, as the plugin builds it without a passwordHasher option: argon2id at its defaults.
+  const hasher = new Argon2Hasher()
+  const encoded = await hasher.hash(PASSWORD)
+  await stores.users.createUser({ username: USERNAME, email: 'bench@example.com', password: encoded, isActive: true })
+  // The users of the many-token cases: one hash for all (hashing 5,000 passwords would take minutes).
+  const userIds = []
+  const users = Number(env.BENCH_USERS ?? 0)
+  for (let start = 0; start < users; start += 100) {
+    const batch = Array.from({ length: Math.min(100, users - start) }, (_, i) => start + i)
+    const created = await Promise.all(batch.map((n) => stores.users.createUser({ username: `user${n}`, email: `user${n}@example.com`, password: encoded, isActive: true })))
+    userIds.push(...created.map((u) => u.id))
+  }
+
+  const app = Fastify({ logger: false })
+  app.post('/bare', async () => ({ ok: true }))
+
+  const common = {
+    store,
+    mailer: new MemoryMailer(),
+    sendActivationEmail: false,
+    // One client hammering one account is what the login limits exist to stop: off, to measure the hashing.
+    rateLimit: false
+  }
+  const jwt = { signingKey: SECRET, accessTokenLifetime: 3600, refreshTokenLifetime: refreshLifetime }
+
+  await app.register(async function plain (scope) {
+    await scope.register(accounts, { ...common, prefix: '/auth', jwt })
+    scope.get('/app/private', { onRequest: scope.authenticate }, async (request) => ({ id: request.user.id }))
+    // The floor of a refresh: a bare route (same body as a refresh) that signs one token shaped like the
+    // plugin's access tokens, with the plugin's key, and answers it; no verification, no store.
+    scope.post('/app/sign', async () => {
+      const iat = Math.floor(Date.now() / 1000)
+      return { access: scope.accounts.jwt.sign({ user_id: 1, sid: SESSION, token_type: 'access', exp: iat + 3600, iat, jti: randomUUID().replaceAll('-', '') }) }
+    })
+  })
+  await app.register(async function stateless (scope) {
+    await scope.register(accounts, { ...common, prefix: '/stateless/auth', authenticate: 'stateless', jwt })
+    scope.get('/stateless/private', { onRequest: scope.authenticate }, async (request) => ({ id: request.user.id }))
+  })
+  await app.register(async function rotating (scope) {
+    await scope.register(accounts, { ...common, prefix: '/rot/auth', jwt: { ...jwt, rotateRefreshTokens: true } })
+  })
+
+  // The control of the event-loop check: a hasher that spends the time of one argon2id verify on the main
+  // thread (a busy wait, then the answer of a real verify made once), i.e. what a synchronous hash would do.
+  class BlockingHasher {
+    #ms
+    #answers = new Map()
+    constructor (ms) { this.#ms = ms }
+    async hash (password) { return await hasher.hash(password) }
+    async verify (encoded, password) {
+      const key = `${encoded}\n${password}`
+      if (!this.#answers.has(key)) this.#answers.set(key, await hasher.verify(encoded, password))
+      const end = performance.now() + this.#ms
+      while (performance.now() < end) { /* blocks the event loop, as a synchronous hash would */ }
+      return this.#answers.get(key)
+    }
+    needsRehash () { return false }
+  }
+  await app.register(async function blocking (scope) {
+    await scope.register(accounts, { ...common, prefix: '/blocking/auth', jwt, passwordHasher: new BlockingHasher(Number(env.BENCH_BLOCK_MS ?? 30)) })
+  })
+
+  const eld = monitorEventLoopDelay({ resolution: 5 })
+  eld.enable()
+
+  const redisClient = stores.tokens.client
+
+  async function recordCounts () {
+    if (stores.tokens instanceof MemoryTokenStore) return stores.tokens.size
+    if (redisClient !== undefined) {
+      const [refresh, families, exp, user, info] = await Promise.all([
+        countRedisKeys(redisClient, `${redisPrefix}rt:*`),
+        countRedisKeys(redisClient, `${redisPrefix}rt-family:*`),
+        redisClient.zcard(`${redisPrefix}rt-exp`),
+        redisClient.zcard(`${redisPrefix}rt-user:1`),
+        redisClient.info('memory')
+      ])
+      const usedMemory = Number(/used_memory:(\d+)/.exec(info)?.[1])
+      return { refresh, families, expIndex: exp, userIndex: user, redisUsedMemory: usedMemory }
+    }
+    return null
+  }
+
+  const ms = (ns) => Math.round(ns / 1e4) / 100
+
+  // The CPU profile of one case (BENCH_CPU_PROF): only its runs, not the start-up, the users' creation nor other cases.
+  const profiler = new Session()
+  process.on('message', async (message) => {
+    try {
+      if (message.type === 'profile') {
+        if (message.action === 'start') {
+          profiler.connect()
+          await profiler.post('Profiler.enable')
+          await profiler.post('Profiler.start')
+        } else {
+          const { profile } = await profiler.post('Profiler.stop')
+          profiler.disconnect()
+          writeFileSync(message.path, JSON.stringify(profile))
+        }
+        process.send({ type: 'stats', id: message.id, stats: null })
+      } else if (message.type === 'stats') {
+        if (message.gc === true && typeof globalThis.gc === 'function') {
+          globalThis.gc()
+          globalThis.gc()
+        }
+        const mem = process.memoryUsage()
+        const stats = {
+          rss: mem.rss,
+          heapUsed: mem.heapUsed,
+          cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
+          eld: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
+          records: await recordCounts()
+        }
+        if (message.resetEld === true) eld.reset()
+        process.send({ type: 'stats', id: message.id, stats })
+      } else if (message.type === 'stop') {
+        await app.close()
+        if (redisClient !== undefined) await deleteRedisKeys(redisClient, redisPrefix)
+        await stores.close()
+        // Normal exit, so --cpu-prof writes its profile.
+        process.exit(0)
+      }
+    } catch (error) {
+      process.send({ type: 'error', id: message.id, error: String(error?.stack ?? error) })
+    }
+  })
+
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  process.send({ type: 'ready', address, kind, userIds })
+}
