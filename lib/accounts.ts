@@ -84,8 +84,9 @@ export class AccountService {
   }
 
   async #afterPasswordChange (user: User, reason: Extract<RevokeReason, 'password-change' | 'password-reset'>, caller?: Caller): Promise<void> {
-    if (this.#d.options.revokeTokensOnPasswordChange) await this.#d.tokens.endSessions(user.id, reason, user.keptSession ?? null)
-    else if (this.#d.options.logoutOnPasswordChange) await this.#d.tokens.deleteUserAuthTokens(user.id, 'password-change')
+    const context = contextOf(caller) ?? undefined
+    if (this.#d.options.revokeTokensOnPasswordChange) await this.#d.tokens.endSessions(user.id, reason, user.keptSession ?? null, context)
+    else if (this.#d.options.logoutOnPasswordChange) await this.#d.tokens.deleteUserAuthTokens(user.id, 'password-change', context)
     if (this.#d.options.passwordChangedEmailConfirmation) await this.#mails.send('passwordChanged', user)
   }
 
@@ -273,7 +274,7 @@ export class AccountService {
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
     await this.#requireCurrentPassword(user, currentPassword, 'delete-account', caller)
     const context = contextOf(caller)
-    await this.#d.tokens.revokeUserTokens(user.id, 'user-deleted')
+    await this.#d.tokens.revokeUserTokens(user.id, 'user-deleted', context ?? undefined)
     await this.#d.users.deleteUser(user.id)
     this.#d.events.emit('user.deleted', { userId: user.id }, context)
   }

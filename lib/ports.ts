@@ -143,6 +143,31 @@ export interface AuthTokenRecord {
   hash: string
   userId: number
   createdAt: Date
+  /**
+   * From `findAuthToken`: when its session was last used (its session record's `lastUsedAt`), null when it has
+   * no session record (created before the store kept sessions). Lets the authenticator throttle its
+   * last-use writes without a lookup of its own. Ignored by `saveAuthToken`.
+   */
+  lastUsedAt?: Date | null
+}
+
+/** What a session is: a simplejwt rotation family (`jwt`), or an opaque token (`token`), its own session. */
+export type SessionKind = 'jwt' | 'token'
+
+/** One session as `GET users/me/sessions/` lists it (ASVS 3.3.4). */
+export interface SessionRecord {
+  /** `jwt`: the rotation family's id (the tokens' `sid`); `token`: the opaque key's SHA-256 hash. */
+  id: string
+  userId: number
+  kind: SessionKind
+  createdAt: Date
+  /** Updated at most about once a minute (see `touchSession`). */
+  lastUsedAt: Date
+  /** Its absolute end (`jwt.sessionLifetime`, `authTokenLifetime`); null when none. */
+  expiresAt: Date | null
+  /** The client address and User-Agent of the login that started it (null when unknown). */
+  ip: string | null
+  userAgent: string | null
 }
 
 export interface TokenStore {
@@ -178,8 +203,30 @@ export interface TokenStore {
    */
   deleteUserAuthTokens (userId: number, exceptHash?: string): Promise<number>
 
-  /** Removes refresh records that expired before `now`; returns how many. */
+  /**
+   * Removes refresh records that expired before `now` (returns how many), and the session records that
+   * expired before `now` or whose credentials are all gone.
+   */
   purgeExpired (now: Date): Promise<number>
+
+  // Sessions (ASVS 3.3.4). A session record is written when a rotation family starts and when an opaque token
+  // is created, and removed in the same atomic step as what ends it: `revokeRefreshFamily` (its family),
+  // `revokeUserRefreshTokens` (the user's jwt sessions but `exceptFamily`), `deleteAuthToken` and
+  // `deleteUserAuthTokens` (token sessions, but `exceptHash`); SQL stores also drop them with their user.
+
+  /** Records a session as it starts. Saving an id again replaces the record. */
+  saveSession (record: SessionRecord): Promise<void>
+  /**
+   * Notes a use of a session at `record.lastUsedAt`: its last use is updated only when the stored one is
+   * before `staleBefore` (one write a minute at most, across instances), and `record` is recorded whole when
+   * the session has none (it started before the store kept sessions). Other fields of a record are kept.
+   */
+  touchSession (record: SessionRecord, staleBefore: Date): Promise<void>
+  /**
+   * The user's live sessions, oldest first: not expired at `now` and still holding a credential (`jwt`: a
+   * refresh token of its family neither rotated out, revoked nor expired; `token`: its opaque token).
+   */
+  listSessions (userId: number, now: Date): Promise<SessionRecord[]>
   close? (): Promise<void>
 }
 

@@ -3,7 +3,11 @@ import { TokenNotValidError } from './errors.js'
 import type { AccountsEventEmitter, AccountsEvents } from './events.js'
 import type { JwtKeyRing } from './jwt.js'
 import type { ResolvedJwtOptions, ResolvedOptions } from './options.js'
+import type { RequestContext } from './request-context.js'
 import type { AuthTokenRecord, NewRefreshToken, SessionCutoff, TokenStore, User, UserStore } from './ports.js'
+import { SessionRecords, TOUCH_INTERVAL_MS, type SessionView, type TokenServiceLogger } from './session-records.js'
+
+export type { SessionView, TokenServiceLogger } from './session-records.js'
 
 export type TokenType = 'access' | 'refresh'
 
@@ -120,10 +124,15 @@ export type RevokeReason = AccountsEvents['token.revoked']['reason']
 export interface TokenServiceDeps {
   keys: JwtKeyRing
   store: TokenStore
-  /** To read the user's session cut-off on the routes that have no user at hand (refresh, verify). */
-  users: Pick<UserStore, 'findUserById'>
+  /**
+   * To read the user's session cut-off on the routes that have no user at hand (refresh, verify), and to write
+   * one when a user ends their other sessions.
+   */
+  users: Pick<UserStore, 'findUserById' | 'updateUser'>
   events: AccountsEventEmitter
-  options: Pick<ResolvedOptions, 'jwt'>
+  options: Pick<ResolvedOptions, 'jwt' | 'authTokenLifetime'>
+  /** Default: process warnings. The plugin passes the app's logger. */
+  log?: TokenServiceLogger
 }
 
 interface VerifiedEntry {
@@ -137,9 +146,11 @@ interface VerifiedEntry {
 export class TokenService {
   readonly #keys: JwtKeyRing
   readonly #store: TokenStore
-  readonly #users: Pick<UserStore, 'findUserById'>
+  readonly #users: Pick<UserStore, 'findUserById' | 'updateUser'>
   readonly #events: AccountsEventEmitter
   readonly #options: ResolvedJwtOptions
+  /** The session records behind the sessions routes (lib/session-records.ts). */
+  readonly #sessions: SessionRecords
   readonly #notCarried: Set<string>
   /** When a login read the user whose password it then checked (see {@link credentialsChecked}). */
   readonly #credentialsRead = new WeakMap<object, number>()
@@ -161,6 +172,10 @@ export class TokenService {
     this.#events = deps.events
     this.#options = options
     this.#notCarried = new Set([options.tokenTypeClaim, options.jtiClaim, ...NOT_CARRIED])
+    this.#sessions = new SessionRecords({
+      store: deps.store, users: deps.users, events: deps.events, log: deps.log,
+      sessionLifetime: options.sessionLifetime, authTokenLifetime: deps.options.authTokenLifetime ?? null
+    })
   }
 
   // ---- sessions -------------------------------------------------------------------------------------------
@@ -222,17 +237,39 @@ export class TokenService {
    * expire), except the kept session's, and emits `token.revoked` (always: the access tokens of the ended
    * sessions died with the cut-off).
    */
-  async endSessions (userId: number, reason: RevokeReason, kept: string | null): Promise<void> {
+  async endSessions (userId: number, reason: RevokeReason, kept: string | null, context?: RequestContext): Promise<void> {
     const except = kept ?? undefined
     await Promise.all([this.#store.revokeUserRefreshTokens(userId, except), this.#store.deleteUserAuthTokens(userId, except)])
-    this.#events.emit('token.revoked', { userId, reason })
+    this.#events.emit('token.revoked', { userId, reason }, context)
   }
 
-  /** Signs a token of `type` carrying `claims` (user id and custom claims) with fresh exp, iat and jti (or this `jti`). */
-  #sign (type: TokenType, claims: TokenClaims, now = Date.now(), jti = newJti()): { token: string, jti: string, expiresAt: Date } {
+  /** The user's live sessions, oldest first, `current` (the id {@link sessionIdOf} gives for the request) flagged. */
+  async listSessions (userId: number, current: string | null): Promise<SessionView[]> {
+    return await this.#sessions.list(userId, current)
+  }
+
+  /**
+   * Ends one session of the user (a family revoked: its access tokens live until they expire; an opaque token
+   * deleted); false when the user has no live session of that id. Emits `session.ended`.
+   */
+  async endSession (userId: number, id: string, context?: RequestContext): Promise<boolean> {
+    return await this.#sessions.endOne(userId, id, context)
+  }
+
+  /** Ends every session of the user but `current` (null: all), access tokens at once (a cut-off). Emits `session.ended`. */
+  async endOtherSessions (userId: number, current: string | null, context?: RequestContext): Promise<number> {
+    return await this.#sessions.endOthers(userId, current, context)
+  }
+
+  /**
+   * Signs a token of `type` carrying `claims` (user id and custom claims) with fresh exp, iat and jti (or this
+   * `jti`); its exp is never after `endsAt` (ms: the end of its session), when given.
+   */
+  #sign (type: TokenType, claims: TokenClaims, now = Date.now(), jti = newJti(), endsAt: number | null = null): { token: string, jti: string, expiresAt: Date } {
     const o = this.#options
     const iat = Math.floor(now / 1000)
-    const exp = iat + (type === 'access' ? o.accessTokenLifetime : o.refreshTokenLifetime)
+    const lifetime = iat + (type === 'access' ? o.accessTokenLifetime : o.refreshTokenLifetime)
+    const exp = endsAt === null ? lifetime : Math.min(lifetime, Math.floor(endsAt / 1000))
     const payload: TokenClaims = { ...claims, [o.tokenTypeClaim]: type, exp, iat, [o.jtiClaim]: jti }
     if (o.audience !== undefined) payload.aud = o.audience
     if (o.issuer !== undefined) payload.iss = o.issuer
@@ -255,14 +292,24 @@ export class TokenService {
    * its id the refresh token's jti. Pass the user (as a login has it); a bare id costs a store lookup (for the
    * cut-off the new session must start after). With `family`, the pair joins that session instead.
    */
-  async issuePair (subject: number | TokenSubject, family?: string): Promise<TokenPair> {
+  async issuePair (subject: number | TokenSubject, family?: string, context?: RequestContext): Promise<TokenPair> {
     const user = typeof subject === 'number' ? await this.#users.findUserById(subject) : subject
     const userId = typeof subject === 'number' ? subject : subject.id
     const session = family ?? this.startSession(user ?? undefined)
+    const now = Date.now()
+    const startedAt = sessionStartOf(session) ?? now
+    const endsAt = this.#sessions.sessionEnd(startedAt)
     const claims: TokenClaims = { [this.#options.userIdClaim]: userId, [SESSION_CLAIM]: session }
-    const refresh = this.#sign('refresh', claims, Date.now(), family === undefined ? session : undefined)
-    await this.#store.saveRefreshToken({ jti: refresh.jti, userId, family: session, expiresAt: refresh.expiresAt })
-    return { access: this.#sign('access', claims).token, refresh: refresh.token }
+    const refresh = this.#sign('refresh', claims, now, family === undefined ? session : undefined, endsAt)
+    const saved = this.#store.saveRefreshToken({ jti: refresh.jti, userId, family: session, expiresAt: refresh.expiresAt })
+    if (family === undefined) {
+      // Both at once (no extra wait on login); a failure of either fails the login, so no token is handed out unlisted.
+      const record = this.#sessions.record(session, userId, 'jwt', startedAt, now, context)
+      await Promise.all([saved, this.#store.saveSession(record)])
+    } else {
+      await saved
+    }
+    return { access: this.#sign('access', claims, now).token, refresh: refresh.token }
   }
 
   /** Checks signature, algorithm, expiry (with leeway), audience, issuer and, when given, the type. */
@@ -337,15 +384,28 @@ export class TokenService {
    * reuse detection, revokes its whole family. Within the interval it is a client racing itself (two tabs
    * refreshing at once): refused, and the winner's new token goes on working.
    */
-  async refresh (token: string): Promise<RefreshResult> {
+  async refresh (token: string, context?: RequestContext): Promise<RefreshResult> {
     const o = this.#options
     const claims = this.verify(token, 'refresh')
+    const now = Date.now()
+    // jwt.sessionLifetime: past its session's end a refresh token is dead, whatever its own exp says.
+    const { startedAt } = sessionOfClaims(claims)
+    const endsAt = startedAt === null ? null : this.#sessions.sessionEnd(startedAt)
+    if (endsAt !== null && now >= endsAt) throw new TokenNotValidError(INVALID)
     const carried = this.#carriedClaims(claims)
+    // A token without a sid of ours (simplejwt's, from before a move) is dated by its iat: its successor, which
+    // gets a new iat, keeps the session's start in orig_iat, or each rotation would restart its lifetime.
+    if (startedAt !== null && sessionStartOf(claims[SESSION_CLAIM]) === null && claims.orig_iat === undefined) {
+      carried.orig_iat = Math.floor(startedAt / 1000)
+    }
     if (!o.rotateRefreshTokens) {
       await this.#assertUsable(claims, true)
       const userId = this.userIdOf(claims)
-      const access = this.#sign('access', carried).token
-      if (userId !== null) this.#events.emit('token.refreshed', { userId, rotated: false })
+      const access = this.#sign('access', carried, now).token
+      if (userId !== null) {
+        this.#sessions.touch(this.#sessions.record(this.#recordOf(claims).family, userId, 'jwt', startedAt ?? now, now, context))
+        this.#events.emit('token.refreshed', { userId, rotated: false }, context)
+      }
       return { access }
     }
     // Before the claim: a token of an ended session must not rotate (nor count as reuse).
@@ -353,53 +413,74 @@ export class TokenService {
     const fallback = this.#recordOf(claims)
     // Signed before the claim so the store can record it in the same atomic step: a failure in between
     // cannot leave the old token used and no successor (the client's retry would look like reuse).
-    const refresh = this.#sign('refresh', carried)
+    const refresh = this.#sign('refresh', carried, now, newJti(), endsAt)
     const claim = await this.#store.claimRefreshToken(fallback.jti, fallback, { jti: refresh.jti, expiresAt: refresh.expiresAt })
     // A rotated-out token seen again is reuse, whether or not rotation also blacklisted it.
     const rotatedAt = claim.status === 'claimed' ? null : claim.record.usedAt
     if (rotatedAt !== null && o.refreshReuseDetection && Date.now() - rotatedAt.getTime() >= o.refreshReuseInterval * 1000) {
       await this.#store.revokeRefreshFamily(claim.record.family)
-      this.#events.emit('token.reuseDetected', { userId: claim.record.userId, family: claim.record.family })
+      this.#events.emit('token.reuseDetected', { userId: claim.record.userId, family: claim.record.family }, context)
     }
     if (claim.status === 'revoked' || (rotatedAt !== null && (o.blacklistAfterRotation || o.refreshReuseDetection))) {
       throw new TokenNotValidError('Token is blacklisted')
     }
     if (o.blacklistAfterRotation) await this.#store.revokeRefreshToken(fallback.jti, fallback)
-    const access = this.#sign('access', carried).token
-    this.#events.emit('token.refreshed', { userId: claim.record.userId, rotated: true })
+    const access = this.#sign('access', carried, now).token
+    this.#sessions.touch(this.#sessions.record(claim.record.family, claim.record.userId, 'jwt', startedAt ?? now, now, context))
+    this.#events.emit('token.refreshed', { userId: claim.record.userId, rotated: true }, context)
     return { access, refresh: refresh.token }
   }
 
   /** /jwt/blacklist/: a refresh token is blacklisted once; using it again is 401. */
-  async blacklist (token: string): Promise<void> {
+  async blacklist (token: string, context?: RequestContext): Promise<void> {
     const claims = this.verify(token, 'refresh')
     await this.#assertNotRevoked(claims)
     const record = this.#recordOf(claims)
     await this.#store.revokeRefreshToken(record.jti, record)
-    this.#events.emit('token.revoked', { userId: this.userIdOf(claims), reason: 'blacklist' })
+    this.#events.emit('token.revoked', { userId: this.userIdOf(claims), reason: 'blacklist' }, context)
   }
 
   /** Revokes every refresh token of the user and deletes its opaque tokens (account deletion, a logout); `token.revoked` when there were any. */
-  async revokeUserTokens (userId: number, reason: RevokeReason = 'password-change'): Promise<void> {
+  async revokeUserTokens (userId: number, reason: RevokeReason = 'password-change', context?: RequestContext): Promise<void> {
     const [refresh, opaque] = await Promise.all([this.#store.revokeUserRefreshTokens(userId), this.#store.deleteUserAuthTokens(userId)])
-    if (refresh + opaque > 0) this.#events.emit('token.revoked', { userId, reason })
+    if (refresh + opaque > 0) this.#events.emit('token.revoked', { userId, reason }, context)
   }
 
   /**
    * A new opaque token (40 hex chars, as DRF's authtoken); only its hash is stored. It is a session of its
    * own, dated as {@link startSession} dates one when given the user (as a login has it); a bare id dates it now.
    */
-  async createAuthToken (subject: number | TokenSubject): Promise<string> {
+  async createAuthToken (subject: number | TokenSubject, context?: RequestContext): Promise<string> {
     const key = randomBytes(20).toString('hex')
     const [userId, user] = typeof subject === 'number' ? [subject, undefined] : [subject.id, subject]
-    await this.#store.saveAuthToken({ hash: hashAuthToken(key), userId, createdAt: new Date(this.#sessionStart(user)) })
+    const hash = hashAuthToken(key)
+    const createdAt = this.#sessionStart(user)
+    await this.#store.saveAuthToken({ hash, userId, createdAt: new Date(createdAt) })
+    // After the token, not beside it: the Redis store gives the token's key the session's expiry.
+    await this.#store.saveSession(this.#sessions.record(hash, userId, 'token', createdAt, createdAt, context))
     return key
   }
 
-  /** The record of an opaque token (its user, when it was created), or null. */
-  async findAuthToken (key: string): Promise<AuthTokenRecord | null> {
+  /**
+   * The record of an opaque token (its user, when it was created), or null; null too for one older than
+   * `authTokenLifetime`, which is then deleted. Notes the use on its session record (at most once a minute,
+   * off the request path: the record's `lastUsedAt` says when it is due, no lookup of its own).
+   */
+  async findAuthToken (key: string, context?: RequestContext): Promise<AuthTokenRecord | null> {
     if (!AUTH_TOKEN_PATTERN.test(key)) return null
-    return await this.#store.findAuthToken(hashAuthToken(key))
+    const hash = hashAuthToken(key)
+    const record = await this.#store.findAuthToken(hash)
+    if (record === null) return null
+    const now = Date.now()
+    const created = record.createdAt.getTime()
+    if (this.#sessions.authTokenExpired(created, now)) {
+      this.#sessions.background(this.#store.deleteAuthToken(hash), 'fastify-accounts: deleting an expired opaque token failed')
+      return null
+    }
+    if (record.lastUsedAt == null || record.lastUsedAt.getTime() < now - TOUCH_INTERVAL_MS) {
+      this.#sessions.touch(this.#sessions.record(hash, record.userId, 'token', created, now, context))
+    }
+    return record
   }
 
   /** The user id an opaque token belongs to, or null. */
@@ -408,14 +489,14 @@ export class TokenService {
   }
 
   /** Logout of one opaque token. Give the user id when known (the request's user); otherwise it is looked up for the event. */
-  async deleteAuthToken (key: string, userId?: number): Promise<void> {
+  async deleteAuthToken (key: string, userId?: number, context?: RequestContext): Promise<void> {
     const hash = hashAuthToken(key)
     const owner = userId ?? (await this.#store.findAuthToken(hash))?.userId ?? null
-    if (await this.#store.deleteAuthToken(hash)) this.#events.emit('token.revoked', { userId: owner, reason: 'logout' })
+    if (await this.#store.deleteAuthToken(hash)) this.#events.emit('token.revoked', { userId: owner, reason: 'logout' }, context)
   }
 
   /** Deletes every opaque token of the user (a logout with a JWT, or a password change); `token.revoked` when there were any. */
-  async deleteUserAuthTokens (userId: number, reason: RevokeReason = 'logout'): Promise<void> {
-    if (await this.#store.deleteUserAuthTokens(userId) > 0) this.#events.emit('token.revoked', { userId, reason })
+  async deleteUserAuthTokens (userId: number, reason: RevokeReason = 'logout', context?: RequestContext): Promise<void> {
+    if (await this.#store.deleteUserAuthTokens(userId) > 0) this.#events.emit('token.revoked', { userId, reason }, context)
   }
 }

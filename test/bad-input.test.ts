@@ -62,6 +62,8 @@ const allWithBody = all.filter((r) => Object.keys(r.properties).length > 0)
 t.test('the route list this file sweeps', async t => {
   t.same(routes.map((r) => `${r.method} ${r.url}`).sort(), [
     'DELETE /auth/users/me/',
+    'DELETE /auth/users/me/sessions/',
+    'DELETE /auth/users/me/sessions/:id/',
     'PATCH /auth/users/me/',
     'POST /auth/jwt/blacklist/',
     'POST /auth/jwt/create/',
@@ -296,7 +298,9 @@ t.test('__proto__ and constructor keys: refused or ignored, no prototype polluti
       const res = await s.app.inject({ method: route.method as 'POST', url: route.url, headers: { ...s.auth, 'content-type': 'application/json' }, payload })
       hasDetail(t, clientError(t, res, 400, what), what)
     }
-    // Form keys are plain strings: nothing to refuse, and the unknown keys are dropped.
+    // Form keys are plain strings: nothing to refuse, and the unknown keys are dropped. A route that reads no
+    // body (DELETE users/me/sessions/ ends the other sessions) would just do its work: nothing to sweep there.
+    if (Object.keys(route.properties).length === 0) continue
     for (const payload of ['__proto__[polluted]=yes', '__proto__=yes&constructor=yes', 'constructor[prototype][polluted]=yes', 'hasOwnProperty=x&toString=y']) {
       const what = `${route.method} ${route.url} form ${payload}`
       const res = await s.app.inject({ method: route.method as 'POST', url: route.url, headers: { ...s.auth, 'content-type': 'application/x-www-form-urlencoded' }, payload })

@@ -6,10 +6,13 @@ import t from 'tap'
 import { migrate } from '../bin/migrate.js'
 import { StoreUnavailableError } from '../lib/ports.js'
 import { createStores } from '../lib/stores/factory.js'
+import { accountsMigrations } from '../lib/stores/migrations.js'
 import { createPostgresStores } from '../lib/stores/postgres.js'
 import type { Database } from '../lib/stores/schema.js'
 import { storeContract } from '../lib/testing/index.js'
 import { dropSchema, PG_URL, serviceTest, testSchema, uniqueName } from './helpers/services.js'
+
+const ALL_MIGRATIONS = Object.keys(accountsMigrations('postgres')).sort()
 
 const user = (name: string): { username: string, email: string, password: string, isActive: boolean } =>
   ({ username: name, email: `${name}@example.com`, password: 'x', isActive: true })
@@ -72,20 +75,24 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
   async function backToRelease1 (db: Kysely<Database>): Promise<void> {
     await sql`drop index accounts_user_username_lower_idx`.execute(db)
     await sql`alter table accounts_user drop column sessions_valid_after, drop column kept_session`.execute(db)
-    await sql`delete from accounts_migration where name in ('0002_username_lower_index', '0003_user_sessions_cutoff')`.execute(db)
+    // The tables later migrations created (0004_sessions and after).
+    const release1 = ['accounts_user', 'accounts_refresh_token', 'accounts_auth_token', 'accounts_migration', 'accounts_migration_lock']
+    const { rows } = await sql<{ name: string }>`select tablename as name from pg_tables where schemaname = current_schema() and tablename like 'accounts_%'`.execute(db)
+    for (const { name } of rows) if (!release1.includes(name)) await sql`drop table ${sql.id(name)} cascade`.execute(db)
+    await sql`delete from accounts_migration where name <> '0001_initial'`.execute(db)
   }
 
   t.test('a schema migrated by 0001 alone gets the lower(username) index and the session cut-off, and its users are found in any case', async (t) => {
     const schema = testSchema(t)
     const old = await createPostgresStores(PG_URL, { schema })
-    t.same(old.applied, ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff'])
+    t.same(old.applied, ALL_MIGRATIONS)
     await backToRelease1(old.db)
     // A user as the first release wrote it (no cut-off columns yet).
     await sql`insert into accounts_user (username, email, email_lower, password, is_active, date_joined) values ('Alice', 'alice@example.com', 'alice@example.com', 'x', 1, 1700000000123)`.execute(old.db)
     await old.close()
     const upgraded = await createPostgresStores(PG_URL, { schema })
     t.teardown(upgraded.close)
-    t.same(upgraded.applied, ['0002_username_lower_index', '0003_user_sessions_cutoff'], 'only the new migrations run')
+    t.same(upgraded.applied, ALL_MIGRATIONS.slice(1), 'only the new migrations run')
     const [alice] = await upgraded.users.findUsersByUsernameIgnoringCase('alice')
     t.match(alice, { username: 'Alice', sessionsValidAfter: null, keptSession: null }, 'found, with no cut-off')
     t.same(await upgraded.users.findUsersByUsernameIgnoringCase('ALICE'), [alice])
@@ -103,7 +110,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
     await old.close()
     const upgraded = await createPostgresStores(PG_URL, { schema })
     t.teardown(upgraded.close)
-    t.same(upgraded.applied, ['0002_username_lower_index', '0003_user_sessions_cutoff'])
+    t.same(upgraded.applied, ALL_MIGRATIONS.slice(1))
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_indexes where schemaname = ${schema} and indexname = 'accounts_user_username_lower_idx'`.execute(upgraded.db)
     t.equal(rows[0].n, 1)
   })
@@ -156,7 +163,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
     const schema = testSchema(t)
     const opened = await Promise.all(Array.from({ length: 4 }, async () => await createPostgresStores(PG_URL, { schema, poolSize: 2 })))
     t.teardown(async () => { await Promise.all(opened.map(async (s) => { await s.close() })) })
-    t.same(opened.flatMap((s) => s.applied), ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff'], 'each migration ran once')
+    t.same(opened.flatMap((s) => s.applied), ALL_MIGRATIONS, 'each migration ran once')
     const alice = await opened[0].users.createUser(user('alice'))
     for (const stores of opened) t.same(await stores.users.findUserById(alice.id), alice)
     const again = await createPostgresStores(PG_URL, { schema })
@@ -175,7 +182,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
 
   t.test('npm run migrate (lib/migrate.ts) migrates DATABASE_URL alone', async (t) => {
     const schema = testSchema(t)
-    t.same(await migrate({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema }), { url: PG_URL, applied: ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff'] })
+    t.same(await migrate({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema }), { url: PG_URL, applied: ALL_MIGRATIONS })
     t.same(await migrate({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema }), { url: PG_URL, applied: [] }, 'then up to date')
     const stores = await createPostgresStores(PG_URL, { schema, migrate: false })
     t.teardown(stores.close)
@@ -183,7 +190,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
 
     const dir = mkdtempSync(join(tmpdir(), 'fastify-accounts-migrate-'))
     t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-    t.same((await migrate({ DATA_DIR: dir })).applied, ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff'], 'without DATABASE_URL: the SQLite file under DATA_DIR')
+    t.same((await migrate({ DATA_DIR: dir })).applied, Object.keys(accountsMigrations('sqlite')).sort(), 'without DATABASE_URL: the SQLite file under DATA_DIR')
     t.same((await migrate({ DATABASE_URL: `sqlite:${join(dir, 'accounts.db')}` })).applied, [])
     await t.rejects(migrate({ DATABASE_URL: 'mysql://localhost/x' }), /unsupported database URL scheme "mysql:"/)
   })

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { CompiledQuery, sql, type Kysely } from 'kysely'
 import t from 'tap'
 import { MemoryTokenStore, MemoryUserStore } from '../lib/stores/memory.js'
-import { migrateToLatest } from '../lib/stores/migrations.js'
+import { accountsMigrations, migrateToLatest } from '../lib/stores/migrations.js'
 import { createStores } from '../lib/stores/factory.js'
 import { usernameIgnoringCase } from '../lib/stores/kysely.js'
 import type { Database } from '../lib/stores/schema.js'
@@ -67,7 +67,8 @@ t.test('sqlite: a failing migration is reported clearly', async (t) => {
 t.test('sqlite: the case-insensitive username lookup uses the lower(username) index', async (t) => {
   const stores = await createSqliteStores(':memory:')
   t.teardown(stores.close)
-  t.same(stores.applied, ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff'])
+  t.same(stores.applied, Object.keys(accountsMigrations('sqlite')).sort(), 'every migration, in order')
+  t.same(stores.applied.slice(0, 4), ['0001_initial', '0002_username_lower_index', '0003_user_sessions_cutoff', '0004_sessions'])
   const { rows: indexes } = await sql<{ sql: string }>`select sql from sqlite_master where name = 'accounts_user_username_lower_idx'`.execute(stores.db)
   t.match(indexes[0]?.sql ?? '', /^create index "accounts_user_username_lower_idx" on "accounts_user" \(lower\(username\)\)$/i)
   const query = stores.db.selectFrom('accounts_user').selectAll().where(usernameIgnoringCase('ALICE')).orderBy('id').compile()
@@ -81,7 +82,11 @@ async function backToRelease1 (db: Kysely<Database>): Promise<void> {
   // One column per statement, as SQLite alters tables.
   await sql`alter table accounts_user drop column kept_session`.execute(db)
   await sql`alter table accounts_user drop column sessions_valid_after`.execute(db)
-  await sql`delete from accounts_migration where name in ('0002_username_lower_index', '0003_user_sessions_cutoff')`.execute(db)
+  // The tables later migrations created (0004_sessions and after).
+  const release1 = ['accounts_user', 'accounts_refresh_token', 'accounts_auth_token', 'accounts_migration', 'accounts_migration_lock']
+  const { rows } = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name like 'accounts_%'`.execute(db)
+  for (const { name } of rows) if (!release1.includes(name)) await sql`drop table ${sql.id(name)}`.execute(db)
+  await sql`delete from accounts_migration where name <> '0001_initial'`.execute(db)
 }
 
 t.test('sqlite: a file migrated by 0001 alone gets the lower(username) index and the session cut-off, and its users are found in any case', async (t) => {
@@ -93,7 +98,7 @@ t.test('sqlite: a file migrated by 0001 alone gets the lower(username) index and
   await old.close()
   const upgraded = await createSqliteStores(file)
   t.teardown(upgraded.close)
-  t.same(upgraded.applied, ['0002_username_lower_index', '0003_user_sessions_cutoff'], 'only the new migrations run')
+  t.same(upgraded.applied, Object.keys(accountsMigrations('sqlite')).sort().slice(1), 'only the new migrations run')
   const [alice] = await upgraded.users.findUsersByUsernameIgnoringCase('ALICE')
   t.match(alice, { id: 1, username: 'Alice', sessionsValidAfter: null, keptSession: null }, 'found, with no cut-off')
   t.equal(alice.dateJoined.getTime(), 1700000000123)

@@ -3,7 +3,7 @@
  * password change, user deletion), with ids and never a token.
  */
 import t, { type Test } from 'tap'
-import type { AccountsEventName, AccountsEvents } from '../lib/index.js'
+import type { AccountsEventName, AccountsEventPayload, AccountsEvents } from '../lib/index.js'
 import { json, linkFrom, PASSWORD, type TestApp } from './helpers/app.js'
 import { decodeJwt, post, setup, type Overrides } from './helpers/jwt.js'
 
@@ -14,11 +14,16 @@ const TOKEN_EVENTS = ['token.refreshed', 'token.reuseDetected', 'token.revoked']
 const NEW_PASSWORD = 'a-brand-new-passphrase-42'
 
 /** A user in the shared app for `overrides`, and the token events emitted from now on until the end of `t`. */
-async function recording (t: Test, overrides: Overrides = {}): Promise<Awaited<ReturnType<typeof setup>> & { events: Recorded }> {
+async function recording (t: Test, overrides: Overrides = {}, outsideRequest = false): Promise<Awaited<ReturnType<typeof setup>> & { events: Recorded }> {
   const user = await setup(overrides)
   const events: Recorded = []
   for (const event of TOKEN_EVENTS) {
-    const listener = (payload: AccountsEvents[typeof event]): void => { events.push({ event, payload }) }
+    // The request behind each event is checked here and kept out of the payloads the cases compare.
+    const listener = ({ request, ...payload }: AccountsEventPayload<typeof event>): void => {
+      if (outsideRequest) t.equal(request, null, `${event} called outside a request names none`)
+      else t.match(request, { requestId: /^req-/, ip: '127.0.0.1', userAgent: 'lightMyRequest' }, `${event} names its request`)
+      events.push({ event, payload })
+    }
     user.app.app.accounts.events.on(event, listener)
     t.teardown(() => { user.app.app.accounts.events.off(event, listener) })
   }
@@ -131,7 +136,7 @@ t.test('token.revoked', async t => {
   })
 
   t.test('the service looks the owner up when the caller does not give it', async t => {
-    const { app, id, username, events } = await recording(t)
+    const { app, id, username, events } = await recording(t, {}, true)
     const key = await tokenLogin(app, username)
     await app.app.accounts.tokens.deleteAuthToken(key)
     await app.app.accounts.tokens.deleteAuthToken(key)

@@ -51,8 +51,10 @@ export interface RedisTokenStoreOptions {
    */
   refreshGraceSeconds?: number
   /**
-   * Opaque (DRF) tokens expire this long after creation. Default: never, as DRF's tokens; they are then
-   * bounded by deletion: logout, password change or reset, account deletion.
+   * Opaque (DRF) tokens' keys expire this long after creation. Default: never, as DRF's tokens; they are then
+   * bounded by deletion: logout, password change or reset, account deletion, the sessions routes. Prefer the
+   * plugin's `authTokenLifetime`, which holds on every store (and sets these keys' expiry too); when both are
+   * set, the shorter wins. Kept for deployments that set it before `authTokenLifetime` existed.
    */
   authTokenTtlSeconds?: number | null
   /** For a client this store creates from a URL: how long connecting may take (default 1000 ms). */

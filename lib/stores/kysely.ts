@@ -1,10 +1,10 @@
-import type { Expression, ExpressionBuilder, Insertable, Kysely, QueryCreator, Selectable, SqlBool, Updateable } from 'kysely'
+import type { Compilable, CompiledQuery, DeleteQueryBuilder, DeleteResult, Expression, ExpressionBuilder, Insertable, Kysely, QueryCreator, Selectable, SqlBool, Updateable } from 'kysely'
 import { PostgresAdapter, sql } from 'kysely'
 import type {
-  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, TokenStore, User,
+  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionKind, SessionRecord, TokenStore, User,
   UserExpectation, UserPatch, UserStore
 } from '../ports.js'
-import type { AuthTokenTable, Database, Flag, RefreshTokenTable, UserTable } from './schema.js'
+import type { AuthTokenTable, Database, Flag, RefreshTokenTable, SessionTable, UserTable } from './schema.js'
 import { mapDuplicate } from './sql-errors.js'
 
 
@@ -44,8 +44,43 @@ export function toRefresh (row: RefreshRow): RefreshTokenRecord {
   }
 }
 
-export function toAuthToken (row: Selectable<AuthTokenTable>): AuthTokenRecord {
-  return { hash: row.hash, userId: Number(row.user_id), createdAt: date(row.created_at) }
+/** An opaque token's row, with its session's last use (null without a session row). */
+export type AuthTokenRow = Selectable<AuthTokenTable> & { last_used_at: number | string | null }
+
+export function toAuthToken (row: AuthTokenRow): AuthTokenRecord {
+  return { hash: row.hash, userId: Number(row.user_id), createdAt: date(row.created_at), lastUsedAt: nullableDate(row.last_used_at) }
+}
+
+/** findAuthToken's query: the token and its session's last use, in one lookup (every `Token` request makes one). */
+export function authTokenLookup (db: Kysely<Database>, hash: string) {
+  return db.selectFrom('accounts_auth_token as a').leftJoin('accounts_session as s', 's.id', 'a.hash')
+    .select(['a.hash', 'a.user_id', 'a.created_at', 's.last_used_at']).where('a.hash', '=', hash)
+}
+
+export function toSession (row: Selectable<SessionTable>): SessionRecord {
+  return {
+    id: row.id,
+    userId: Number(row.user_id),
+    kind: row.kind,
+    createdAt: date(row.created_at),
+    lastUsedAt: date(row.last_used_at),
+    expiresAt: nullableDate(row.expires_at),
+    ip: row.ip,
+    userAgent: row.user_agent
+  }
+}
+
+function sessionRow (r: SessionRecord): Insertable<SessionTable> {
+  return {
+    id: r.id,
+    user_id: r.userId,
+    kind: r.kind,
+    created_at: r.createdAt.getTime(),
+    last_used_at: r.lastUsedAt.getTime(),
+    expires_at: r.expiresAt === null ? null : r.expiresAt.getTime(),
+    ip: r.ip,
+    user_agent: r.userAgent
+  }
 }
 
 /**
@@ -200,11 +235,48 @@ function expectations (expect: UserExpectation): Partial<Pick<UserRow, 'username
   return where
 }
 
+type SessionDeletion = (db: QueryCreator<Database>) => DeleteQueryBuilder<Database, 'accounts_session', DeleteResult>
+
+/** The deletion of the user's session rows of `kind`, except `except`. */
+function userSessions (userId: number, kind: SessionKind, except: string | undefined): SessionDeletion {
+  return (db) => {
+    const query = db.deleteFrom('accounts_session').where('user_id', '=', userId).where('kind', '=', kind)
+    return except === undefined ? query : query.where('id', '!=', except)
+  }
+}
+
 export class KyselyTokenStore implements TokenStore {
   readonly #db: Kysely<Database>
 
   constructor (db: Kysely<Database>) {
     this.#db = db
+  }
+
+  /**
+   * Runs `queries` as one transaction; returns how many rows each changed. What ends a session and its row
+   * go together this way. SqliteTokenStore runs them as one synchronous better-sqlite3 transaction instead
+   * (a Kysely transaction there would hold the one connection open across awaits).
+   */
+  protected async atomically (queries: CompiledQuery[]): Promise<number[]> {
+    return await this.#db.transaction().execute(async (trx) => {
+      const counts: number[] = []
+      for (const query of queries) counts.push(Number((await trx.executeQuery(query)).numAffectedRows ?? 0))
+      return counts
+    })
+  }
+
+  /**
+   * Runs `main` (a revocation or deletion; returns how many rows it changed) and `sessions` (the deletion of
+   * the session rows it ends) atomically. On PostgreSQL one statement (`sessions` as a data-modifying CTE): one
+   * round trip, no transaction holding a pooled connection while 50 reuse detections race.
+   */
+  async #endWithSessions (main: (db: QueryCreator<Database>) => Compilable, sessions: SessionDeletion): Promise<number> {
+    if (this.#db.getExecutor().adapter instanceof PostgresAdapter) {
+      const db = this.#db.with('ended_sessions', (qc) => sessions(qc)) as unknown as QueryCreator<Database>
+      return Number((await this.#db.executeQuery(main(db).compile())).numAffectedRows ?? 0)
+    }
+    const [count] = await this.atomically([main(this.#db).compile(), sessions(this.#db).compile()])
+    return count
   }
 
   async saveRefreshToken (record: NewRefreshToken): Promise<void> {
@@ -255,17 +327,18 @@ export class KyselyTokenStore implements TokenStore {
   }
 
   async revokeRefreshFamily (family: string): Promise<number> {
-    const result = await this.#db.updateTable('accounts_refresh_token').set({ revoked_at: Date.now() })
-      .where('family', '=', family).where('revoked_at', 'is', null).executeTakeFirst()
-    return Number(result.numUpdatedRows)
+    const now = Date.now()
+    return await this.#endWithSessions(
+      (db) => db.updateTable('accounts_refresh_token').set({ revoked_at: now }).where('family', '=', family).where('revoked_at', 'is', null),
+      (db) => db.deleteFrom('accounts_session').where('id', '=', family).where('kind', '=', 'jwt'))
   }
 
   async revokeUserRefreshTokens (userId: number, exceptFamily?: string): Promise<number> {
-    let query = this.#db.updateTable('accounts_refresh_token').set({ revoked_at: Date.now() })
-      .where('user_id', '=', userId).where('revoked_at', 'is', null)
-    if (exceptFamily !== undefined) query = query.where('family', '!=', exceptFamily)
-    const result = await query.executeTakeFirst()
-    return Number(result.numUpdatedRows)
+    const now = Date.now()
+    return await this.#endWithSessions((db) => {
+      const query = db.updateTable('accounts_refresh_token').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null)
+      return exceptFamily === undefined ? query : query.where('family', '!=', exceptFamily)
+    }, userSessions(userId, 'jwt', exceptFamily))
   }
 
   async saveAuthToken (record: AuthTokenRecord): Promise<void> {
@@ -275,25 +348,64 @@ export class KyselyTokenStore implements TokenStore {
   }
 
   async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
-    const row = await this.#db.selectFrom('accounts_auth_token').selectAll().where('hash', '=', hash).executeTakeFirst()
-    return orNull(row, toAuthToken)
+    return orNull(await authTokenLookup(this.#db, hash).executeTakeFirst(), toAuthToken)
   }
 
   async deleteAuthToken (hash: string): Promise<boolean> {
-    const result = await this.#db.deleteFrom('accounts_auth_token').where('hash', '=', hash).executeTakeFirst()
-    return result.numDeletedRows > 0n
+    return await this.#endWithSessions(
+      (db) => db.deleteFrom('accounts_auth_token').where('hash', '=', hash),
+      (db) => db.deleteFrom('accounts_session').where('id', '=', hash).where('kind', '=', 'token')) > 0
   }
 
   async deleteUserAuthTokens (userId: number, exceptHash?: string): Promise<number> {
-    let query = this.#db.deleteFrom('accounts_auth_token').where('user_id', '=', userId)
-    if (exceptHash !== undefined) query = query.where('hash', '!=', exceptHash)
-    const result = await query.executeTakeFirst()
-    return Number(result.numDeletedRows)
+    return await this.#endWithSessions((db) => {
+      const query = db.deleteFrom('accounts_auth_token').where('user_id', '=', userId)
+      return exceptHash === undefined ? query : query.where('hash', '!=', exceptHash)
+    }, userSessions(userId, 'token', exceptHash))
   }
 
   async purgeExpired (now: Date): Promise<number> {
-    const result = await this.#db.deleteFrom('accounts_refresh_token')
-      .where('expires_at', '<', now.getTime()).executeTakeFirst()
+    const at = now.getTime()
+    const result = await this.#db.deleteFrom('accounts_refresh_token').where('expires_at', '<', at).executeTakeFirst()
+    // Sessions past their end, and those whose credentials are all gone (a family purged, or one a touch
+    // recorded just as it ended).
+    await this.#db.deleteFrom('accounts_session as s')
+      .where((eb) => eb.or([
+        eb('s.expires_at', '<', at),
+        eb.and([eb('s.kind', '=', 'jwt'), eb.not(eb.exists(eb.selectFrom('accounts_refresh_token as r').select('r.jti').whereRef('r.family', '=', 's.id')))]),
+        eb.and([eb('s.kind', '=', 'token'), eb.not(eb.exists(eb.selectFrom('accounts_auth_token as a').select('a.hash').whereRef('a.hash', '=', 's.id')))])
+      ]))
+      .execute()
     return Number(result.numDeletedRows)
+  }
+
+  async saveSession (record: SessionRecord): Promise<void> {
+    const row = sessionRow(record)
+    const { id: _id, ...rest } = row
+    await this.#db.insertInto('accounts_session').values(row).onConflict((oc) => oc.column('id').doUpdateSet(rest)).execute()
+  }
+
+  async touchSession (record: SessionRecord, staleBefore: Date): Promise<void> {
+    // One conditional statement: across instances, at most one write per interval changes the row.
+    await this.#db.insertInto('accounts_session').values(sessionRow(record))
+      .onConflict((oc) => oc.column('id')
+        .doUpdateSet({ last_used_at: record.lastUsedAt.getTime() })
+        .where('accounts_session.last_used_at', '<', staleBefore.getTime()))
+      .execute()
+  }
+
+  async listSessions (userId: number, now: Date): Promise<SessionRecord[]> {
+    const at = now.getTime()
+    const rows = await this.#db.selectFrom('accounts_session as s').selectAll('s')
+      .where('s.user_id', '=', userId)
+      .where((eb) => eb.or([eb('s.expires_at', 'is', null), eb('s.expires_at', '>', at)]))
+      .where((eb) => eb.or([
+        eb.and([eb('s.kind', '=', 'jwt'), eb.exists(eb.selectFrom('accounts_refresh_token as r').select('r.jti')
+          .whereRef('r.family', '=', 's.id').where('r.used_at', 'is', null).where('r.revoked_at', 'is', null).where('r.expires_at', '>', at))]),
+        eb.and([eb('s.kind', '=', 'token'), eb.exists(eb.selectFrom('accounts_auth_token as a').select('a.hash').whereRef('a.hash', '=', 's.id'))])
+      ]))
+      .orderBy('s.created_at').orderBy('s.id')
+      .execute()
+    return rows.map(toSession)
   }
 }

@@ -1,6 +1,6 @@
 import { DuplicateUserError } from '../ports.js'
 import type {
-  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, TokenStore, User,
+  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionKind, SessionRecord, TokenStore, User,
   UserExpectation, UserPatch, UserStore
 } from '../ports.js'
 
@@ -12,7 +12,11 @@ const copyUser = (u: User): User => ({
 const copyRefresh = (r: RefreshTokenRecord): RefreshTokenRecord => ({
   ...r, expiresAt: new Date(r.expiresAt.getTime()), usedAt: copyDate(r.usedAt), revokedAt: copyDate(r.revokedAt)
 })
-const copyAuth = (a: AuthTokenRecord): AuthTokenRecord => ({ ...a, createdAt: new Date(a.createdAt.getTime()) })
+const copyAuth = (a: AuthTokenRecord): AuthTokenRecord => ({ hash: a.hash, userId: a.userId, createdAt: new Date(a.createdAt.getTime()) })
+const copySession = (r: SessionRecord): SessionRecord => ({
+  id: r.id, userId: r.userId, kind: r.kind, createdAt: new Date(r.createdAt.getTime()), lastUsedAt: new Date(r.lastUsedAt.getTime()),
+  expiresAt: copyDate(r.expiresAt), ip: r.ip, userAgent: r.userAgent
+})
 const newRefresh = (r: NewRefreshToken, jti: string): RefreshTokenRecord => ({
   jti, userId: r.userId, family: r.family, expiresAt: new Date(r.expiresAt.getTime()), usedAt: null, revokedAt: null
 })
@@ -166,6 +170,7 @@ function seconds (name: string, value: number): number {
 export class MemoryTokenStore implements TokenStore {
   readonly #refresh = new Map<string, RefreshTokenRecord>()
   readonly #auth = new Map<string, AuthTokenRecord>()
+  readonly #sessions = new Map<string, SessionRecord>()
   readonly #sweepMs: number
   readonly #graceMs: number
   #nextSweep: number
@@ -234,11 +239,19 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async revokeRefreshFamily (family: string): Promise<number> {
+    if (this.#sessions.get(family)?.kind === 'jwt') this.#sessions.delete(family)
     return this.#revokeWhere((r) => r.family === family)
   }
 
   async revokeUserRefreshTokens (userId: number, exceptFamily?: string): Promise<number> {
+    this.#deleteSessions(userId, 'jwt', exceptFamily)
     return this.#revokeWhere((r) => r.userId === userId && r.family !== exceptFamily)
+  }
+
+  #deleteSessions (userId: number, kind: SessionKind, except: string | undefined): void {
+    for (const [id, session] of this.#sessions) {
+      if (session.userId === userId && session.kind === kind && id !== except) this.#sessions.delete(id)
+    }
   }
 
   #revokeWhere (match: (record: RefreshTokenRecord) => boolean): number {
@@ -259,14 +272,17 @@ export class MemoryTokenStore implements TokenStore {
 
   async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
     const record = this.#auth.get(hash)
-    return record === undefined ? null : copyAuth(record)
+    if (record === undefined) return null
+    return { ...copyAuth(record), lastUsedAt: copyDate(this.#sessions.get(hash)?.lastUsedAt ?? null) }
   }
 
   async deleteAuthToken (hash: string): Promise<boolean> {
+    if (this.#sessions.get(hash)?.kind === 'token') this.#sessions.delete(hash)
     return this.#auth.delete(hash)
   }
 
   async deleteUserAuthTokens (userId: number, exceptHash?: string): Promise<number> {
+    this.#deleteSessions(userId, 'token', exceptHash)
     let count = 0
     for (const [hash, record] of this.#auth) {
       if (record.userId === userId && hash !== exceptHash && this.#auth.delete(hash)) count++
@@ -275,6 +291,36 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async purgeExpired (now: Date): Promise<number> {
-    return this.#purge(now.getTime())
+    const count = this.#purge(now.getTime())
+    const families = new Set<string>()
+    for (const record of this.#refresh.values()) families.add(record.family)
+    for (const [id, session] of this.#sessions) {
+      const expired = session.expiresAt !== null && session.expiresAt.getTime() < now.getTime()
+      if (expired || !(session.kind === 'jwt' ? families.has(id) : this.#auth.has(id))) this.#sessions.delete(id)
+    }
+    return count
+  }
+
+  async saveSession (record: SessionRecord): Promise<void> {
+    this.#sessions.set(record.id, copySession(record))
+  }
+
+  async touchSession (record: SessionRecord, staleBefore: Date): Promise<void> {
+    const session = this.#sessions.get(record.id)
+    if (session === undefined) this.#sessions.set(record.id, copySession(record))
+    else if (session.lastUsedAt.getTime() < staleBefore.getTime()) session.lastUsedAt = new Date(record.lastUsedAt.getTime())
+  }
+
+  async listSessions (userId: number, now: Date): Promise<SessionRecord[]> {
+    const at = now.getTime()
+    const liveFamilies = new Set<string>()
+    for (const r of this.#refresh.values()) {
+      if (r.userId === userId && r.usedAt === null && r.revokedAt === null && r.expiresAt.getTime() > at) liveFamilies.add(r.family)
+    }
+    return [...this.#sessions.values()]
+      .filter((s) => s.userId === userId && (s.expiresAt === null || s.expiresAt.getTime() > at) &&
+        (s.kind === 'jwt' ? liveFamilies.has(s.id) : this.#auth.has(s.id)))
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1))
+      .map(copySession)
   }
 }

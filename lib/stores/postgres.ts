@@ -1,12 +1,14 @@
-import { Kysely, PostgresDialect, sql, type Selectable } from 'kysely'
+import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { DatabaseIntrospector, DatabaseMetadata, Dialect, PostgresPool, PostgresPoolClient, SchemaMetadata, TableMetadata } from 'kysely'
 import pg from 'pg'
 import type { AuthTokenRecord, RefreshTokenRecord, StoreLogger, User } from '../ports.js'
-import { KyselyTokenStore, KyselyUserStore, orNull, toAuthToken, toRefresh, toUser, usernameIgnoringCase, type RefreshRow, type UserRow } from './kysely.js'
+import {
+  authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, toAuthToken, toRefresh, toUser, usernameIgnoringCase, type AuthTokenRow, type RefreshRow, type UserRow
+} from './kysely.js'
 import { isUnavailableError, storeError, withStoreErrors } from './sql-errors.js'
 import { migrateToLatest } from './migrations.js'
 import type { PostgresStoreOptions } from './driver-options.js'
-import type { AuthTokenTable, Database, RefreshTokenTable, UserTable } from './schema.js'
+import type { Database, RefreshTokenTable, UserTable } from './schema.js'
 
 export type { PostgresStoreOptions } from './driver-options.js'
 
@@ -134,7 +136,6 @@ const USER_COLUMNS = everyColumn<UserTable>()([
   'last_login', 'date_joined', 'sessions_valid_after', 'kept_session'
 ])
 const REFRESH_COLUMNS = everyColumn<RefreshTokenTable>()(['jti', 'user_id', 'family', 'expires_at', 'used_at', 'revoked_at'])
-const AUTH_COLUMNS = everyColumn<AuthTokenTable>()(['hash', 'user_id', 'created_at'])
 
 /**
  * What the stores' lookups need of a node-postgres `Pool` (which is one): named-statement queries. Spelled
@@ -214,14 +215,14 @@ export class PostgresUserStore extends KyselyUserStore {
 /** The token store with the refresh lookup (every refresh) and the opaque-token lookup (every `Token` request) as named prepared statements. */
 export class PostgresTokenStore extends KyselyTokenStore {
   readonly #refresh: NamedLookup<RefreshRow>
-  readonly #auth: NamedLookup<Selectable<AuthTokenTable>>
+  readonly #auth: NamedLookup<AuthTokenRow>
 
   constructor (db: Kysely<Database>, pool: NamedQueryPool) {
     super(db)
     this.#refresh = new NamedLookup(pool, 'refresh_by_jti',
       db.selectFrom('accounts_refresh_token').select(REFRESH_COLUMNS).where('jti', '=', '').compile().sql)
-    this.#auth = new NamedLookup(pool, 'auth_by_hash',
-      db.selectFrom('accounts_auth_token').select(AUTH_COLUMNS).where('hash', '=', '').compile().sql)
+    // With its session's last use (migration 0004): a name of its own, so no connection reuses the plan of the older statement.
+    this.#auth = new NamedLookup(pool, 'auth_with_session_by_hash', authTokenLookup(db, '').compile().sql)
   }
 
   override async findRefreshToken (jti: string): Promise<RefreshTokenRecord | null> {

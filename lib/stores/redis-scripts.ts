@@ -21,8 +21,30 @@ export class Script {
 //   P rt-family:<family>  zset jti -> e, for revokeRefreshFamily
 //   P at:<sha256>         hash u, c (created, ms); no expiry unless authTokenTtlSeconds
 //   P at-user:<id>        zset sha256 -> expiry (+inf when none), for deleteUserAuthTokens
+//   P ses:<id>            hash u, k (kind: jwt | token), c (created), l (last used), e (expires, '' for never),
+//                         ip, ua ('' for unknown); expires at e. id: a family, or an opaque token's sha256
+//   P ses-user:<id>       zset session id -> e (+inf when none), for listSessions and the revocations
 // Every index drops members whose record has expired each time it grows, and expires with its newest
 // member, so nothing outlives the tokens it describes.
+
+// dropSessions(prefix, user, kind, except): deletes the user's sessions of `kind` but `except` (may be nil).
+const DROP_SESSIONS = `
+local function dropSessions(prefix, user, kind, except)
+  local index = prefix .. 'ses-user:' .. user
+  for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    if id ~= except then
+      local key = prefix .. 'ses:' .. id
+      local s = redis.call('HMGET', key, 'u', 'k')
+      if not s[1] then
+        redis.call('ZREM', index, id)
+      elseif s[1] == user and s[2] == kind then
+        redis.call('DEL', key)
+        redis.call('ZREM', index, id)
+      end
+    end
+  end
+end
+`
 
 // KEYS: record, rt-exp, rt-user, rt-family. ARGV: jti, user, family, expires, now, floor (now - grace), grace.
 // put() records any refresh token (index pruning and TTLs from ARGV[6], ARGV[7]); create() records the one
@@ -99,7 +121,7 @@ return redis.call('HSETNX', KEYS[1], 'ra', ARGV[5])
 
 // KEYS: an rt-user or rt-family index. ARGV: prefix, now, the record field it indexes ('u' or 'f'), its value,
 // and optionally a family whose records stay (the session a password change keeps).
-export const REVOKE_INDEXED = new Script(`
+export const REVOKE_INDEXED = new Script(DROP_SESSIONS + `
 local n = 0
 for _, jti in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[1] .. 'rt:' .. jti
@@ -109,6 +131,17 @@ for _, jti in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   else
     redis.call('ZREM', KEYS[1], jti)
   end
+end
+-- The sessions of the revoked families go in the same step.
+if ARGV[3] == 'f' then
+  local key = ARGV[1] .. 'ses:' .. ARGV[4]
+  local s = redis.call('HMGET', key, 'u', 'k')
+  if s[1] and s[2] == 'jwt' then
+    redis.call('DEL', key)
+    redis.call('ZREM', ARGV[1] .. 'ses-user:' .. s[1], ARGV[4])
+  end
+else
+  dropSessions(ARGV[1], ARGV[4], 'jwt', ARGV[5])
 end
 return n
 `)
@@ -150,18 +183,20 @@ end
 return 1
 `)
 
-// KEYS: at:<hash>. ARGV: prefix, hash.
+// KEYS: at:<hash>. ARGV: prefix, hash. Its session goes with it.
 export const DELETE_AUTH = new Script(`
 local user = redis.call('HGET', KEYS[1], 'u')
 if not user then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', ARGV[1] .. 'at-user:' .. user, ARGV[2])
+redis.call('DEL', ARGV[1] .. 'ses:' .. ARGV[2])
+redis.call('ZREM', ARGV[1] .. 'ses-user:' .. user, ARGV[2])
 return 1
 `)
 
 // KEYS: at-user:<id>. ARGV: prefix, user, and optionally the hash of a token that stays (the session a
 // password change keeps). An index left empty is removed by Redis itself.
-export const DELETE_USER_AUTH = new Script(`
+export const DELETE_USER_AUTH = new Script(DROP_SESSIONS + `
 local n = 0
 for _, hash in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[1] .. 'at:' .. hash
@@ -171,5 +206,73 @@ for _, hash in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     redis.call('ZREM', KEYS[1], hash)
   end
 end
+dropSessions(ARGV[1], ARGV[2], 'token', ARGV[3])
 return n
+`)
+
+// KEYS: ses:<id>, ses-user:<user>. ARGV: id, user, kind, created, last used, expires ('' for never), ip, user agent
+// ('' for unknown), now, prefix, mode ('save' or 'touch'), stale before (touch: the last use is rewritten only
+// when older). Touching a session without a record records it whole. A token session with an end also ends
+// its opaque token's key then (authTokenLifetime), unless that key expires sooner.
+export const SAVE_SESSION = new Script(`
+if ARGV[11] == 'touch' and redis.call('EXISTS', KEYS[1]) == 1 then
+  local last = tonumber(redis.call('HGET', KEYS[1], 'l'))
+  if last == nil or last < tonumber(ARGV[12]) then redis.call('HSET', KEYS[1], 'l', ARGV[5]) end
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'u', ARGV[2], 'k', ARGV[3], 'c', ARGV[4], 'l', ARGV[5], 'e', ARGV[6], 'ip', ARGV[7], 'ua', ARGV[8])
+local score = '+inf'
+if ARGV[6] ~= '' then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+  score = ARGV[6]
+  if ARGV[3] == 'token' then
+    local token = ARGV[10] .. 'at:' .. ARGV[1]
+    local ttl = redis.call('PTTL', token)
+    if ttl == -1 or (ttl >= 0 and tonumber(ARGV[9]) + ttl > tonumber(ARGV[6])) then redis.call('PEXPIREAT', token, ARGV[6]) end
+  end
+end
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[9])
+local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if top[2] == 'inf' then
+  redis.call('PERSIST', KEYS[2])
+elseif top[2] then
+  redis.call('PEXPIREAT', KEYS[2], top[2])
+end
+return 1
+`)
+
+// KEYS: ses-user:<user>. ARGV: prefix, now, user. Returns, per live session, 7 values: id, kind, created, last
+// used, expires, ip, user agent ('' for none). Live: not expired, and a jwt session's family still has a token
+// neither used (rotated out) nor revoked nor expired (newest first: usually the first one looked at), a token
+// session its opaque token. Index members whose record is gone are dropped.
+export const LIST_SESSIONS = new Script(`
+local out = {}
+local now = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local r = redis.call('HMGET', ARGV[1] .. 'ses:' .. id, 'u', 'k', 'c', 'l', 'e', 'ip', 'ua')
+  if not r[1] or r[1] ~= ARGV[3] then
+    redis.call('ZREM', KEYS[1], id)
+  elseif r[5] == '' or tonumber(r[5]) > now then
+    local live = false
+    if r[2] == 'jwt' then
+      for _, jti in ipairs(redis.call('ZREVRANGEBYSCORE', ARGV[1] .. 'rt-family:' .. id, '+inf', '(' .. ARGV[2])) do
+        local t = redis.call('HMGET', ARGV[1] .. 'rt:' .. jti, 'u', 'ua', 'ra')
+        if t[1] and not t[2] and not t[3] then
+          live = true
+          break
+        end
+      end
+    else
+      live = redis.call('EXISTS', ARGV[1] .. 'at:' .. id) == 1
+    end
+    if live then
+      table.insert(out, id)
+      for i = 2, 7 do table.insert(out, r[i] or '') end
+    end
+  end
+end
+return out
 `)

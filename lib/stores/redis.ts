@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import { StoreUnavailableError } from '../ports.js'
-import { CLAIM, DELETE_AUTH, DELETE_USER_AUTH, PURGE, REVOKE, REVOKE_INDEXED, SAVE, SAVE_AUTH, type Script } from './redis-scripts.js'
-import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, StoreLogger, TokenStore } from '../ports.js'
+import { CLAIM, DELETE_AUTH, DELETE_USER_AUTH, LIST_SESSIONS, PURGE, REVOKE, REVOKE_INDEXED, SAVE, SAVE_AUTH, SAVE_SESSION, type Script } from './redis-scripts.js'
+import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionKind, SessionRecord, StoreLogger, TokenStore } from '../ports.js'
 import type { RedisClientOptions, RedisTokenStoreOptions } from './driver-options.js'
 
 export type { RedisClientOptions, RedisTokenStoreOptions } from './driver-options.js'
@@ -168,7 +168,7 @@ export class RedisTokenStore implements TokenStore {
     })())
   }
 
-  #key (kind: 'rt' | 'rt-user' | 'rt-family' | 'at' | 'at-user', id: string | number): string {
+  #key (kind: 'rt' | 'rt-user' | 'rt-family' | 'at' | 'at-user' | 'ses' | 'ses-user', id: string | number): string {
     return `${this.#prefix}${kind}:${id}`
   }
 
@@ -229,9 +229,13 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
-    const [u, c] = await this.#guard(this.#client.hmget(this.#key('at', hash), 'u', 'c')) as Reply
+    // One round trip for the token and its session's last use.
+    const replies = await this.#guard(this.#client.pipeline().hmget(this.#key('at', hash), 'u', 'c').hget(this.#key('ses', hash), 'l').exec())
+    const failed = replies?.find(([error]) => error !== null)
+    if (replies === null || replies.length !== 2 || failed !== undefined) throw redisError(failed?.[0] ?? new Error('pipeline aborted'))
+    const [u, c] = replies[0][1] as Reply
     if (u === null || c === null) return null
-    return { hash, userId: Number(u), createdAt: millis(c) }
+    return { hash, userId: Number(u), createdAt: millis(c), lastUsedAt: optionalMillis(replies[1][1] as string | null) }
   }
 
   async deleteAuthToken (hash: string): Promise<boolean> {
@@ -241,6 +245,37 @@ export class RedisTokenStore implements TokenStore {
   async deleteUserAuthTokens (userId: number, exceptHash?: string): Promise<number> {
     const args = [this.#prefix, String(userId), ...(exceptHash === undefined ? [] : [exceptHash])]
     return Number(await this.#run(DELETE_USER_AUTH, [this.#key('at-user', userId)], args))
+  }
+
+  #sessionArgs (record: SessionRecord, mode: 'save' | 'touch', staleBefore = 0): { keys: string[], args: Array<string | number> } {
+    const r = record
+    return {
+      keys: [this.#key('ses', r.id), this.#key('ses-user', r.userId)],
+      args: [r.id, r.userId, r.kind, r.createdAt.getTime(), r.lastUsedAt.getTime(), r.expiresAt === null ? '' : r.expiresAt.getTime(),
+        r.ip ?? '', r.userAgent ?? '', Date.now(), this.#prefix, mode, staleBefore]
+    }
+  }
+
+  async saveSession (record: SessionRecord): Promise<void> {
+    const { keys, args } = this.#sessionArgs(record, 'save')
+    await this.#run(SAVE_SESSION, keys, args)
+  }
+
+  async touchSession (record: SessionRecord, staleBefore: Date): Promise<void> {
+    const { keys, args } = this.#sessionArgs(record, 'touch', staleBefore.getTime())
+    await this.#run(SAVE_SESSION, keys, args)
+  }
+
+  async listSessions (userId: number, now: Date): Promise<SessionRecord[]> {
+    const flat = await this.#run(LIST_SESSIONS, [this.#key('ses-user', userId)], [this.#prefix, now.getTime(), String(userId)]) as string[]
+    const sessions: SessionRecord[] = []
+    for (let i = 0; i + 6 < flat.length; i += 7) {
+      const [id, kind, c, l, e, ip, ua] = flat.slice(i, i + 7)
+      sessions.push({
+        id, userId, kind: kind as SessionKind, createdAt: millis(c), lastUsedAt: millis(l), expiresAt: optionalMillis(e), ip: ip === '' ? null : ip, userAgent: ua === '' ? null : ua
+      })
+    }
+    return sessions.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1))
   }
 
   /** Records expire by themselves; this removes those that expired before `now` ahead of their TTL. */

@@ -1,14 +1,16 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, SqliteDialect, type Selectable, type SqliteDatabase } from 'kysely'
+import { Kysely, SqliteDialect, type CompiledQuery, type SqliteDatabase } from 'kysely'
 import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, User } from '../ports.js'
-import { KyselyTokenStore, KyselyUserStore, orNull, toAuthToken, toRefresh, toUser, usernameIgnoringCase, type RefreshRow, type UserRow } from './kysely.js'
+import {
+  authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, toAuthToken, toRefresh, toUser, usernameIgnoringCase, type AuthTokenRow, type RefreshRow, type UserRow
+} from './kysely.js'
 import { storeError, withStoreErrors } from './sql-errors.js'
 import { migrateToLatest } from './migrations.js'
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './sqlite-checkpointer.js'
 import type { SqliteStoreOptions } from './driver-options.js'
-import type { AuthTokenTable, Database } from './schema.js'
+import type { Database } from './schema.js'
 
 export type { SqliteStoreOptions } from './driver-options.js'
 
@@ -119,7 +121,8 @@ export class SqliteTokenStore extends KyselyTokenStore {
   readonly #insert: Statement<RefreshValues, unknown>
   readonly #markUsed: Statement<[number, string], RefreshRow>
   readonly #insertUsed: Statement<RefreshValues, RefreshRow>
-  readonly #findAuth: Statement<[string], Selectable<AuthTokenTable>>
+  readonly #findAuth: Statement<[string], AuthTokenRow>
+  readonly #atomically: SQLite.Transaction<(queries: CompiledQuery[]) => number[]>
 
   constructor (db: Kysely<Database>, database: BetterSqlite3Database) {
     super(db)
@@ -133,7 +136,14 @@ export class SqliteTokenStore extends KyselyTokenStore {
       .where('jti', '=', '').where('used_at', 'is', null).where('revoked_at', 'is', null).returningAll().compile().sql)
     this.#insertUsed = new Statement(sqlite, () => db.insertInto('accounts_refresh_token').values(row)
       .onConflict((oc) => oc.column('jti').doNothing()).returningAll().compile().sql)
-    this.#findAuth = new Statement(sqlite, () => db.selectFrom('accounts_auth_token').selectAll().where('hash', '=', '').compile().sql)
+    this.#findAuth = new Statement(sqlite, () => authTokenLookup(db, '').compile().sql)
+    // Session endings are rare: each statement prepared anew, the pair in one synchronous transaction.
+    this.#atomically = sqlite.transaction((queries: CompiledQuery[]) =>
+      queries.map((query) => sqlite.prepare(query.sql).run(...query.parameters).changes))
+  }
+
+  protected override async atomically (queries: CompiledQuery[]): Promise<number[]> {
+    return run(() => this.#atomically.immediate(queries))
   }
 
   override async saveRefreshToken (record: NewRefreshToken): Promise<void> {

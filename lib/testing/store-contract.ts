@@ -1,37 +1,9 @@
 import { DuplicateUserError } from '../ports.js'
 import type { NewRefreshToken, NewUser, TokenStore, UserStore } from '../ports.js'
+import type { ContractTest } from './contract-test.js'
+import { sessionContract } from './session-contract.js'
 
-/**
- * The part of a test object the contract suite uses, and all it may use: no test framework is imported
- * here. tap's `Test` satisfies it as is; `runStoreContract` (./node.ts) adapts `node:test`. Any other
- * framework needs an adapter with these semantics:
- *
- * - `test(name, fn)` declares a subtest; the subtests of one test run one after another, each to its end
- *   (its own subtests and teardowns included) before the next starts.
- * - `equal` / `not`: strict equality (`===`) and its negation.
- * - `same`: deep equality of the values (both ways: same keys, same elements).
- * - `match`: every key of `pattern` matches the value's, recursively (extra keys in the value are fine).
- * - `ok`: truthy. `pass`: a passing assertion that checks nothing.
- * - `rejects(promise)`: resolves once the promise rejected (with anything); a fulfilled promise fails.
- * - `teardown(fn)`: runs (and awaits) `fn` once the test and all its subtests are over, pass or fail.
- *
- * A failed assertion must fail the test it ran in; whether it also stops that test is up to the framework
- * (tap goes on, the node:test adapter stops at the first failure).
- */
-export interface ContractTest {
-  test (name: string, fn: (t: ContractTest) => Promise<void>): unknown
-  ok (value: unknown, ...message: AssertionMessage): unknown
-  equal (found: unknown, wanted: unknown, ...message: AssertionMessage): unknown
-  not (found: unknown, unwanted: unknown, ...message: AssertionMessage): unknown
-  same (found: unknown, wanted: unknown, ...message: AssertionMessage): unknown
-  match (found: unknown, pattern: unknown, ...message: AssertionMessage): unknown
-  rejects (promise: Promise<unknown>, ...message: AssertionMessage): Promise<unknown>
-  pass (...message: AssertionMessage): unknown
-  teardown (fn: () => unknown): void
-}
-
-/** An assertion's optional message (a rest tuple rather than `message?: string`, so tap's signatures fit). */
-export type AssertionMessage = [] | [message: string]
+export type { AssertionMessage, ContractTest } from './contract-test.js'
 
 /** What the contract's factory returns: a fresh, empty pair of stores, and how to dispose of them. */
 export interface ContractStores {
@@ -614,7 +586,7 @@ export function storeContract (t: ContractTest, name: string, factory: () => Pro
       await tokens.saveAuthToken({ hash: 'c'.repeat(64), userId: 2, createdAt })
 
       const found = await tokens.findAuthToken(a.hash)
-      t.same(found, a)
+      t.same(found, { ...a, lastUsedAt: null }, 'as saved; no session record, so no last use')
       t.equal(found?.createdAt.getTime(), createdAt.getTime(), 'createdAt keeps milliseconds')
       found?.createdAt.setTime(0)
       createdAt.setTime(0)
@@ -641,7 +613,7 @@ export function storeContract (t: ContractTest, name: string, factory: () => Pro
       t.equal(await tokens.deleteUserAuthTokens(1, '2'.repeat(64)), 2, 'the two others')
       t.equal(await tokens.findAuthToken('1'.repeat(64)), null)
       t.equal(await tokens.findAuthToken('3'.repeat(64)), null)
-      t.same(await tokens.findAuthToken('2'.repeat(64)), { hash: '2'.repeat(64), userId: 1, createdAt }, 'the kept one stays')
+      t.same(await tokens.findAuthToken('2'.repeat(64)), { hash: '2'.repeat(64), userId: 1, createdAt, lastUsedAt: null }, 'the kept one stays')
       t.equal(await tokens.deleteUserAuthTokens(1, '2'.repeat(64)), 0, 'and stays again')
       t.equal(await tokens.deleteUserAuthTokens(1, '4'.repeat(64)), 1, 'another user\'s hash spares nothing of this user')
       t.equal(await tokens.findAuthToken('2'.repeat(64)), null)
@@ -666,5 +638,7 @@ export function storeContract (t: ContractTest, name: string, factory: () => Pro
       t.not(await tokens.findAuthToken('a'.repeat(64)), null, 'auth tokens untouched')
       t.equal(await tokens.purgeExpired(now), 0)
     })
+
+    sessionContract(t, open)
   })
 }

@@ -13,7 +13,7 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import accounts, { MemoryMailer, securitySchemes } from '../../lib/index.js'
 import { encodeUid, OneTimeLinks } from '../../lib/one-time-links.js'
 import type {
-  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, TokenStore, User, UserExpectation, UserPatch, UserStore
+  AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionRecord, TokenStore, User, UserExpectation, UserPatch, UserStore
 } from '../../lib/ports.js'
 import { MemoryTokenStore, MemoryUserStore } from '../../lib/stores/memory.js'
 import { fastHasher, PASSWORD, SECRET } from './app.js'
@@ -108,10 +108,23 @@ class RecordingTokenStore implements TokenStore {
     return this.inner.purgeExpired(now)
   }
 
+  saveSession (record: SessionRecord): Promise<void> {
+    this.#record('saveSession', record.id.slice(0, 8))
+    return this.inner.saveSession(record)
+  }
+
+  // A session's last use changes with every authenticated request, whatever its answer: not a mutation the fuzz checks.
+  touchSession (record: SessionRecord, staleBefore: Date): Promise<void> { return this.inner.touchSession(record, staleBefore) }
+
+  listSessions (userId: number, now: Date): Promise<SessionRecord[]> { return this.inner.listSessions(userId, now) }
+
   /** Every record the store holds, in a stable order. */
   async state (): Promise<Json> {
     const refresh = await Promise.all([...this.jtis].sort().map(async (jti) => [jti, await this.inner.findRefreshToken(jti)]))
-    const auth = await Promise.all([...this.hashes].sort().map(async (hash) => [hash, await this.inner.findAuthToken(hash)]))
+    const auth = await Promise.all([...this.hashes].sort().map(async (hash) => {
+      const record = await this.inner.findAuthToken(hash)
+      return [hash, record === null ? null : { ...record, lastUsedAt: undefined }]
+    }))
     return { size: this.inner.size, refresh, auth }
   }
 }

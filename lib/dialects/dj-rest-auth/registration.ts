@@ -1,4 +1,5 @@
 import type { User } from '../../ports.js'
+import { requestContext } from '../../request-context.js'
 import type { AccountsCore } from '../../core.js'
 import { fieldErrors, isAccountsError, NotFoundError } from '../../errors.js'
 import type { Limit } from '../../http/limit.js'
@@ -46,8 +47,9 @@ export function registrationRoutes (app: TypedInstance, ctx: RegistrationContext
       }
       if (mandatory) return reply.code(201).send({ detail: MESSAGES.verificationSent })
       if (dj.sessionLogin) await accounts.recordLogin(user)
-      if (!dj.useJwt) return reply.code(201).send({ key: await tokens.createAuthToken(user) })
-      const pair = await tokens.issuePair(user)
+      const context = requestContext(request)
+      if (!dj.useJwt) return reply.code(201).send({ key: await tokens.createAuthToken(user, context) })
+      const pair = await tokens.issuePair(user, undefined, context)
       return reply.code(201).send({ access: pair.access, refresh: pair.refresh, user: djRestAuthUser(user) })
     }
   })
