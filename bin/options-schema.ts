@@ -44,6 +44,9 @@ function toJson (schema: TSchema): Json {
     json.anyOf = (schema.anyOf as TSchema[]).map(toJson)
   }
   if (schema.items !== undefined) json.items = toJson(schema.items as TSchema)
+  if (schema.patternProperties !== undefined) {
+    json.patternProperties = Object.fromEntries(Object.entries<TSchema>(schema.patternProperties).map(([pattern, value]) => [pattern, toJson(value)]))
+  }
   if (schema.properties !== undefined) {
     const kept = Object.entries<TSchema>(schema.properties).filter(([, property]) => inCodeType(property) === undefined)
     json.properties = Object.fromEntries(kept.map(([key, property]) => [key, toJson(property)]))

@@ -7,6 +7,8 @@
  *   each user's next login), flags, names, date_joined and last_login;
  * - `authtoken_token` (DRF's TokenAuthentication) → opaque tokens, stored as their SHA-256 (the keys keep
  *   working with `Authorization: Token <key>`);
+ * - allauth's `socialaccount_socialaccount` → social accounts (lib/import-django/social.ts), with a `social`
+ *   store in the target (createStores() gives one);
  * - simplejwt's `token_blacklist_outstandingtoken` / `token_blacklist_blacklistedtoken` → refresh-token
  *   records, the blacklisted ones revoked (so they stay rejected) and the others recorded (so a password
  *   change here revokes them too). Expired ones are skipped.
@@ -22,6 +24,8 @@
  */
 import { KyselyTokenStore, KyselyUserStore } from './stores/kysely.js'
 import { openSource } from './import-django/source.js'
+import { importSocialAccounts } from './import-django/social.js'
+import { KyselySocialAccountStore } from './social/sql-store.js'
 import { formatSummary, importAuthTokens, importRefreshTokens, importUsers, type Run } from './import-django/tables.js'
 import { DjangoImportError, type ImportDjangoOptions, type ImportSummary } from './import-django/types.js'
 
@@ -53,7 +57,9 @@ export async function importDjango (options: ImportDjangoOptions): Promise<Impor
         return {
           users: await importUsers(run, new KyselyUserStore(trx)),
           authTokens: tokens === undefined ? undefined : await importAuthTokens(run, tokens),
-          refreshTokens: tokens === undefined ? undefined : await importRefreshTokens(run, tokens)
+          refreshTokens: tokens === undefined ? undefined : await importRefreshTokens(run, tokens),
+          // A social store over this database joins the transaction; another kind is filled after it.
+          socialAccounts: target.social instanceof KyselySocialAccountStore ? await importSocialAccounts(run, new KyselySocialAccountStore(trx)) : undefined
         }
       })
       let { authTokens, refreshTokens } = inTransaction
@@ -66,7 +72,8 @@ export async function importDjango (options: ImportDjangoOptions): Promise<Impor
           throw new DjangoImportError(`the users are imported (${inTransaction.users.inserted} new), but importing the tokens into the token store failed; run the import again to complete it: ${(error as Error).message}`, { cause: error })
         }
       }
-      summary = { from: source.description, users: inTransaction.users, authTokens, refreshTokens, transactional: true }
+      const socialAccounts = inTransaction.socialAccounts ?? (target.social === undefined ? undefined : await importSocialAccounts(run, target.social))
+      summary = { from: source.description, users: inTransaction.users, authTokens, refreshTokens, socialAccounts, transactional: true }
     } else {
       logger.info('the target is not a SQL store: rows are written one by one (a failure leaves those written so far; rerun to complete)')
       summary = {
@@ -74,6 +81,7 @@ export async function importDjango (options: ImportDjangoOptions): Promise<Impor
         users: await importUsers(run, target.users),
         authTokens: await importAuthTokens(run, target.tokens),
         refreshTokens: await importRefreshTokens(run, target.tokens),
+        socialAccounts: target.social === undefined ? undefined : await importSocialAccounts(run, target.social),
         transactional: false
       }
     }

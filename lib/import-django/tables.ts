@@ -16,11 +16,11 @@ const REFRESH_KEY = 'o.id'
 /** DRF's keys are 40 lower-case hex characters; the token login accepts nothing else. */
 const DRF_KEY = /^[0-9a-f]{40}$/
 
-function emptySummary (): TableSummary {
+export function emptySummary (): TableSummary {
   return { read: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0 }
 }
 
-class Progress {
+export class Progress {
   readonly #logger: ImportLogger
   readonly #every: number
   readonly #table: string
@@ -50,7 +50,7 @@ export interface Run {
   now: Date
 }
 
-async function countRows (source: Source, table: string): Promise<number> {
+export async function countRows (source: Source, table: string): Promise<number> {
   const rows = await source.query(`select count(*) as n from ${table}`)
   return Number(rows[0]?.n ?? 0)
 }
@@ -192,7 +192,9 @@ export function formatSummary (summary: ImportSummary): string[] {
   return [
     describeTable('auth_user', summary.users),
     describeTable('authtoken_token', summary.authTokens),
-    describeTable('token_blacklist (refresh tokens)', summary.refreshTokens)
+    describeTable('token_blacklist (refresh tokens)', summary.refreshTokens),
+    // allauth's social accounts: a line only when the Django database has them.
+    ...(summary.socialAccounts === undefined || summary.socialAccounts === null ? [] : [describeTable('socialaccount_socialaccount', summary.socialAccounts)])
   ]
 }
 

@@ -1,6 +1,7 @@
 /** The public types of `fastify-accounts/import-django` and its error (see lib/import-django.ts). */
 import type { Kysely } from 'kysely'
 import type { TokenStore, UserStore } from '../ports.js'
+import type { SocialAccountStore } from '../social/store.js'
 import type { Database } from '../stores/schema.js'
 
 /** Where progress and the summary go: `console`, a pino/Fastify logger (info with a string), or your own. */
@@ -12,6 +13,8 @@ export interface ImportLogger {
 export interface ImportTarget {
   users: UserStore
   tokens: TokenStore
+  /** Where allauth's social accounts go (a createStores() result has one); without it they are not imported. */
+  social?: SocialAccountStore
   /** The SQL database of `users` (and of `tokens` unless `kind.tokens` is 'redis'): the import runs in one of its transactions. */
   db?: Kysely<Database>
   kind?: { tokens: string }
@@ -51,6 +54,8 @@ export interface ImportSummary {
   authTokens: TableSummary | null
   /** null when it has no token_blacklist tables. */
   refreshTokens: TableSummary | null
+  /** allauth's socialaccount_socialaccount: null when the Django database has none; absent without a social store. */
+  socialAccounts?: TableSummary | null
   /** True when users and SQL tokens were written in one transaction. */
   transactional: boolean
 }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { calculatePKCECodeChallenge, randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client'
-import { SOCIAL_MESSAGES, SocialCanceledError, SocialInputError, SocialProviderError, SocialRedirectUriError, stateError } from './errors.js'
+import { SOCIAL_MESSAGES, SocialCanceledError, SocialInputError, SocialProviderError, stateError } from './errors.js'
 import type { AuthorizationState, CallbackParams } from './types.js'
 
 /**
@@ -24,11 +24,7 @@ export async function newAuthorization (redirectUri: string, withNonce: boolean)
   }
 }
 
-/** djoser's SOCIAL_AUTH_ALLOWED_REDIRECT_URIS: exact match of the whole URI. */
-export function checkRedirectUri (redirectUri: string | undefined, allowed: readonly string[]): string {
-  if (redirectUri === undefined || !allowed.includes(redirectUri)) throw new SocialRedirectUriError(SOCIAL_MESSAGES.redirectUri)
-  return redirectUri
-}
+export { checkRedirectUri } from './redirect-uri.js'
 
 function sameSecret (a: string, b: string): boolean {
   // Hashing first: equal lengths for timingSafeEqual, and no early exit on the length.

@@ -23,4 +23,8 @@ export { SocialLoginService, hasUsablePassword, type SocialUsers, type SocialLog
 export { usernameCandidates, usernameBase, isValidUsername } from './username.js'
 export type { SocialAccount, NewSocialAccount, SocialAccountStore } from './store.js'
 export { MemorySocialAccountStore } from './memory-store.js'
+export { AccountSocialUsers, type AccountSocialUsersDeps } from './account-users.js'
+export { SocialLogin, createSocialLogin, type SocialLoginDependencies } from './runtime.js'
+export { djoserNameOf } from './provider-types.js'
+// The SQL adapter (lib/social/sql-store.ts, KyselySocialAccountStore) loads kysely: import it from its own module.
 export { socialStoreContract, type SocialContractStore } from './store-contract.js'

@@ -3,6 +3,7 @@ import {
   SOCIAL_MESSAGES, SocialAccountNotFoundError, SocialAlreadyConnectedError, SocialDisconnectRefusedError, SocialEmailRequiredError,
   SocialEmailTakenError, SocialInactiveError, SocialProviderError, SocialSignupClosedError
 } from './errors.js'
+import type { RequestContext } from '../request-context.js'
 import type { SocialAccount, SocialAccountStore } from './store.js'
 import type { SocialProfile } from './types.js'
 import { usernameCandidates } from './username.js'
@@ -24,16 +25,16 @@ export interface SocialUsers {
    * Throws DuplicateUserError('username') when the username is taken (in the dialect's letter-case
    * matching) and DuplicateUserError('email') when the email is.
    */
-  createSocialUser (data: { username: string, email: string, firstName: string, lastName: string, emailVerified: boolean }): Promise<User>
+  createSocialUser (data: { username: string, email: string, firstName: string, lastName: string, emailVerified: boolean }, context?: RequestContext | null): Promise<User>
   /** True when the user's local email is known to be verified (say, an account activated by its emailed link). */
   isEmailVerified (user: User): boolean
   /** Django's set_unusable_password(); also ends the user's sessions as a password change does. Returns the updated user. */
-  makePasswordUnusable (user: User): Promise<User>
+  makePasswordUnusable (user: User, context?: RequestContext | null): Promise<User>
   /**
    * The provider verified the user's email: activates an account that was waiting for its activation link
    * (an account disabled on purpose may stay inactive). Returns the updated user.
    */
-  markEmailVerified (user: User): Promise<User>
+  markEmailVerified (user: User, context?: RequestContext | null): Promise<User>
 }
 
 export interface SocialLoginOptions {
@@ -51,7 +52,8 @@ export interface SocialEvents {
   'social.connected': { userId: number, provider: string, accountId: number }
   'social.disconnected': { userId: number, provider: string, accountId: number }
 }
-export type SocialEmit = <K extends keyof SocialEvents>(event: K, payload: SocialEvents[K]) => void
+/** `context`: the request behind the event (null outside a request), as AccountsEventEmitter.emit takes it. */
+export type SocialEmit = <K extends keyof SocialEvents>(event: K, payload: SocialEvents[K], context: RequestContext | null) => void
 
 export interface SocialLoginDeps {
   users: SocialUsers
@@ -99,14 +101,14 @@ export class SocialLoginService {
    * 3. else, with `autoSignup`, a new user (an email another account has: SocialEmailTakenError).
    * An inactive user is refused (SocialInactiveError, with `userId`), after any account was created and linked.
    */
-  async login (profile: SocialProfile): Promise<SocialLoginResult> {
+  async login (profile: SocialProfile, context: RequestContext | null = null): Promise<SocialLoginResult> {
     const known = await this.#accounts.findSocialAccount(profile.provider, profile.uid)
     if (known !== null) {
       const user = await this.#users.findUserById(known.userId)
       if (user !== null) {
         if (!user.isActive) throw inactive(user)
         const account = await this.#link(profile, user.id)
-        return this.#signedIn({ user, account, via: 'account' }, profile)
+        return this.#signedIn({ user, account, via: 'account' }, profile, context)
       }
       // A link whose user is gone (a store without cascading deletes): forget it.
       await this.#accounts.deleteSocialAccount(known.id, known.userId)
@@ -118,32 +120,32 @@ export class SocialLoginService {
         if (!this.#users.isEmailVerified(user)) {
           // Someone may have signed up with this email without owning it: their password must not survive
           // the owner's sign-in (allauth's wipe_password).
-          if (hasUsablePassword(user)) user = await this.#users.makePasswordUnusable(user)
-          user = await this.#users.markEmailVerified(user)
+          if (hasUsablePassword(user)) user = await this.#users.makePasswordUnusable(user, context)
+          user = await this.#users.markEmailVerified(user, context)
         }
         if (!user.isActive) throw inactive(user)
         const account = this.#o.emailAuthenticationAutoConnect ? await this.#link(profile, user.id) : null
-        if (account !== null) this.#emit('social.connected', { userId: user.id, provider: profile.provider, accountId: account.id })
-        return this.#signedIn({ user, account, via: 'email' }, profile)
+        if (account !== null) this.#emit('social.connected', { userId: user.id, provider: profile.provider, accountId: account.id }, context)
+        return this.#signedIn({ user, account, via: 'email' }, profile, context)
       }
     }
 
     if (!this.#o.autoSignup) throw new SocialSignupClosedError(SOCIAL_MESSAGES.signupClosed)
     if (profile.email === '') throw new SocialEmailRequiredError(SOCIAL_MESSAGES.emailRequired)
     if (await this.#users.findUserByEmail(profile.email) !== null) throw new SocialEmailTakenError(SOCIAL_MESSAGES.emailTaken)
-    const user = await this.#createUser(profile)
+    const user = await this.#createUser(profile, context)
     const account = await this.#link(profile, user.id)
-    this.#emit('social.connected', { userId: user.id, provider: profile.provider, accountId: account.id })
+    this.#emit('social.connected', { userId: user.id, provider: profile.provider, accountId: account.id }, context)
     if (!user.isActive) throw inactive(user)
-    return this.#signedIn({ user, account, via: 'signup' }, profile)
+    return this.#signedIn({ user, account, via: 'signup' }, profile, context)
   }
 
   /** Links the profile to a signed-in user (dj-rest-auth's connect views); an account linked to someone else is refused. */
-  async connect (userId: number, profile: SocialProfile): Promise<SocialAccount> {
+  async connect (userId: number, profile: SocialProfile, context: RequestContext | null = null): Promise<SocialAccount> {
     const existing = await this.#accounts.findSocialAccount(profile.provider, profile.uid)
     if (existing !== null && existing.userId !== userId) throw new SocialAlreadyConnectedError(SOCIAL_MESSAGES.alreadyConnected)
     const account = await this.#link(profile, userId)
-    if (existing === null) this.#emit('social.connected', { userId, provider: profile.provider, accountId: account.id })
+    if (existing === null) this.#emit('social.connected', { userId, provider: profile.provider, accountId: account.id }, context)
     return account
   }
 
@@ -156,7 +158,7 @@ export class SocialLoginService {
    * dj-rest-auth's SocialAccountDisconnectView: 404 unless the account is the caller's; refused when it is
    * the last way in of a user without a usable password (allauth's validate_disconnect).
    */
-  async disconnect (userId: number, accountId: number): Promise<void> {
+  async disconnect (userId: number, accountId: number, context: RequestContext | null = null): Promise<void> {
     const account = await this.#accounts.findSocialAccountById(accountId)
     if (account === null || account.userId !== userId) throw new SocialAccountNotFoundError(SOCIAL_MESSAGES.accountNotFound)
     const user = await this.#users.findUserById(userId)
@@ -166,7 +168,7 @@ export class SocialLoginService {
       if (accounts.filter((a) => a.id !== accountId).length === 0) throw new SocialDisconnectRefusedError(SOCIAL_MESSAGES.noPassword)
     }
     if (!await this.#accounts.deleteSocialAccount(accountId, userId)) throw new SocialAccountNotFoundError(SOCIAL_MESSAGES.accountNotFound)
-    this.#emit('social.disconnected', { userId, provider: account.provider, accountId })
+    this.#emit('social.disconnected', { userId, provider: account.provider, accountId }, context)
   }
 
   /** Upserts the link; a link that turns out to be someone else's (a race) is refused. */
@@ -176,12 +178,12 @@ export class SocialLoginService {
     return account
   }
 
-  async #createUser (profile: SocialProfile): Promise<User> {
+  async #createUser (profile: SocialProfile, context: RequestContext | null): Promise<User> {
     for (const username of usernameCandidates(profile)) {
       try {
         return await this.#users.createSocialUser({
           username, email: profile.email, firstName: profile.firstName ?? '', lastName: profile.lastName ?? '', emailVerified: profile.emailVerified
-        })
+        }, context)
       } catch (error) {
         if (!(error instanceof DuplicateUserError)) throw error
         if (error.field === 'email') throw new SocialEmailTakenError(SOCIAL_MESSAGES.emailTaken)
@@ -190,8 +192,8 @@ export class SocialLoginService {
     throw new SocialProviderError(`${profile.provider}: no free username could be made for this account`)
   }
 
-  #signedIn (result: SocialLoginResult, profile: SocialProfile): SocialLoginResult {
-    this.#emit('login.succeeded', { userId: result.user.id, method: 'social', provider: profile.provider })
+  #signedIn (result: SocialLoginResult, profile: SocialProfile, context: RequestContext | null): SocialLoginResult {
+    this.#emit('login.succeeded', { userId: result.user.id, method: 'social', provider: profile.provider }, context)
     return result
   }
 }

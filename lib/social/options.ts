@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { checkOptions, expect, Flag } from '../option-checks.js'
-import { PROVIDER_TYPES, providerType, type ProviderOptions } from './providers.js'
+import { PROVIDER_TYPES, providerType, type ProviderOptions } from './provider-types.js'
 
 /*
  * The `social` option block as a schema (for lib/options.ts to compose, the options table and the JSON

@@ -6,6 +6,10 @@ import { googleProvider, type GoogleSettings } from './google.js'
 import { OidcSocialProvider } from './oidc.js'
 import { TwitterSocialProvider, type TwitterSettings } from './twitter.js'
 import type { SocialProvider } from './types.js'
+import {
+  djoserNameOf, providerType, type AppleOptions, type FacebookOptions, type GitHubOptions, type GoogleOptions, type OidcOptions, type ProviderOptions,
+  type SocialProvidersOptions, type TwitterOptions
+} from './provider-types.js'
 
 /**
  * The `social.providers` option: one entry per provider, by name. The names google, apple, github,
@@ -14,43 +18,11 @@ import type { SocialProvider } from './types.js'
  * it, say a GitHub Enterprise beside github.com). Every URL can be overridden.
  */
 
-/** Common to every provider. */
-interface ProviderCommon {
-  /** The redirect_uri a frontend used for a code sent without one (dj-rest-auth's callback_url); default `social.callbackUrl`. */
-  callbackUrl?: string
-  /** Per provider call, seconds (default `social.timeout`, else 10). */
-  timeout?: number
-}
-
-export type GoogleOptions = ProviderCommon & { type?: 'google', clientId: string, clientSecret: string, issuer?: string, tokenInfoUrl?: string, scope?: string, clockTolerance?: number }
-export type AppleOptions = ProviderCommon & { type?: 'apple', clientId: string, teamId: string, keyId: string, privateKey: string, issuer?: string, scope?: string, clockTolerance?: number }
-export type GitHubOptions = ProviderCommon & { type?: 'github', clientId: string, clientSecret: string, oauthUrl?: string, apiUrl?: string, scope?: string }
-export type FacebookOptions = ProviderCommon & { type?: 'facebook', clientId: string, clientSecret: string, graphApiUrl?: string, dialogUrl?: string, scope?: string, fields?: string, verifiedEmail?: boolean }
-export type TwitterOptions = ProviderCommon & { type?: 'twitter', consumerKey: string, consumerSecret: string, apiUrl?: string }
-export type OidcOptions = ProviderCommon & { type: 'oidc', issuer: string, clientId: string, clientSecret?: string, scope?: string, clockTolerance?: number, allowInsecureRequests?: boolean }
-
-export type ProviderOptions = GoogleOptions | AppleOptions | GitHubOptions | FacebookOptions | TwitterOptions | OidcOptions
-export type ProviderType = 'google' | 'apple' | 'github' | 'facebook' | 'twitter' | 'oidc'
-export const PROVIDER_TYPES: readonly ProviderType[] = ['google', 'apple', 'github', 'facebook', 'twitter', 'oidc']
-
-export interface SocialProvidersOptions {
-  providers: Record<string, ProviderOptions>
-  callbackUrl?: string
-  /** Default per call timeout, seconds (default 10). */
-  timeout?: number
-}
-
-/** The type of a configured provider: its `type`, else its name when that is a known type. */
-export function providerType (name: string, options: { type?: string }): ProviderType {
-  const type = options.type ?? name
-  if ((PROVIDER_TYPES as readonly string[]).includes(type) && !(options.type === undefined && type === 'oidc')) return type as ProviderType
-  throw new TypeError(`fastify-accounts: social.providers.${name} needs a type (one of ${PROVIDER_TYPES.join(', ')})`)
-}
-
-/** python-social-auth's backend names (djoser's `o/{provider}/`) for each type; a generic OIDC provider keeps its own name. */
-export const DJOSER_NAMES: Readonly<Record<Exclude<ProviderType, 'oidc' | 'twitter'>, string>> = {
-  google: 'google-oauth2', apple: 'apple-id', github: 'github', facebook: 'facebook'
-}
+export {
+  DJOSER_NAMES, PROVIDER_TYPES, djoserNameOf, providerType,
+  type AppleOptions, type FacebookOptions, type GitHubOptions, type GoogleOptions, type OidcOptions, type ProviderOptions, type ProviderType,
+  type SocialProvidersOptions, type TwitterOptions
+} from './provider-types.js'
 
 export function createProvider (name: string, options: ProviderOptions, defaults: { callbackUrl?: string, timeout?: number } = {}): SocialProvider {
   const timeoutMs = (options.timeout ?? defaults.timeout ?? 10) * 1000
@@ -104,11 +76,8 @@ export class SocialProviders {
     for (const [name, provider] of Object.entries(options.providers)) {
       const created = createProvider(name, provider, options)
       this.#byName.set(name, created)
-      const type = providerType(name, provider)
-      if (type === 'twitter') continue
-      // The well-known name maps to python-social-auth's; a second instance of a type, or an OIDC provider, keeps its own.
-      const djoserName = type !== 'oidc' && name === type ? DJOSER_NAMES[type] : name
-      this.#byDjoserName.set(djoserName, created)
+      const djoserName = djoserNameOf(name, provider)
+      if (djoserName !== null) this.#byDjoserName.set(djoserName, created)
     }
   }
 

@@ -1,7 +1,9 @@
 import { fieldErrors, isAccountsError, type FieldErrors as FieldErrorMap } from '../../errors.js'
 import type { UsernameMatching } from '../../accounts.js'
 import type { AccountUser, User } from '../../ports.js'
-import type { DjRestAuthUser } from './schemas.js'
+import type { Static } from '@sinclair/typebox'
+import type { ResolvedDjRestAuthOptions } from './options.js'
+import type { DjRestAuthJwt, DjRestAuthUser } from './schemas.js'
 import { FieldErrors, TokenError } from '../../../schemas/shared.js'
 
 // The dj-rest-auth wire's words, shapes and error mapping, shared by routes.ts and registration.ts.
@@ -37,6 +39,22 @@ export function djRestAuthUser (user: User | AccountUser): DjRestAuthUser {
 
 export function expiresIn (seconds: number): string {
   return new Date(Date.now() + seconds * 1000).toISOString()
+}
+
+/**
+ * The body of a JWT login response (JWTSerializer, + JWTSerializerWithExpiration's fields): `refresh` is ""
+ * when JWT_AUTH_HTTPONLY (it is then only in its cookie). The social login routes answer with it.
+ */
+export function jwtLoginBody (
+  dj: Pick<ResolvedDjRestAuthOptions, 'jwtAuthHttpOnly' | 'jwtAuthReturnExpiration'>, jwt: { accessTokenLifetime: number, refreshTokenLifetime: number },
+  user: User | AccountUser, pair: { access: string, refresh: string }
+): Static<typeof DjRestAuthJwt> {
+  const body: Static<typeof DjRestAuthJwt> = { access: pair.access, refresh: dj.jwtAuthHttpOnly ? '' : pair.refresh, user: djRestAuthUser(user) }
+  if (dj.jwtAuthReturnExpiration) {
+    body.access_expiration = expiresIn(jwt.accessTokenLifetime)
+    body.refresh_expiration = expiresIn(jwt.refreshTokenLifetime)
+  }
+  return body
 }
 
 export function validationFields (error: unknown): FieldErrorMap | undefined {
