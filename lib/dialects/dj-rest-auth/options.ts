@@ -37,6 +37,8 @@ export const DjRestAuthOptionsSchema = withUnknownOption(Type.Object({
   jwtAuthSameSite: Type.Optional(OneOf(['Lax', 'Strict', 'None', false], { default: 'Lax', description: "REST_AUTH['JWT_AUTH_SAMESITE']; false: no SameSite attribute." })),
   jwtAuthReturnExpiration: Type.Optional(Flag(false, "REST_AUTH['JWT_AUTH_RETURN_EXPIRATION']: login adds access_expiration and refresh_expiration.")),
   oldPasswordFieldEnabled: Type.Optional(Flag(false, "REST_AUTH['OLD_PASSWORD_FIELD_ENABLED']: password/change/ requires old_password.")),
+  mfa: Type.Optional(Flag(false, "'dj_rest_auth.mfa' in INSTALLED_APPS with MFALoginView: the `mfa/` routes (TOTP and recovery codes), and login/ answers " +
+    '{ephemeral_token, mfa_required: true} for a user with MFA on (settings: the top-level `mfa` option).')),
   logoutOnPasswordChange: Type.Optional(Flag(false, "REST_AUTH['LOGOUT_ON_PASSWORD_CHANGE']: password/change/ revokes the user's tokens (dj-rest-auth ends the session).")),
   logoutOnGet: Type.Optional(Flag(false, "allauth's ACCOUNT_LOGOUT_ON_GET: GET logout/ logs out (otherwise 405).")),
   sessionLogin: Type.Optional(Flag(true, "REST_AUTH['SESSION_LOGIN']. No Django session exists here; like Django's login() it records the last login, " +
