@@ -3,12 +3,15 @@ import type { AccountService } from './accounts.js'
 import type { DecoratorNames } from './decorator-names.js'
 import { NotAuthenticatedError } from './errors.js'
 import type { AnyRequest } from './http/any-request.js'
-import type { Authenticator, RequestAuth } from './authenticate.js'
+import type { AuthenticatedUser, Authenticator, TokenUser } from './identity.js'
+import type { RequestAuth } from './tokens.js'
 import type { AccountsEventEmitter } from './events.js'
 import type { Limit } from './http/limit.js'
 import type { ResolvedOptions } from './options.js'
 import type { AccountUser, TokenStore, UserStore } from './ports.js'
 import type { JwtKeyRing } from './jwt.js'
+import type { SocialLogin } from './social/runtime.js'
+import type { MfaService } from './mfa/service.js'
 import type { TokenService } from './tokens.js'
 
 /** What `app.accounts` holds: the services, for the host's own routes and the dialects' route plugins. */
@@ -39,6 +42,13 @@ export interface AccountsCore {
    * it; a host route that authenticates by a cookie of its own can too.
    */
   checkOrigin: (request: AnyRequest) => void
+  /**
+   * Social login (the `social` option): the sign-in rules, the social accounts store and the providers (loaded
+   * on the first social request); null when no provider is configured.
+   */
+  social: SocialLogin | null
+  /** Two-factor sign-in (the `mfa` option, or `djRestAuth.mfa`): TOTP, recovery codes, ephemeral tokens; null when off. */
+  mfa: MfaService | null
 }
 
 /** Where the core sits on the instance whatever its public name: the dialects and `requireUser` find it here. */
@@ -52,7 +62,7 @@ export function coreOf (instance: FastifyInstance | AnyRequest['server']): Accou
 type Decorated = Record<string, unknown>
 
 /** Puts the authenticated user and how it authenticated on the request, under the configured names. */
-export function setIdentity (request: AnyRequest, names: Readonly<DecoratorNames>, user: AccountUser, auth: RequestAuth): void {
+export function setIdentity (request: AnyRequest, names: Readonly<DecoratorNames>, user: AccountUser | TokenUser, auth: RequestAuth): void {
   (request as unknown as Decorated)[names.user] = user;
   (request as unknown as Decorated)[names.auth] = auth
 }
@@ -73,12 +83,14 @@ export function authOf (request: AnyRequest, names: Readonly<DecoratorNames>): R
 }
 
 /**
- * The authenticated user of a request behind `app.authenticate`, typed as present; throws a 401
- * (`ACCOUNTS_NOT_AUTHENTICATED`) when the request was not authenticated, e.g. on a route without the hook.
+ * The authenticated user of a request behind `app.authenticate`, typed as present (a TokenUser when the app
+ * declares `authenticate: 'stateless'`); throws a 401 (`ACCOUNTS_NOT_AUTHENTICATED`) when the request was not
+ * authenticated, e.g. on a route without the hook.
  */
-export function requireUser (request: AnyRequest): AccountUser {
+export function requireUser (request: AnyRequest): AuthenticatedUser {
   const core = coreOf(request.server)
   const user = core === undefined ? null : userOf(request, core.names)
   if (user === null) throw new NotAuthenticatedError('Authentication credentials were not provided.')
-  return user
+  // The dialects' routes authenticate with the stored user; only a host route behind a stateless app.authenticate gets a TokenUser.
+  return user as AuthenticatedUser
 }

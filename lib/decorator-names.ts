@@ -36,3 +36,25 @@ export interface DecoratorsOption {
   authenticate?: NameOf<'authenticate'>
   accounts?: NameOf<'accounts'>
 }
+
+/**
+ * What `app.authenticate` puts on `request.user`, as the types see it; empty means `'store'` (the user loaded
+ * from the store on every request, simplejwt's JWTAuthentication). An app that registers the plugin with
+ * `authenticate: 'stateless'` declares it here too, and `request.user` becomes a {@link TokenUser} built from
+ * the token's claims (simplejwt's JWTStatelessUserAuthentication):
+ *
+ * ```ts
+ * declare module 'fastify-accounts' {
+ *   interface AccountsAuthentication { authenticate: 'stateless' }
+ * }
+ * await app.register(accounts, { authenticate: 'stateless', … })
+ * ```
+ * The `authenticate` option only accepts the mode declared here, so the types and the runtime agree.
+ */
+export interface AccountsAuthentication {} // eslint-disable-line @typescript-eslint/no-empty-interface
+
+/** How `app.authenticate` finds the user: `store` loads it, `stateless` reads it from the verified token. */
+export type AuthenticateMode = 'store' | 'stateless'
+
+/** The `authenticate` option's type: the mode declared in AccountsAuthentication (default `store`). */
+export type DeclaredAuthenticateMode = AccountsAuthentication extends { authenticate: infer M extends AuthenticateMode } ? M : 'store'

@@ -1,11 +1,14 @@
 import type { RequestAuth } from './authenticate.js'
+import type { AuthenticatedUser } from './identity.js'
 import type { AccountsCore } from './core.js'
 import type { NameOf } from './decorator-names.js'
 import type { AuthenticateHook } from './http/authenticate-hook.js'
-import type { AccountUser } from './ports.js'
+
+export type { AuthenticatedUser } from './identity.js'
+
 
 /** What the plugin adds to every request: the user (null until authenticated) and how it authenticated. */
-export type AccountsRequestDecorators = { [P in NameOf<'user'>]: AccountUser | null } & { [P in NameOf<'auth'>]: RequestAuth | null }
+export type AccountsRequestDecorators = { [P in NameOf<'user'>]: AuthenticatedUser | null } & { [P in NameOf<'auth'>]: RequestAuth | null }
 
 /** What the plugin adds to the instance: the services and the onRequest hook that authenticates. */
 export type AccountsInstanceDecorators = { [P in NameOf<'accounts'>]: AccountsCore } & { [P in NameOf<'authenticate'>]: AuthenticateHook }

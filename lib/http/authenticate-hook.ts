@@ -1,4 +1,4 @@
-import type { Authenticator } from '../authenticate.js'
+import type { Authenticator, TokenUserAuthenticator } from '../identity.js'
 import { authFailureOf } from '../auth-failure.js'
 import type { AnyReply, AnyRequest } from './any-request.js'
 import { setIdentity, type AccountsCore } from '../core.js'
@@ -9,7 +9,7 @@ import { sendWire, type ErrorFormatter } from './wire.js'
 export type AuthenticateHook = (request: AnyRequest, reply: AnyReply) => Promise<void>
 
 /** An onRequest hook that fills request.user and request.auth (under their configured names), or answers in the dialect's shape. */
-export function authenticateHook (authenticateRequest: Authenticator, formatError: ErrorFormatter, core: Pick<AccountsCore, 'names' | 'events'>): AuthenticateHook {
+export function authenticateHook (authenticateRequest: Authenticator | TokenUserAuthenticator, formatError: ErrorFormatter, core: Pick<AccountsCore, 'names' | 'events'>): AuthenticateHook {
   const { names, events } = core
   return async function authenticate (request, reply) {
     try {

@@ -116,7 +116,7 @@ describe('instance decorators', () => {
 
   test('app.accounts members', () => {
     expect(app.accounts).type.toBe<AccountsCore>()
-    expect<keyof AccountsCore>().type.toBe<'users' | 'tokens' | 'options' | 'authenticateRequest' | 'jwt' | 'events' | 'limit' | 'stores' | 'names' | 'checkOrigin'>()
+    expect<keyof AccountsCore>().type.toBe<'users' | 'tokens' | 'options' | 'authenticateRequest' | 'jwt' | 'events' | 'limit' | 'stores' | 'names' | 'checkOrigin' | 'social' | 'mfa'>()
     expect(app.accounts.users).type.toBe<AccountService>()
     expect(app.accounts.tokens).type.toBe<TokenService>()
     expect(app.accounts.options).type.toBe<ResolvedOptions>()
