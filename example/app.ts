@@ -122,6 +122,19 @@ function defaultFrom (domain: string): string {
 }
 
 /**
+ * The account pages' "Continue with …" buttons send the pages' own root URL as djoser's redirect_uri: with
+ * social providers configured and no `social.allowedRedirectUris` of the config's own, that URL is the one
+ * allowed (the providers' consoles must list it too). A config that lists its own keeps exactly its list.
+ */
+function allowPagesRedirect (options: AccountsOptions): void {
+  const social = options.social
+  // A malformed block is left as it is, for resolveOptions to name.
+  const providers: unknown = social?.providers
+  if (typeof providers !== 'object' || providers === null || Object.keys(providers).length === 0 || social?.allowedRedirectUris !== undefined) return
+  options.social = { ...social, allowedRedirectUris: [`${options.protocol ?? DEFAULTS.protocol}://${options.domain ?? DEFAULTS.domain}/`] }
+}
+
+/**
  * The example server (`npm start`) as a function, ready to listen: the plugin under `/auth` on a SQLite
  * file, the account pages at / (fastify-accounts/ui; every mailed link lands there), the dev mailbox at
  * /dev/mail (no SMTP_URL, not production), Swagger UI at /docs and the OpenAPI document at /openapi.json.
@@ -148,6 +161,7 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
     ...fileRest,
     jwt: { signingKey: envSecret ?? PROVISIONAL_SECRET, ...fileJwt }
   }
+  if (pages) allowPagesRedirect(options)
   // Check the options before writing or opening anything, so a typo names the file it came from.
   try {
     resolveOptions(options)
@@ -225,7 +239,7 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
       app.log.warn(`HOST is ${env.HOST}: anyone who reaches this server can read /dev/mail and use its links; set SMTP_URL, or listen on 127.0.0.1`)
     }
     const mailerOption: { mailer?: Mailer } = chosenMailer === undefined ? {} : { mailer: chosenMailer }
-    await app.register(accounts, { openApiSecurity: true, ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens } })
+    await app.register(accounts, { openApiSecurity: true, ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens, social: stores.social } })
     logAuditEvents(app)
     const devLinks = mailbox === undefined ? [] : [{ href: '/dev/mail', label: 'Dev mailbox' }]
     if (pages) await app.register(accountsUi, { apiPrefix: options.prefix, navLinks: [...devLinks, { href: '/docs', label: 'API docs' }] })

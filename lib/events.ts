@@ -3,7 +3,12 @@ import type { RequestContext } from './request-context.js'
 
 /** What happened, for audit logs and metrics. Payloads carry ids, never passwords or tokens. */
 export interface AccountsEvents {
-  'login.succeeded': { userId: number }
+  /** `method` 'social' (and the provider's configured name) for a social login; absent for a password login. */
+  'login.succeeded': { userId: number, method?: 'password' | 'social', provider?: string }
+  /** A provider account was linked to a user (a social sign-up, a connect, an email sign-in with auto-connect). */
+  'social.connected': { userId: number, provider: string, accountId: number }
+  /** A provider account was unlinked (dj-rest-auth's socialaccounts/{id}/disconnect/). */
+  'social.disconnected': { userId: number, provider: string, accountId: number }
   /** `userId` is null when the login named no account; `login` is what was typed. */
   'login.failed': { login: string, userId: number | null, reason: 'unknown-user' | 'wrong-password' | 'inactive' }
   'user.created': { userId: number }
@@ -51,6 +56,25 @@ export interface AccountsEvents {
    * missing or wrong), `inactive` (an authenticated request of a deactivated account).
    */
   'permission.denied': { userId: number | null, reason: 'not-staff' | 'already-active' | 'cross-site' | 'csrf-token' | 'inactive' }
+  /**
+   * A user ended sessions from the sessions routes: one (`user-ended-one`: its refresh family revoked or its
+   * opaque token deleted), or every one but the current (`user-ended-others`: a cut-off, as a password change
+   * writes). `count` is how many listed sessions ended (JWT sessions of the other dialects end too, uncounted).
+   */
+  'session.ended': { userId: number, count: number, reason: 'user-ended-one' | 'user-ended-others' }
+  /** Two-factor sign-in was turned on (a TOTP authenticator confirmed with a code; recovery codes issued). */
+  'mfa.activated': { userId: number, method: 'totp' }
+  /** Two-factor sign-in was turned off (with a valid code). */
+  'mfa.deactivated': { userId: number, method: 'totp' }
+  /** A second factor was accepted: at sign-in (`login`) or to confirm an action (`deactivate`, `regenerate`). */
+  'mfa.verified': { userId: number, method: 'totp' | 'recovery-code', purpose: 'login' | 'deactivate' | 'regenerate' }
+  /**
+   * A second factor was refused: a wrong, reused or out-of-window code (`invalid-code`; it also spends the
+   * account's login failure budget), or an unknown, expired or used ephemeral / activation token (`invalid-token`).
+   */
+  'mfa.failed': { userId: number | null, reason: 'invalid-code' | 'invalid-token', purpose: 'login' | 'activate' | 'deactivate' | 'regenerate' }
+  /** A new set of recovery codes replaced the old one. */
+  'mfa.recoveryCodesRegenerated': { userId: number, count: number }
 }
 
 /** Why a request's credentials were refused (`auth.failed`). */

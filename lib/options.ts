@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
-import type { DecoratorsOption } from './decorator-names.js'
+import type { AuthenticateMode, DeclaredAuthenticateMode, DecoratorsOption } from './decorator-names.js'
 import { DjRestAuthOptionsSchema, djRestAuthCoreDefaults, resolveDjRestAuthOptions, type ResolvedDjRestAuthOptions } from './dialects/dj-rest-auth/options.js'
 import { DrfJwtOptionsSchema, resolveDrfJwtOptions, type ResolvedDrfJwtOptions } from './dialects/drf-jwt/options.js'
 import { resolveSanicJwtOptions, SanicJwtOptionsSchema, type ResolvedSanicJwtOptions } from './dialects/sanic-jwt/options.js'
@@ -10,6 +10,10 @@ import {
 } from './option-checks.js'
 import type { Mailer, PasswordHasher, TokenStore, UserStore } from './ports.js'
 import type { CustomPasswordValidator, PasswordValidationOptions } from './passwords/validators.js'
+import { resolveSocialOptions, SocialOptionsSchema, type ResolvedSocialOptions } from './social/options.js'
+import type { SocialAccountStore } from './social/store.js'
+import { MfaOptionSchema } from './mfa/options.js'
+import type { MfaStore } from './mfa/store.js'
 
 /*
  * The plugin's options as TypeBox schemas: the core's here, each dialect's in its folder, composed into
@@ -68,6 +72,11 @@ export const JwtOptionsSchema = Type.Object({
   algorithm: Type.Optional(Algorithm({ default: 'HS256', description: 'The signing algorithm (RFC 8725: tokens are verified with exactly this one per key).' })),
   accessTokenLifetime: Type.Optional(Seconds(1, { default: 300, description: 'Lifetime of an access token, seconds.' })),
   refreshTokenLifetime: Type.Optional(Seconds(1, { default: 86400, description: 'Lifetime of a refresh token, seconds.' })),
+  sessionLifetime: Type.Optional(Seconds(1, {
+    default: 2592000,
+    description: 'Absolute lifetime of a session (a rotation family), seconds from its login (30 days): a refresh after it is 401 whatever the ' +
+      "refresh token's own expiry, and a rotated refresh token never expires after it (beyond simplejwt; ASVS 3.3.2)."
+  })),
   rotateRefreshTokens: Type.Optional(Flag(false, 'Refresh also returns a new refresh token.')),
   blacklistAfterRotation: Type.Optional(Flag(false, 'The rotated-out refresh token is blacklisted.')),
   updateLastLogin: Type.Optional(Flag(false, '`jwt/create` records the last login (token login always does, as Django).')),
@@ -160,12 +169,20 @@ export const CoreOptionsSchema = Type.Object({
     default: defaultsOf(RateLimitOptionsSchema),
     description: 'Limits on logins, `current_password` checks, registration, resets and activation (see "Rate limits"); `false` turns them off.'
   })),
-  store: Type.Optional(FromCode<{ users: UserStore, tokens: TokenStore, close?: () => Promise<void> }>('{ users: UserStore, tokens: TokenStore }',
-    'Stores for users and tokens, e.g. `await createSqliteStores(path)`; a `createStores()` result fits as it is (its `close` closes both). ' +
+  store: Type.Optional(FromCode<{ users: UserStore, tokens: TokenStore, social?: SocialAccountStore, mfa?: MfaStore, close?: () => Promise<void> }>('{ users: UserStore, tokens: TokenStore, social?: SocialAccountStore, mfa?: MfaStore }',
+    'Stores for users and tokens (and social accounts), e.g. `await createSqliteStores(path)`; a `createStores()` result fits as it is (its `close` closes both). ' +
     'Default: in-memory stores (lost on restart: for tests and trying out).')),
   closeResources: Type.Optional(Flag(false, 'On `app.close()`, after the mails on their way are sent, close `store` and `mailer` too. ' +
     "Off: what you pass in stays yours to close (as with @fastify/redis's `closeClient`).")),
   decorators: Type.Optional(DecoratorsSchema),
+  authenticate: Type.Optional(Type.Unsafe<DeclaredAuthenticateMode>(OneOf<AuthenticateMode>(['store', 'stateless'], {
+    default: 'store',
+    description: "How `app.authenticate` (djoser dialect) finds the user. `store`: loads it on every request (simplejwt's JWTAuthentication): a " +
+      "deactivated or deleted user, or a session a password change ended, is refused at once. `stateless`: `request.user` is a `TokenUser` " +
+      "built from the verified access token's claims, no store lookup (JWTStatelessUserAuthentication): a deactivated or deleted user keeps " +
+      'access until the token expires and the session cut-off of a password change is not checked (declare the mode in AccountsAuthentication). ' +
+      'The routes of the dialect always load the user.'
+  }))),
   mailer: Type.Optional(FromCode<Mailer>('Mailer', 'Where mail goes: `SmtpMailer`, `ConsoleMailer`, `MemoryMailer` (tests). Default: a console mailer writing each message to the Fastify log.')),
   passwordHasher: Type.Optional(FromCode<PasswordHasher>('PasswordHasher',
     "Hashes and verifies passwords. Default `DjangoPasswordHasher`: writes argon2id with `argon2`'s parameters and verifies Django's stored formats.")),
@@ -215,6 +232,12 @@ export const CoreOptionsSchema = Type.Object({
   emailChangeRequiresPassword: Type.Optional(Flag(false, 'djoser `PUT/PATCH users/me/` with a new email requires `current_password` (400 when missing or wrong; ' +
     "a wrong one spends the account's failure budget). Off: djoser's behaviour, an access token alone moves the account to another address.")),
   logoutOnPasswordChange: Type.Optional(Flag(false, "A password change deletes the user's opaque tokens.")),
+  authTokenLifetime: Type.Optional(Type.Union([Seconds(1, {}), Type.Null()], {
+    default: null,
+    errorMessage: 'must be a positive whole number of seconds, or null',
+    description: 'Lifetime of an opaque token (`Token <key>`), seconds from its creation, on every store: an older one is refused as an invalid ' +
+      "token and deleted. null: they never expire, as DRF's authtoken (they end at logout, a password change or reset, or from the sessions routes)."
+  })),
   revokeTokensOnPasswordChange: Type.Optional(Flag(true, 'A password change ends every other session of the user in every dialect: refresh families, opaque tokens, ' +
     'and access tokens (a cut-off on the user row every authenticator checks); the session that made the change goes on; a reset ends them all (beyond djoser). ' +
     'false: tokens outlive a password change, as in djoser and simplejwt.')),
@@ -224,6 +247,7 @@ export const CoreOptionsSchema = Type.Object({
   passwordResetConfirmUrl: Type.Optional(Link('#/password/reset/confirm/{uid}/{token}', 'Frontend path of the password reset link.')),
   usernameResetConfirmUrl: Type.Optional(Link('#/username/reset/confirm/{uid}/{token}', 'Frontend path of the username reset link.')),
   loginField: Type.Optional(OneOf<LoginField>(LOGIN_FIELDS, { default: 'username', description: 'What logs in, and what `set_username` changes.' })),
+  mfa: Type.Optional(MfaOptionSchema),
   jwt: JwtOptionsSchema
 }, { additionalProperties: false })
 
@@ -232,7 +256,8 @@ export const AccountsOptionsSchema = Type.Object({
   ...CoreOptionsSchema.properties,
   djRestAuth: Type.Optional(DjRestAuthOptionsSchema),
   drfJwt: Type.Optional(DrfJwtOptionsSchema),
-  sanicJwt: Type.Optional(SanicJwtOptionsSchema)
+  sanicJwt: Type.Optional(SanicJwtOptionsSchema),
+  social: Type.Optional(SocialOptionsSchema)
 }, { additionalProperties: false, title: 'fastify-accounts options' })
 
 /** A key that no longer signs but still verifies the tokens it signed, until they expire (key rotation). */
@@ -251,13 +276,14 @@ export type ResolvedJwtOptions = Required<Omit<JwtOptions, 'verifyingKey' | 'sig
   { verifyingKeys: Array<Required<VerifyingKey>> }
 
 export type ResolvedOptions =
-  Required<Omit<AccountsOptions, 'jwt' | 'store' | 'mailer' | 'passwordHasher' | 'prefix' | 'decorators' | 'argon2' | 'passwordValidation' | 'rateLimit' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'>> &
-  { rateLimit: ResolvedRateLimitOptions | false, djRestAuth: ResolvedDjRestAuthOptions, drfJwt: ResolvedDrfJwtOptions, sanicJwt: ResolvedSanicJwtOptions } &
+  Required<Omit<AccountsOptions, 'jwt' | 'store' | 'mailer' | 'passwordHasher' | 'prefix' | 'decorators' | 'authenticate' | 'argon2' | 'passwordValidation' | 'rateLimit' | 'djRestAuth' | 'drfJwt' | 'sanicJwt' | 'social'>> &
+  { authenticate: AuthenticateMode } &
+  { rateLimit: ResolvedRateLimitOptions | false, djRestAuth: ResolvedDjRestAuthOptions, drfJwt: ResolvedDrfJwtOptions, sanicJwt: ResolvedSanicJwtOptions, social: ResolvedSocialOptions } &
   Pick<AccountsOptions, 'store' | 'mailer' | 'passwordHasher' | 'argon2' | 'passwordValidation'> &
   { jwt: ResolvedJwtOptions }
 
 /** The core options that have a default (each schema's `default`), as DEFAULTS holds them. */
-export type OptionsDefaults = Omit<ResolvedOptions, 'jwt' | 'secretKey' | 'rateLimit' | 'store' | 'mailer' | 'passwordHasher' | 'argon2' | 'passwordValidation' | 'djRestAuth' | 'drfJwt' | 'sanicJwt'> & {
+export type OptionsDefaults = Omit<ResolvedOptions, 'jwt' | 'secretKey' | 'rateLimit' | 'store' | 'mailer' | 'passwordHasher' | 'argon2' | 'passwordValidation' | 'djRestAuth' | 'drfJwt' | 'sanicJwt' | 'social'> & {
   rateLimit: Omit<ResolvedRateLimitOptions, 'redis'>
   argon2: Required<NonNullable<AccountsOptions['argon2']>>
   passwordValidation: Required<Omit<PasswordValidationOptions, 'userAttributeSimilarity' | 'validators'>> & { userAttributeSimilarity: typeof SIMILARITY }
@@ -271,7 +297,7 @@ export const DEFAULTS = defaultsOf(CoreOptionsSchema) as DeepReadonly<OptionsDef
 const USER_STORE_METHODS = ['createUser', 'findUserById', 'findUserByUsername', 'findUsersByUsernameIgnoringCase', 'findUserByEmail', 'updateUser', 'deleteUser', 'listUsers'] as const
 const TOKEN_STORE_METHODS = [
   'saveRefreshToken', 'findRefreshToken', 'claimRefreshToken', 'revokeRefreshToken', 'revokeRefreshFamily', 'revokeUserRefreshTokens',
-  'saveAuthToken', 'findAuthToken', 'deleteAuthToken', 'deleteUserAuthTokens', 'purgeExpired'
+  'saveAuthToken', 'findAuthToken', 'deleteAuthToken', 'deleteUserAuthTokens', 'purgeExpired', 'saveSession', 'touchSession', 'listSessions'
 ] as const
 /** The key type (node:crypto's asymmetricKeyType) each asymmetric algorithm family verifies with. */
 const KEY_TYPES: Record<string, readonly string[]> = { RS: ['rsa'], PS: ['rsa', 'rsa-pss'], ES: ['ec'], Ed: ['ed25519', 'ed448'] }
@@ -288,7 +314,7 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   const sanicJwtBlock: unknown = input.sanicJwt
   expect(!isRecord(sanicJwtBlock) || sanicJwtBlock.prefix === undefined, "sanicJwt.prefix: the routes mount at the plugin's prefix")
   // Each dialect checks its own block (its resolver also serves its route plugin); the core checks the rest.
-  const { djRestAuth, drfJwt, sanicJwt, ...core } = input
+  const { djRestAuth, drfJwt, sanicJwt, social, ...core } = input
   checkOptions(CoreOptionsSchema, core)
   const options = withDefaults<ResolvedOptions>(DEFAULTS, core)
   const jwt = options.jwt
@@ -303,11 +329,14 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
     expect(jwt.signingKey.includes('-----BEGIN'), `jwt.signingKey must be a PEM private key with ${jwt.algorithm}`)
   }
   expect(!jwt.authHeaderTypes.some((type) => type.toLowerCase() === 'token'), 'jwt.authHeaderTypes cannot include "Token": it is the opaque token scheme')
+  // The other dialects' app.authenticate loads the user: accepting the mode there would leave request.user's type wrong.
+  expect(options.authenticate === 'store' || options.dialect === 'djoser', "authenticate: 'stateless' is for the djoser dialect's app.authenticate")
   jwt.verifyingKeys = resolveVerifyingKeys(jwt)
 
   options.drfJwt = resolveDrfJwtOptions(drfJwt)
   options.djRestAuth = resolveDjRestAuthOptions(djRestAuth)
   options.sanicJwt = resolveSanicJwtOptions(sanicJwt)
+  options.social = resolveSocialOptions(social ?? {})
   if (options.dialect === 'dj-rest-auth') {
     // allauth's email verification is the core's activation: its setting decides unless both are given.
     const implied = djRestAuthCoreDefaults(options.djRestAuth)

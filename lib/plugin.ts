@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { requestContext } from './request-context.js'
-import { AccountService } from './accounts.js'
 import { createAuthenticator } from './authenticate.js'
 import { kAccounts, type AccountsCore } from './core.js'
 import { DEFAULT_DECORATOR_NAMES, type DecoratorNames, type DecoratorsOption } from './decorator-names.js'
@@ -13,6 +12,8 @@ import { registerRateLimits, type Limit } from './http/rate-limit.js'
 import { ConsoleMailer } from './mail/console.js'
 import { OneTimeLinks } from './one-time-links.js'
 import { resolveOptions, type AccountsOptions } from './options.js'
+import { setUpSocialLogin } from './social/setup.js'
+import { accountService, setUpMfa } from './mfa/setup.js'
 import { DjangoPasswordHasher } from './passwords/django.js'
 import { createPasswordValidator, withCustomValidators } from './passwords/validators.js'
 import { MemoryTokenStore, MemoryUserStore } from './stores/memory.js'
@@ -72,8 +73,9 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
   const keys = new JwtKeyRing(o)
 
   const events = new AccountsEventEmitter((error, event) => app.log.error({ err: error, event }, 'fastify-accounts: an event listener failed'))
-  const tokens = new TokenService({ keys, store: stores.tokens, users: stores.users, events, options })
-  const users = new AccountService({
+  const tokens = new TokenService({ keys, store: stores.tokens, users: stores.users, events, options, log: app.log })
+  const mfa = setUpMfa(app, { options, users: stores.users, events })
+  const users = accountService({
     users: stores.users,
     tokens,
     // argon2id for new hashes; Django's stored formats still verify (and are rehashed on login).
@@ -84,7 +86,7 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
     events,
     log: app.log,
     options
-  })
+  }, mfa)
   const authenticateRequest = createAuthenticator({ accounts: users, tokens, jwt: o })
 
   // Lifecycle: mails still on their way are sent before the app closes; what the host passed in (stores,
@@ -103,7 +105,8 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
   app.decorateRequest(names.auth, null)
   const checkOrigin = createOriginCheck({ protocol: options.protocol, domain: options.domain, trustedOrigins: options.trustedOrigins },
     (request) => { events.emit('permission.denied', { userId: null, reason: 'cross-site' }, requestContext(request)) })
-  const core: AccountsCore = { users, tokens, options, authenticateRequest, jwt: keys, events, limit, stores, names, checkOrigin }
+  const social = setUpSocialLogin({ options, store: options.store?.social, users: stores.users, accounts: users, tokens, events, log: app.log })
+  const core: AccountsCore = { users, tokens, options, authenticateRequest, jwt: keys, events, limit, stores, names, checkOrigin, social, mfa }
   app.decorate(kAccounts, core)
   app.decorate(names.accounts, core)
   const dialect = DIALECTS[options.dialect]

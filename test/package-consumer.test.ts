@@ -149,6 +149,7 @@ t.test('the tarball: dist/lib, dist/schemas and dist/bin only, every export and 
     !/^(package\.json|README\.md|LICENSE[^/]*)$/i.test(p))
   t.same(stray, [], 'nothing outside dist/lib, dist/schemas, dist/bin, the options\' JSON Schema (and what npm always adds)')
   t.same(paths.filter((p) => /(^|\/)(test|example|bench)(\/|$)|\.test\./.test(p)), [], 'no tests, example server or benchmarks')
+  t.ok(paths.includes('dist/lib/ui/public/index.html') && paths.includes('dist/lib/ui/public/app.js'), 'the account pages\' static files, beside their plugin')
   for (const [subpath, target] of Object.entries(repoPackage.exports)) {
     const targets = typeof target === 'string' ? [target] : [target.types, target.import]
     for (const file of targets) t.ok(paths.includes(file.replace(/^\.\//, '')), `${subpath}: ${file} is in the tarball`)

@@ -2,6 +2,8 @@ import { join, resolve } from 'node:path'
 import type { Kysely } from 'kysely'
 import { loadOptional } from '../optional-package.js'
 import type { StoreLogger, TokenStore, UserStore } from '../ports.js'
+import type { SocialAccountStore } from '../social/store.js'
+import type { MfaStore } from '../mfa/store.js'
 import type { PostgresStoreOptions, RedisTokenStoreOptions, SqliteStoreOptions } from './driver-options.js'
 import type { Database } from './schema.js'
 
@@ -39,6 +41,10 @@ export interface CreateStoresOptions {
 export interface Stores {
   users: UserStore
   tokens: TokenStore
+  /** Social login's accounts, in the same SQL database as the users (table accounts_social_account). */
+  social: SocialAccountStore
+  /** MFA authenticators, recovery codes and ephemeral tokens, in the same SQL database (migration 0006_mfa). */
+  mfa: MfaStore
   /** The SQL database of the user store (and of the token store unless Redis keeps the tokens). */
   db: Kysely<Database>
   kind: { users: 'sqlite' | 'postgres', tokens: 'sqlite' | 'postgres' | 'redis' }
@@ -111,9 +117,14 @@ export async function createStores (options: CreateStoresOptions): Promise<Store
     }
   }
 
+  // Loaded here, not at import: the plugin's entry stays free of the SQL builder.
+  const { KyselySocialAccountStore } = await import('../social/sql-store.js')
+  const { KyselyMfaStore } = await import('../mfa/sql-store.js')
   let closed: Promise<void> | undefined
   return {
     users: sqlStores.users,
+    social: new KyselySocialAccountStore(sqlStores.db),
+    mfa: new KyselyMfaStore(sqlStores.db),
     tokens: redis ?? sqlStores.tokens,
     db: sqlStores.db,
     applied: sqlStores.applied,

@@ -1,5 +1,5 @@
 import { Migrator, PostgresAdapter, SqliteAdapter, sql } from 'kysely'
-import type { Kysely, Migration, MigrationProvider } from 'kysely'
+import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from 'kysely'
 import type { Database } from './schema.js'
 
 export type SqlDialectName = 'sqlite' | 'postgres'
@@ -88,6 +88,85 @@ export function accountsMigrations (dialect: SqlDialectName): Record<string, Mig
       async down (db: Kysely<unknown>) {
         await db.schema.alterTable('accounts_user').dropColumn('kept_session').execute()
         await db.schema.alterTable('accounts_user').dropColumn('sessions_valid_after').execute()
+      }
+    },
+    // The sessions routes (ASVS 3.3.4): a row per rotation family and per opaque token, written at login and
+    // dropped with what ends it. Sessions begun before this migration have no row: each gets one at its next
+    // use (a refresh, an opaque-token request), dated from its start, with that request's IP and user agent.
+    // A new table: nothing existing is rewritten or locked. Its rows go with their user (ON DELETE CASCADE).
+    '0004_sessions': {
+      async up (db: Kysely<unknown>) {
+        await db.schema.createTable('accounts_session')
+          .addColumn('id', 'text', (col) => col.primaryKey())
+          .addColumn('user_id', 'integer', (col) => col.notNull().references('accounts_user.id').onDelete('cascade'))
+          .addColumn('kind', 'text', (col) => col.notNull())
+          .addColumn('created_at', 'bigint', (col) => col.notNull())
+          .addColumn('last_used_at', 'bigint', (col) => col.notNull())
+          .addColumn('expires_at', 'bigint')
+          .addColumn('ip', 'text')
+          .addColumn('user_agent', 'text')
+          .execute()
+        await db.schema.createIndex('accounts_session_user_id_idx').on('accounts_session').column('user_id').execute()
+      },
+      async down (db: Kysely<unknown>) {
+        await db.schema.dropTable('accounts_session').execute()
+      }
+    },
+    // Social login (lib/social/sql-store.ts): allauth's socialaccount_socialaccount. (provider, uid) is unique;
+    // rows go with their user (ON DELETE CASCADE). A new table: nothing existing is rewritten or locked.
+    '0005_social_accounts': {
+      async up (db: Kysely<unknown>) {
+        await db.schema.createTable('accounts_social_account')
+          .addColumn('id', dialect === 'postgres' ? 'serial' : 'integer', (col) => dialect === 'postgres' ? col.primaryKey() : col.primaryKey().autoIncrement())
+          .addColumn('provider', 'text', (col) => col.notNull())
+          .addColumn('uid', 'text', (col) => col.notNull())
+          .addColumn('user_id', 'integer', (col) => col.notNull().references('accounts_user.id').onDelete('cascade'))
+          .addColumn('extra_data', 'text', (col) => col.notNull().defaultTo('{}'))
+          .addColumn('last_login', 'bigint', (col) => col.notNull())
+          .addColumn('date_joined', 'bigint', (col) => col.notNull())
+          .addUniqueConstraint('accounts_social_account_provider_uid_key', ['provider', 'uid'])
+          .execute()
+        await db.schema.createIndex('accounts_social_account_user_id_idx').on('accounts_social_account').column('user_id').execute()
+      },
+      async down (db: Kysely<unknown>) {
+        await db.schema.dropTable('accounts_social_account').execute()
+      }
+    },
+    // MFA (lib/mfa/sql-store.ts): authenticators with the TOTP secret AES-GCM encrypted, recovery codes and
+    // ephemeral login tokens as keyed hashes only. Deleting a user deletes them (ON DELETE CASCADE).
+    '0006_mfa': {
+      async up (db: Kysely<unknown>) {
+        const user = (col: ColumnDefinitionBuilder): ColumnDefinitionBuilder => col.notNull().references('accounts_user.id').onDelete('cascade')
+        await db.schema.createTable('accounts_mfa_authenticator')
+          .addColumn('user_id', 'integer', user)
+          .addColumn('type', 'text', (col) => col.notNull())
+          .addColumn('secret', 'text', (col) => col.notNull())
+          .addColumn('is_active', 'integer', (col) => col.notNull())
+          .addColumn('last_used_step', 'bigint')
+          .addColumn('created_at', 'bigint', (col) => col.notNull())
+          .addColumn('last_used_at', 'bigint')
+          .addPrimaryKeyConstraint('accounts_mfa_authenticator_pkey', ['user_id', 'type'])
+          .execute()
+        await db.schema.createTable('accounts_mfa_recovery_code')
+          .addColumn('user_id', 'integer', user)
+          .addColumn('hash', 'text', (col) => col.notNull())
+          .addColumn('created_at', 'bigint', (col) => col.notNull())
+          .addColumn('used_at', 'bigint')
+          .addPrimaryKeyConstraint('accounts_mfa_recovery_code_pkey', ['user_id', 'hash'])
+          .execute()
+        await db.schema.createTable('accounts_mfa_ephemeral_token')
+          .addColumn('hash', 'text', (col) => col.primaryKey())
+          .addColumn('user_id', 'integer', user)
+          .addColumn('expires_at', 'bigint', (col) => col.notNull())
+          .execute()
+        for (const column of ['user_id', 'expires_at']) {
+          await db.schema.createIndex(`accounts_mfa_ephemeral_token_${column}_idx`).on('accounts_mfa_ephemeral_token').column(column).execute()
+        }
+      },
+      async down (db: Kysely<unknown>) {
+        await db.schema.dropTable('accounts_mfa_ephemeral_token').execute()
+        await db.schema.dropTable('accounts_mfa_recovery_code').execute()
+        await db.schema.dropTable('accounts_mfa_authenticator').execute()
       }
     }
   }

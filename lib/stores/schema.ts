@@ -45,8 +45,63 @@ export interface AuthTokenTable {
   created_at: Millis
 }
 
+/** Migration 0006 (lib/mfa/sql-store.ts): a user's authenticator per type; `secret` AES-256-GCM encrypted. */
+export interface MfaAuthenticatorTable {
+  user_id: number
+  type: string
+  secret: string
+  is_active: Flag
+  last_used_step: ColumnType<number | string | null, number | null, number | null>
+  created_at: Millis
+  last_used_at: NullableMillis
+}
+
+/** Migration 0006: recovery codes as keyed hashes; `used_at` set once. */
+export interface MfaRecoveryCodeTable {
+  user_id: number
+  hash: string
+  created_at: Millis
+  used_at: NullableMillis
+}
+
+/** Migration 0006: ephemeral login tokens (between the password and the code) as keyed hashes. */
+export interface MfaEphemeralTokenTable {
+  hash: string
+  user_id: number
+  expires_at: Millis
+}
+
+/** Migration 0004: one row per session (a rotation family, an opaque token), for the sessions routes. */
+export interface SessionTable {
+  /** The family id (`sid`) or the opaque key's hash. */
+  id: string
+  user_id: number
+  kind: 'jwt' | 'token'
+  created_at: Millis
+  last_used_at: Millis
+  expires_at: NullableMillis
+  ip: string | null
+  user_agent: string | null
+}
+
+/** Migration 0005: allauth's socialaccount_socialaccount (lib/social/sql-store.ts). `extra_data` is JSON text. */
+export interface SocialAccountTable {
+  id: Generated<number>
+  provider: string
+  uid: string
+  user_id: number
+  extra_data: string
+  last_login: Millis
+  date_joined: Millis
+}
+
 export interface Database {
+  accounts_social_account: SocialAccountTable
   accounts_user: UserTable
   accounts_refresh_token: RefreshTokenTable
   accounts_auth_token: AuthTokenTable
+  accounts_session: SessionTable
+  accounts_mfa_authenticator: MfaAuthenticatorTable
+  accounts_mfa_recovery_code: MfaRecoveryCodeTable
+  accounts_mfa_ephemeral_token: MfaEphemeralTokenTable
 }

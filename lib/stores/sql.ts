@@ -3,3 +3,5 @@
 export { KyselyTokenStore, KyselyUserStore } from './kysely.js'
 export { migrateToLatest } from './migrations.js'
 export type { Database } from './schema.js'
+export { KyselySocialAccountStore } from '../social/sql-store.js'
+export { KyselyMfaStore } from '../mfa/sql-store.js'

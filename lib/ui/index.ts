@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { coreOf } from '../core.js'
 import { OptionsError } from '../errors.js'
 import type { LoginField } from '../options.js'
+import { djoserNameOf } from '../social/provider-types.js'
+import type { SocialLogin } from '../social/runtime.js'
 
 /**
  * fastify-accounts/ui: the pages a person clicks through (sign up, log in, account, forgot password or
@@ -15,7 +16,7 @@ import type { LoginField } from '../options.js'
  *   await app.register(accountsUi, { prefix: '/account', apiPrefix: '/auth' })
  */
 
-/** A link in the pages' navigation slot (a dev mailbox, a social login button, the app's home). */
+/** A link in the pages' navigation slot (a dev mailbox, the app's home). */
 export interface UiNavLink {
   href: string
   label: string
@@ -33,8 +34,14 @@ export interface AccountsUiOptions {
   pages?: 'all' | 'links'
   /** Shown in the title and the header; default the accounts plugin's `siteName`. */
   siteName?: string
-  /** Extra links in the navigation (the slot social login and MFA use when they land). */
+  /** Extra links in the navigation (a dev mailbox, the app's home, its API docs). */
   navLinks?: UiNavLink[]
+}
+
+/** A "Continue with <label>" button: `provider` is the djoser route's name (`o/{provider}/`). */
+export interface UiSocialProvider {
+  provider: string
+  label: string
 }
 
 /** What the pages read from `config.json` (the part of the accounts options they need to draw their forms). */
@@ -52,6 +59,8 @@ export interface UiConfig {
     usernameResetConfirm: boolean
   }
   navLinks: UiNavLink[]
+  /** One button per provider djoser's `o/{provider}/` serves (X is dj-rest-auth's only); none on links-only pages. */
+  socialProviders: UiSocialProvider[]
 }
 
 /**
@@ -78,14 +87,9 @@ export function uiLinks (mount = '/'): { activationUrl: string, passwordResetCon
   }
 }
 
-/**
- * The static folder: beside this module in the source tree (lib/ui/public), and at the same place under
- * the package root when running from dist/lib/ui (tsc does not copy it; package.json "files" packs it).
- */
+/** The static folder, beside this module: lib/ui/public in the source tree, dist/lib/ui/public once built (`npm run build` copies it). */
 export function uiRoot (): string {
-  const beside = fileURLToPath(new URL('./public/', import.meta.url))
-  if (existsSync(beside)) return beside
-  return fileURLToPath(new URL('../../../lib/ui/public/', import.meta.url))
+  return fileURLToPath(new URL('./public/', import.meta.url))
 }
 
 function checkPath (name: string, value: unknown): string {
@@ -101,11 +105,33 @@ function checkNavLinks (value: unknown): UiNavLink[] {
   return (value as UiNavLink[]).map(({ href, label }) => ({ href, label }))
 }
 
+const BRANDS: Record<string, string> = { google: 'Google', apple: 'Apple', github: 'GitHub', facebook: 'Facebook', twitter: 'X' }
+
+/** A provider's name as a person reads it: brands as they spell themselves (`github-enterprise`: "GitHub Enterprise"), the rest title-cased. */
+export function providerLabel (name: string): string {
+  const words = name.split(/[-_]+/).filter((word) => word !== '')
+  return words.map((word) => BRANDS[word.toLowerCase()] ?? word[0].toUpperCase() + word.slice(1)).join(' ')
+}
+
+/** The buttons, in the order the providers are configured; X has no djoser route, so no button. */
+function socialProviders (social: SocialLogin | null | undefined): UiSocialProvider[] {
+  if (social === null || social === undefined) return []
+  const buttons: UiSocialProvider[] = []
+  for (const [name, provider] of Object.entries(social.options.providers)) {
+    const route = djoserNameOf(name, provider)
+    if (route === null) continue
+    // By the configured name: `google` reads "Google", a second instance (`google-work`) "Google Work".
+    buttons.push({ provider: route, label: providerLabel(name) })
+  }
+  return buttons
+}
+
 /** The config the pages fetch, from the options and (when registered before) the accounts plugin's own. */
 function uiConfig (app: FastifyInstance, opts: AccountsUiOptions): UiConfig {
   const pages = opts.pages ?? 'all'
   if (pages !== 'all' && pages !== 'links') throw new OptionsError('ui: pages must be "all" or "links"')
-  const accounts = coreOf(app)?.options
+  const core = coreOf(app)
+  const accounts = core?.options
   if (accounts !== undefined && accounts.dialect !== 'djoser') {
     throw new OptionsError(`ui: the pages speak the djoser dialect; the accounts plugin is registered with dialect "${accounts.dialect}"`)
   }
@@ -122,7 +148,24 @@ function uiConfig (app: FastifyInstance, opts: AccountsUiOptions): UiConfig {
       setUsername: accounts?.setUsernameRetype ?? false,
       usernameResetConfirm: accounts?.usernameResetConfirmRetype ?? false
     },
-    navLinks: checkNavLinks(opts.navLinks)
+    navLinks: checkNavLinks(opts.navLinks),
+    socialProviders: pages === 'all' ? socialProviders(core?.social) : []
+  }
+}
+
+/**
+ * The request log line of the pages' files, as Fastify's own (method, url, version, host, address, port),
+ * with the provider's answer taken out of the url: back from a social sign-in the pages are opened with
+ * `?code=&state=`, and a code never goes to a log.
+ */
+function pagesRequestLog (request: FastifyRequest): Record<string, unknown> {
+  return {
+    method: request.method,
+    url: request.url.replace(/([?&](?:code|state)=)[^&#]*/g, '$1[redacted]'),
+    version: request.headers?.['accept-version'],
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort
   }
 }
 
@@ -151,13 +194,17 @@ export const accountsUi: FastifyPluginAsync<AccountsUiOptions> = async (app, opt
     })
   }
   app.get('/config.json', { schema: { hide: true } }, async () => config)
-  await app.register(fastifyStatic, {
-    root: uiRoot(),
-    // One route per file instead of a wildcard, so the pages sit beside the app's other routes at any prefix.
-    wildcard: false,
-    // The host app may use @fastify/static too: its reply.sendFile stays its own.
-    decorateReply: false,
-    cacheControl: false,
-    index: 'index.html'
-  })
+  // A scope of its own: @fastify/static is not encapsulated, so it would ignore logSerializers given to it.
+  // Fastify types a serializer as returning a string; pino's (and Fastify's own `req`) return objects.
+  await app.register(async function accountsUiFiles (files) {
+    await files.register(fastifyStatic, {
+      root: uiRoot(),
+      // One route per file instead of a wildcard, so the pages sit beside the app's other routes at any prefix.
+      wildcard: false,
+      // The host app may use @fastify/static too: its reply.sendFile stays its own.
+      decorateReply: false,
+      cacheControl: false,
+      index: 'index.html'
+    })
+  }, { logSerializers: { req: pagesRequestLog as unknown as (value: unknown) => string } })
 }

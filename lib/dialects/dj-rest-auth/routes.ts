@@ -15,6 +15,7 @@ import { route } from '../../http/route.js'
 import { prepareDialectScope } from '../../http/scope.js'
 import { EMAIL_PATTERN } from '../../email.js'
 import type { User } from '../../ports.js'
+import { requestContext } from '../../request-context.js'
 import type { TokenClaims } from '../../tokens.js'
 import { dialectCore, dialectPlugin } from '../route-plugin.js'
 import { checkCsrfToken, djRestAuthAuthenticateRequest, djRestAuthCsrf } from './authenticate.js'
@@ -25,6 +26,9 @@ import {
 } from './common.js'
 import { resolveDjRestAuthOptions, type DjRestAuthOptions } from './options.js'
 import { registrationRoutes } from './registration.js'
+import { djRestAuthSessionRoutes } from './sessions.js'
+import { socialRoutes } from './social.js'
+import { mfaLoginStep, mfaRoutes, withMfaStep } from './mfa.js'
 import { DjRestAuthJwt, DjRestAuthRefreshed, DjRestAuthTokenKey, DjRestAuthUser, djRestAuthSchemas } from './schemas.js'
 import { Detail, Empty, FieldErrors, TokenError } from '../../../schemas/shared.js'
 
@@ -174,14 +178,17 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
       ...tag('dj-rest-auth'),
       summary: dj.useJwt ? 'Log in with username or email: a JWT pair and the user' : 'Log in with username or email: a token key',
       body: s.Login,
-      response: { 200: dj.useJwt ? DjRestAuthJwt : DjRestAuthTokenKey, ...BAD_REQUEST, 429: Detail }
+      response: { 200: withMfaStep(dj, dj.useJwt ? DjRestAuthJwt : DjRestAuthTokenKey), ...BAD_REQUEST, 429: Detail }
     },
     preHandler: limit('login', loginAccount),
     async handler (request, reply) {
-      const user = await userFromCredentials(request, request.body)
+      // MFA on for this user: MFALoginView's first step instead of tokens.
+      const user = await userFromCredentials(request, request.body).catch(async (error: unknown) => await mfaLoginStep(core, error))
+      if ('ephemeral_token' in user) return user
       if (dj.sessionLogin || (dj.useJwt && options.jwt.updateLastLogin)) await accounts.recordLogin(user)
-      if (!dj.useJwt) return { key: await tokens.createAuthToken(user) }
-      const pair = await tokens.issuePair(user)
+      const context = requestContext(request)
+      if (!dj.useJwt) return { key: await tokens.createAuthToken(user, context) }
+      const pair = await tokens.issuePair(user, undefined, context)
       const body: Static<typeof DjRestAuthJwt> = { access: pair.access, refresh: dj.jwtAuthHttpOnly ? '' : pair.refresh, user: djRestAuthUser(user) }
       if (dj.jwtAuthReturnExpiration) {
         body.access_expiration = expiresIn(options.jwt.accessTokenLifetime)
@@ -203,8 +210,9 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
     const refresh = dj.jwtAuthHttpOnly ? (fromCookie ?? fromBody) : (fromBody ?? fromCookie)
     // A refresh token from the cookie is one a browser sends by itself: refused cross-site (CSRF, 403) before anything ends.
     if (dj.useJwt && dj.tokenBlacklist && refresh !== undefined && refresh !== fromBody) checkCookieRefresh(request, refresh)
-    if (auth?.scheme === 'token') await tokens.deleteAuthToken(auth.key, user?.id)
-    else if (user !== null) await tokens.deleteUserAuthTokens(user.id)
+    const context = requestContext(request)
+    if (auth?.scheme === 'token') await tokens.deleteAuthToken(auth.key, user?.id, context)
+    else if (user !== null) await tokens.deleteUserAuthTokens(user.id, 'logout', context)
     if (!dj.useJwt) return reply.send({ detail: MESSAGES.loggedOut })
 
     clearJwtCookies(reply)
@@ -213,7 +221,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
       return reply.code(401).send({ detail: dj.jwtAuthHttpOnly ? MESSAGES.noRefreshInCookie : MESSAGES.noRefreshInBody })
     }
     try {
-      await tokens.blacklist(refresh)
+      await tokens.blacklist(refresh, context)
     } catch (error) {
       // dj-rest-auth answers a bad refresh token with a bare {detail} (no code), cookies still cleared.
       if (error instanceof TokenNotValidError) return reply.code(401).send({ detail: error.message })
@@ -309,7 +317,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
         throw setPasswordFormError(error, b.new_password1 !== b.new_password2, { current_password: ['old_password', [MESSAGES.oldPasswordWrong]] })
       }
       // Without the core's revokeTokensOnPasswordChange, LOGOUT_ON_PASSWORD_CHANGE still logs out: the user's tokens go.
-      if (dj.logoutOnPasswordChange) await tokens.revokeUserTokens(user.id)
+      if (dj.logoutOnPasswordChange) await tokens.revokeUserTokens(user.id, 'password-change', requestContext(request))
       return { detail: MESSAGES.passwordSaved }
     }
   })
@@ -382,7 +390,7 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
         if (raw === undefined) throw new TokenNotValidError(MESSAGES.noRefreshToken)
         // The refresh token came from the cookie: a browser sends it by itself (CSRF, 403).
         if (raw !== posted) checkCookieRefresh(request, raw)
-        const result = await tokens.refresh(raw)
+        const result = await tokens.refresh(raw, requestContext(request))
         setAccessCookie(reply, result.access)
         const body: Static<typeof DjRestAuthRefreshed> = { access: result.access, access_expiration: expiresIn(options.jwt.accessTokenLifetime) }
         if (result.refresh !== undefined) {
@@ -400,6 +408,9 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
   // ---- registration (dj_rest_auth.registration.urls) ----------------------------------------------------
 
   registrationRoutes(app, { core, dj, schemas: s, limit, mandatory })
+  mfaRoutes(app, { core, dj, limit, authenticate, security, setAccessCookie, setRefreshCookie })
+  djRestAuthSessionRoutes(app, { core, authenticate, security })
+  socialRoutes(app, { core, dj, limit, authenticate, security, setAccessCookie, setRefreshCookie })
 }
 
 export const djRestAuthRoutes = dialectPlugin(routes, 'dj-rest-auth')

@@ -8,8 +8,12 @@ import { countingFailures } from '../../http/rate-limit.js'
 import { route } from '../../http/route.js'
 import { prepareDialectScope } from '../../http/scope.js'
 import type { AccountUser, User } from '../../ports.js'
+import { requestContext } from '../../request-context.js'
 import { dialectCore, dialectPlugin } from '../route-plugin.js'
 import { djoserErrorFormatter } from './errors.js'
+import { djoserSessionRoutes } from './sessions.js'
+import { djoserSocialRoutes } from './social.js'
+import { trenchLoginStep, trenchRoutes, withTrenchStep } from './mfa.js'
 import { DjoserUser, DjoserUserList, djoserSchemas } from './schemas.js'
 import { Detail, Empty, FieldErrors, NoContent, TokenError } from '../../../schemas/shared.js'
 
@@ -238,7 +242,7 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: '/token/login/',
-    schema: { ...tag('token'), summary: 'Log in for an opaque token', body: s.Login, response: { 200: s.AuthToken, ...BAD_REQUEST, ...THROTTLED } },
+    schema: { ...tag('token'), summary: 'Log in for an opaque token', body: s.Login, response: { 200: withTrenchStep(core, s.AuthToken), ...BAD_REQUEST, ...THROTTLED } },
     preHandler: limit('login', (body) => body[login]),
     async handler (request) {
       const b = request.body as Record<string, string>
@@ -247,10 +251,10 @@ const routes: FastifyPluginAsync = async (instance) => {
         user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password, undefined, undefined, request))
       } catch (error) {
         if (error instanceof InvalidCredentialsError) throw fieldError('non_field_errors', 'Unable to log in with provided credentials.')
-        throw error
+        return await trenchLoginStep(core, error, 'token')
       }
       await accounts.recordLogin(user)
-      return { auth_token: await tokens.createAuthToken(user) }
+      return { auth_token: await tokens.createAuthToken(user, requestContext(request)) }
     }
   })
 
@@ -262,8 +266,8 @@ const routes: FastifyPluginAsync = async (instance) => {
     async handler (request, reply) {
       const user = currentUser(request)
       const auth = authOf(request, core.names)
-      if (auth?.scheme === 'token') await tokens.deleteAuthToken(auth.key, user.id)
-      else await tokens.deleteUserAuthTokens(user.id)
+      if (auth?.scheme === 'token') await tokens.deleteAuthToken(auth.key, user.id, requestContext(request))
+      else await tokens.deleteUserAuthTokens(user.id, 'logout', requestContext(request))
       return reply.code(204).send(null)
     }
   })
@@ -273,13 +277,16 @@ const routes: FastifyPluginAsync = async (instance) => {
   route(app, {
     method: 'POST',
     url: '/jwt/create/',
-    schema: { ...tag('jwt'), summary: 'Log in for an access and refresh token pair', body: s.Login, response: { 200: s.TokenPair, ...BAD_REQUEST, 401: Detail, ...THROTTLED } },
+    schema: { ...tag('jwt'), summary: 'Log in for an access and refresh token pair', body: s.Login, response: { 200: withTrenchStep(core, s.TokenPair), ...BAD_REQUEST, 401: Detail, ...THROTTLED } },
     preHandler: limit('login', (body) => body[login]),
     async handler (request) {
       const b = request.body as Record<string, string>
+      // MFA on for this user: django-trench's first step instead of tokens.
       const user = await countingFailures(request, accounts.authenticateCredentials(b[login], b.password, undefined, undefined, request))
+        .catch(async (error: unknown) => await trenchLoginStep(core, error, 'jwt'))
+      if ('ephemeral_token' in user) return user
       if (options.jwt.updateLastLogin) await accounts.recordLogin(user)
-      return tokens.issuePair(user)
+      return tokens.issuePair(user, undefined, requestContext(request))
     }
   })
 
@@ -288,7 +295,7 @@ const routes: FastifyPluginAsync = async (instance) => {
     url: '/jwt/refresh/',
     schema: { ...tag('jwt'), summary: 'A new access token (and refresh token, when rotating)', body: s.RefreshBody, response: { 200: s.Refreshed, ...BAD_REQUEST, ...UNAUTHORIZED } },
     async handler (request) {
-      return tokens.refresh(request.body.refresh)
+      return tokens.refresh(request.body.refresh, requestContext(request))
     }
   })
 
@@ -307,11 +314,15 @@ const routes: FastifyPluginAsync = async (instance) => {
     url: '/jwt/blacklist/',
     schema: { ...tag('jwt'), summary: 'Blacklist a refresh token', body: s.RefreshBody, response: { 200: Empty, ...BAD_REQUEST, ...UNAUTHORIZED } },
     async handler (request) {
-      await tokens.blacklist(request.body.refresh)
+      await tokens.blacklist(request.body.refresh, requestContext(request))
       return {}
     }
   })
 
+  djoserSessionRoutes(app, { core, authenticate, security })
+  await djoserSocialRoutes(app, { core, limit })
+  // django-trench's routes (the `mfa` option).
+  trenchRoutes(app, { core, limit, authenticate, security })
 }
 
 export const djoserRoutes = dialectPlugin(routes, 'djoser')

@@ -44,6 +44,17 @@ function isRecord (value) {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+/**
+ * An error answer as `{ field: [msg] }`: DRF raises some errors with a bare message (djoser's social
+ * redirect_uri check answers the JSON string itself) or a list of them.
+ */
+function errorBody (data, status) {
+  if (isRecord(data)) return data
+  if (typeof data === 'string' && data !== '') return { detail: data }
+  if (Array.isArray(data) && data.length > 0 && data.every((item) => typeof item === 'string')) return { non_field_errors: data }
+  return { detail: `The server answered ${status}.` }
+}
+
 async function send (method, path, body, access) {
   const headers = { accept: 'application/json' }
   if (body !== undefined) headers['content-type'] = 'application/json'
@@ -63,7 +74,7 @@ async function send (method, path, body, access) {
   }
   if (!response.ok) {
     if (response.status === 429) data = { detail: isRecord(data) && typeof data.detail === 'string' ? data.detail : 'Too many attempts: wait a little, then try again.' }
-    throw new ApiError(response.status, isRecord(data) ? data : { detail: `The server answered ${response.status}.` })
+    throw new ApiError(response.status, errorBody(data, response.status))
   }
   return data
 }

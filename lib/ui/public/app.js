@@ -2,6 +2,7 @@
 // (`#/activate/{uid}/{token}` …), so the uid and token stay in the fragment: never in a server log or a Referer.
 import { ApiError, authed, call, logout, session, setApiBase } from './api.js'
 import { FIELDS, form, h } from './forms.js'
+import { completeSocialLogin, socialButtons } from './social.js'
 
 const config = await (await fetch('config.json')).json()
 setApiBase(config.api)
@@ -12,6 +13,8 @@ const onlyLinks = config.pages === 'links'
 
 /** A message for the next page (after a redirect), shown as a status. */
 let notice = null
+/** Why a social sign-in failed, shown once on the log-in page it lands on. */
+let socialFailure = null
 
 function go (hash, message = null) {
   notice = message
@@ -33,9 +36,12 @@ function sessionEnded (error) {
 // ---- views: each returns its title and content ---------------------------------------------------------
 
 function loginView () {
+  const failed = socialFailure
+  socialFailure = null
   return {
     title: 'Log in',
     body: [
+      failed === null ? null : h('div', { class: 'form-error', id: 'social-error', role: 'alert' }, ...failed.map((text) => h('p', {}, text))),
       form({
         id: 'login',
         fields: [login, 'password'],
@@ -45,6 +51,7 @@ function loginView () {
           go('#/account')
         }
       }),
+      socialButtons(config.socialProviders),
       h('ul', { class: 'links' },
         h('li', {}, link('#/signup', 'Create an account')),
         h('li', {}, link('#/password/reset', 'Forgot your password?')),
@@ -69,6 +76,7 @@ function signupView () {
             : 'Account created: you can log in.')
         }
       }),
+      socialButtons(config.socialProviders),
       h('p', {}, 'Already have an account? ', link('#/login', 'Log in'))
     ]
   }
@@ -253,12 +261,26 @@ async function render () {
   document.title = `${page.title} · ${config.siteName}`
   const heading = h('h1', { tabindex: '-1' }, page.title)
   const status = message === null ? [] : [h('p', { class: 'notice', role: 'status' }, message)]
-  document.getElementById('main').replaceChildren(heading, ...status, ...page.body)
+  document.getElementById('main').replaceChildren(heading, ...status, ...page.body.filter((part) => part !== null))
   // Keyboard and screen reader users start at the new page's heading, as after a page load.
   if (!firstRender) heading.focus()
   firstRender = false
 }
 
 document.getElementById('site-name').textContent = config.siteName
+if (!onlyLinks) {
+  // Back from a provider (`?code=&state=`): sign in, then the query leaves the address bar and the history,
+  // so a reload does not send the used code again. The account page on success, the log-in page and why not.
+  const main = document.getElementById('main')
+  const social = await completeSocialLogin(() => {
+    main.setAttribute('aria-busy', 'true')
+    main.replaceChildren(h('p', { class: 'hint', role: 'status' }, 'Signing you in…'))
+  })
+  if (social !== null) {
+    main.removeAttribute('aria-busy')
+    if (!social.ok) socialFailure = social.messages
+    history.replaceState(null, '', `${location.pathname}${social.ok ? '#/account' : '#/login'}`)
+  }
+}
 window.addEventListener('hashchange', () => { render() })
 render()

@@ -92,6 +92,11 @@ function messages (value) {
   return typeof value === 'string' ? [value] : []
 }
 
+/** Every message of an error body (`{ field: [msg] }`, `{ detail }`, `{ non_field_errors }`), for a place without fields. */
+export function bodyMessages (body) {
+  return Object.entries(body).filter(([name]) => name !== 'code' && name !== 'messages').flatMap(([, value]) => messages(value))
+}
+
 function showErrors (element, formError, body) {
   const general = []
   let first = null
