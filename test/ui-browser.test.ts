@@ -1,12 +1,11 @@
 // The pages in a real browser: Debian's chromium, driven by playwright-core, against the example server on
 // an ephemeral port. Skipped (with the reason) when no chromium is found, except under CI=true.
-import { execFileSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core'
 import t, { type Test } from 'tap'
+import { freePort, withChromium } from './helpers/browser.js'
 import { start } from '../example/server.js'
 import { MemoryMailer } from '../lib/mail/memory.js'
 import { accounts } from '../lib/plugin.js'
@@ -22,33 +21,7 @@ const SHOTS = resolve('.tap', 'screenshots')
 /** DOCS_SCREENSHOTS=1 also refreshes the README's images under docs/. */
 const DOCS = process.env.DOCS_SCREENSHOTS === '1' ? resolve('docs') : undefined
 
-function findChromium (): string | undefined {
-  const given = process.env.CHROMIUM_PATH
-  if (given !== undefined && given !== '' && existsSync(given)) return given
-  for (const name of ['chromium', 'chromium-browser']) {
-    try {
-      const path = execFileSync('which', [name], { encoding: 'utf8' }).trim()
-      if (path !== '') return path
-    } catch {}
-  }
-  return undefined
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-const executablePath = findChromium()
-if (executablePath === undefined) {
-  if (process.env.CI === 'true') t.fail('no chromium found (install Debian\'s chromium or set CHROMIUM_PATH): the browser tests must run in CI')
-  else t.plan(0, 'no chromium found (install Debian\'s chromium package or set CHROMIUM_PATH)')
-} else {
-  await browserTests(executablePath)
-}
+await withChromium(t, browserTests)
 
 async function browserTests (executablePath: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true })

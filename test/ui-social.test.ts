@@ -2,12 +2,11 @@
 // example server with an OpenID Connect provider (panva's oidc-provider, its own sign-in and consent pages)
 // and a local GitHub, no allowedRedirectUris of its own (the server allows its pages' root URL). Skipped
 // (with the reason) when no chromium is found, except under CI=true.
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core'
 import t, { type Test } from 'tap'
+import { freePort, withChromium } from './helpers/browser.js'
 import { start } from '../example/server.js'
 import { startGitHub } from './helpers/github-server.js'
 import { startBrowserIdp } from './helpers/oidc-browser.js'
@@ -15,33 +14,7 @@ import { APP_SECRET } from './helpers/oidc-provider.js'
 
 const SHOTS = resolve('.tap', 'screenshots')
 
-function findChromium (): string | undefined {
-  const given = process.env.CHROMIUM_PATH
-  if (given !== undefined && given !== '' && existsSync(given)) return given
-  for (const name of ['chromium', 'chromium-browser']) {
-    try {
-      const path = execFileSync('which', [name], { encoding: 'utf8' }).trim()
-      if (path !== '') return path
-    } catch {}
-  }
-  return undefined
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-const executablePath = findChromium()
-if (executablePath === undefined) {
-  if (process.env.CI === 'true') t.fail('no chromium found (install Debian\'s chromium or set CHROMIUM_PATH): the browser tests must run in CI')
-  else t.plan(0, 'no chromium found (install Debian\'s chromium package or set CHROMIUM_PATH)')
-} else {
-  await browserTests(executablePath)
-}
+await withChromium(t, browserTests)
 
 async function browserTests (executablePath: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true })
