@@ -4,7 +4,8 @@ import type { FastifyReply } from 'fastify'
 import type { AnyRequest } from '../../http/any-request.js'
 import { requestCookie } from '../../http/cookies.js'
 import { PermissionDeniedError } from '../../errors.js'
-import { SESSION_CLAIM, type TokenClaims } from '../../tokens.js'
+import { SESSION_CLAIM } from '../../session-ids.js'
+import type { TokenClaims } from '../../tokens.js'
 
 /*
  * dj-rest-auth's JWT_AUTH_COOKIE_USE_CSRF: a request authenticated by a JWT cookie must also pass Django's

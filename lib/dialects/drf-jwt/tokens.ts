@@ -1,6 +1,7 @@
 import type { AccountsCore } from '../../core.js'
 import { toAccountUser, type AccountUser, type User } from '../../ports.js'
-import { SESSION_CLAIM, userIdFromClaim } from '../../tokens.js'
+import { SESSION_CLAIM } from '../../session-ids.js'
+import { userIdFromClaim } from '../../tokens.js'
 import type { DrfJwtPayload, ResolvedDrfJwtOptions } from './options.js'
 
 /** Why a token did not decode, in PyJWT's terms: ExpiredSignatureError, DecodeError, another InvalidTokenError. */
