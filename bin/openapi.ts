@@ -21,7 +21,9 @@ export async function writeOpenApi (path = 'openapi.json', env: NodeJS.ProcessEn
   const app = Fastify({ logger: false })
   try {
     await app.register(swagger, swaggerOptions({ title: pkg.name, version: pkg.version, description: pkg.description }))
-    await app.register(accounts, { prefix: '/auth', openApiSecurity: true, ...file, jwt: { ...jwt, signingKey: randomBytes(32).toString('hex') } })
+    // The example server's defaults: two-factor sign-in on with the djoser dialect (its pages' dialect).
+    const mfa = (file.dialect ?? 'djoser') === 'djoser' ? { mfa: true } : {}
+    await app.register(accounts, { prefix: '/auth', openApiSecurity: true, ...mfa, ...file, jwt: { ...jwt, signingKey: randomBytes(32).toString('hex') } })
     await app.ready()
     const target = resolve(path)
     writeFileSync(target, JSON.stringify(app.swagger(), null, 2) + '\n')

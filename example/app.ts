@@ -109,7 +109,8 @@ export const REDACTED_LOG_PATHS = [
 function logAuditEvents (app: FastifyInstance): void {
   const events: AccountsEventName[] = [
     'login.succeeded', 'login.failed', 'user.created', 'user.activated', 'user.updated', 'user.deleted',
-    'password.changed', 'password.reset', 'username.changed', 'token.refreshed', 'token.reuseDetected', 'token.revoked'
+    'password.changed', 'password.reset', 'username.changed', 'token.refreshed', 'token.reuseDetected', 'token.revoked',
+    'mfa.activated', 'mfa.deactivated', 'mfa.verified', 'mfa.failed', 'mfa.recoveryCodesRegenerated'
   ]
   for (const event of events) {
     app.accounts.events.on(event, (payload) => { app.log.info({ audit: event, ...payload }, `audit: ${event}`) })
@@ -136,7 +137,8 @@ function allowPagesRedirect (options: AccountsOptions): void {
 
 /**
  * The example server (`npm start`) as a function, ready to listen: the plugin under `/auth` on a SQLite
- * file, the account pages at / (fastify-accounts/ui; every mailed link lands there), the dev mailbox at
+ * file (two-factor sign-in on, with the djoser dialect), the account pages at / (fastify-accounts/ui; every
+ * mailed link lands there), the dev mailbox at
  * /dev/mail (no SMTP_URL, not production), Swagger UI at /docs and the OpenAPI document at /openapi.json.
  * Configured by the environment: DATABASE_URL, SMTP_URL (+ SMTP_FROM), JWT_SECRET, DATA_DIR, ACCOUNTS_CONFIG,
  * LOG_LEVEL, PORT (the mailed links' default domain is localhost:PORT), HOST, NODE_ENV.
@@ -158,6 +160,8 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
     prefix: '/auth',
     domain: defaultDomain(env),
     ...(pages ? uiLinks('/') : {}),
+    // Two-factor sign-in on, so a first run shows it on the account page; `"mfa": false` in ACCOUNTS_CONFIG turns it off.
+    ...(pages ? { mfa: true } : {}),
     ...fileRest,
     jwt: { signingKey: envSecret ?? PROVISIONAL_SECRET, ...fileJwt }
   }
@@ -239,7 +243,7 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
       app.log.warn(`HOST is ${env.HOST}: anyone who reaches this server can read /dev/mail and use its links; set SMTP_URL, or listen on 127.0.0.1`)
     }
     const mailerOption: { mailer?: Mailer } = chosenMailer === undefined ? {} : { mailer: chosenMailer }
-    await app.register(accounts, { openApiSecurity: true, ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens, social: stores.social } })
+    await app.register(accounts, { openApiSecurity: true, ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens, social: stores.social, mfa: stores.mfa } })
     logAuditEvents(app)
     const devLinks = mailbox === undefined ? [] : [{ href: '/dev/mail', label: 'Dev mailbox' }]
     if (pages) await app.register(accountsUi, { apiPrefix: options.prefix, navLinks: [...devLinks, { href: '/docs', label: 'API docs' }] })

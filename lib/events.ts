@@ -67,12 +67,12 @@ export interface AccountsEvents {
   /** Two-factor sign-in was turned off (with a valid code). */
   'mfa.deactivated': { userId: number, method: 'totp' }
   /** A second factor was accepted: at sign-in (`login`) or to confirm an action (`deactivate`, `regenerate`). */
-  'mfa.verified': { userId: number, method: 'totp' | 'recovery-code', purpose: 'login' | 'deactivate' | 'regenerate' }
+  'mfa.verified': { userId: number, method: 'totp' | 'recovery-code', purpose: 'login' | 'deactivate' | 'regenerate' | 'change-primary' }
   /**
    * A second factor was refused: a wrong, reused or out-of-window code (`invalid-code`; it also spends the
    * account's login failure budget), or an unknown, expired or used ephemeral / activation token (`invalid-token`).
    */
-  'mfa.failed': { userId: number | null, reason: 'invalid-code' | 'invalid-token', purpose: 'login' | 'activate' | 'deactivate' | 'regenerate' }
+  'mfa.failed': { userId: number | null, reason: 'invalid-code' | 'invalid-token', purpose: 'login' | 'activate' | 'deactivate' | 'regenerate' | 'change-primary' }
   /** A new set of recovery codes replaced the old one. */
   'mfa.recoveryCodesRegenerated': { userId: number, count: number }
 }

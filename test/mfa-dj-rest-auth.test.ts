@@ -291,3 +291,77 @@ t.test('djRestAuth.mfa beside a core without MFA is an options error', async (t)
   }
   t.match(failure, { name: 'OptionsError', message: /djRestAuth\.mfa needs two-factor sign-in on in the plugin/ })
 })
+
+// What dj-rest-auth's feature/mfa source does that a first reading of its docs does not show.
+
+t.test('verify: a user made inactive after the password step gets MFAVerifySerializer\'s {detail: [..]}, the token kept', async (t) => {
+  const users = new MemoryUserStore()
+  const a = await build(t, { store: { users, tokens: new MemoryTokenStore() } })
+  const events = recordMfaEvents(a.app)
+  const reg = await a.post('/registration/', { username: 'alice', email: 'alice@example.com', password1: PASSWORD, password2: PASSWORD })
+  const { secret } = await turnOn(a, body(reg).access as string)
+  const id = (body(reg).user as { pk: number }).pk
+  const eph = await loginStep(a)
+
+  await users.updateUser(id, { isActive: false })
+  a.clock.now += STEP
+  const refused = await a.post('/mfa/verify/', { ephemeral_token: eph, code: codeAt(secret, a.clock.now) })
+  t.same([refused.statusCode, body(refused)], [400, { detail: ['User account is disabled.'] }], 'checked before the code, as the serializer does')
+  const wrongCode = await a.post('/mfa/verify/', { ephemeral_token: eph, code: '000000' })
+  t.same(body(wrongCode), { detail: ['User account is disabled.'] }, 'whatever the code')
+  t.same(events.filter((e) => e.name === 'mfa.failed').map((e) => e.payload.reason), ['invalid-token', 'invalid-token'])
+
+  await users.updateUser(id, { isActive: true })
+  const back = await a.post('/mfa/verify/', { ephemeral_token: eph, code: codeAt(secret, a.clock.now) })
+  t.equal(back.statusCode, 200, 'the refused code was not spent, nor the token')
+  const other = await a.post('/mfa/verify/', { ephemeral_token: 'j.unknown', code: '000000' })
+  t.same(body(other), { ephemeral_token: ['Invalid or expired token.'] }, 'a token naming nobody stays a token error')
+})
+
+t.test('activate/deactivate answer {detail} for MFA on/off before reading the body, as the views do', async (t) => {
+  const a = await build(t)
+  const access = await signUp(a)
+
+  const offEmpty = await a.post('/mfa/totp/deactivate/', {}, access)
+  t.same([offEmpty.statusCode, body(offEmpty)], [400, { detail: 'MFA is not enabled.' }], 'not {code: ["This field is required."]}')
+  const offJunk = await a.post('/mfa/totp/deactivate/', { code: '' }, access)
+  t.same(body(offJunk), { detail: 'MFA is not enabled.' })
+
+  const { secret } = await turnOn(a, access)
+  const onEmpty = await a.post('/mfa/totp/activate/', {}, access)
+  t.same([onEmpty.statusCode, body(onEmpty)], [400, { detail: 'MFA is already enabled. Deactivate it before activating again.' }], 'not {activation_token: [..], code: [..]}')
+
+  const noUser = await a.post('/mfa/totp/activate/', {})
+  t.equal(noUser.statusCode, 401, 'authentication still comes first')
+  t.match(body(noUser), { detail: String })
+  t.equal((await a.post('/mfa/totp/deactivate/', {})).statusCode, 401)
+
+  a.clock.now += STEP
+  const none = await a.post('/mfa/totp/deactivate/', {}, access)
+  t.same([none.statusCode, body(none)], [400, { code: ['This field is required.'] }], 'with MFA on, the body is checked as before')
+  t.equal((await a.post('/mfa/totp/deactivate/', { code: codeAt(secret, a.clock.now) }, access)).statusCode, 200)
+})
+
+t.test('GET mfa/totp/activate/ with MFA on shows a new secret and changes nothing; the paths work without their slash', async (t) => {
+  const a = await build(t)
+  const access = await signUp(a)
+  const { secret } = await turnOn(a, access)
+  const again = await a.get('/mfa/totp/activate/', access)
+  t.equal(again.statusCode, 200, 'TOTPActivateView.get does not check')
+  t.not(body(again).secret, secret)
+  t.equal(body(await a.get('/mfa/status', access)).mfa_enabled, true, 'mfa/status (re_path ^mfa/status/?$)')
+  const eph = await loginStep(a)
+  a.clock.now += STEP
+  const verified = await a.post('/mfa/verify', { ephemeral_token: eph, code: codeAt(secret, a.clock.now) })
+  t.equal(verified.statusCode, 200, 'the old secret still signs in: mfa/verify without its slash')
+})
+
+t.test('mfa/status/: a recovery code is a use too (MFAStatusView takes the later of TOTP\'s and the codes\' last_used_at)', async (t) => {
+  const a = await build(t)
+  const access = await signUp(a)
+  const { codes } = await turnOn(a, access)
+  a.clock.now += 10 * STEP
+  const eph = await loginStep(a)
+  t.equal((await a.post('/mfa/verify/', { ephemeral_token: eph, code: codes[2] })).statusCode, 200)
+  t.equal(body(await a.get('/mfa/status/', access)).last_used_at, new Date(a.clock.now).toISOString())
+})

@@ -2,6 +2,7 @@ import Fastify, { type LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
 import accounts, { MemoryMailer, type AccountsOptions } from '../lib/index.js'
 import type { MfaService } from '../lib/mfa/service.js'
+import { qrCodeDataUri } from '../lib/mfa/totp.js'
 import { MemoryTokenStore, MemoryUserStore } from '../lib/stores/memory.js'
 import { activeUser, buildApp, fastHasher, linkFrom, PASSWORD, SECRET, type TestApp } from './helpers/app.js'
 import { body, codeAt, fixClock, recordMfaEvents, secretOf, STEP, type Clock } from './helpers/mfa.js'
@@ -46,6 +47,13 @@ t.test('trench\'s flow: activate app, confirm, sign in in two steps, regenerate,
   t.equal(started.statusCode, 200)
   const uri = body(started).details as string
   t.match(uri, /^otpauth:\/\/totp\/fastify-accounts:alice\?/, 'trench labels the account with the username')
+  // Ours beside trench's key: the QR code of that URI, drawn by the server as dj-rest-auth's qr_code_data_uri.
+  t.same(Object.keys(body(started)).sort(), ['details', 'qr_code_data_uri'])
+  const qr = body(started).qr_code_data_uri as string
+  t.match(qr, /^data:image\/svg\+xml;base64,/, 'an SVG data URI, for an <img>')
+  t.match(Buffer.from(qr.slice(qr.indexOf(',') + 1), 'base64').toString('utf8'), /^<svg [^>]*viewBox="0 0 \d+ \d+"[\s\S]*<\/svg>\s*$/, 'an SVG document')
+  t.equal(qr, await qrCodeDataUri(uri), 'the QR code of the otpauth:// URI in details')
+  t.equal(started.headers['cache-control'], 'no-store', 'the secret is not cached')
   t.equal(body(await a.post('/app/activate/', {}, access)).details, uri, 'the same secret until confirmed')
   const secret = secretOf(uri)
   t.same(body(await a.get('/mfa/user-active-methods/', access)), [], 'pending is not active')

@@ -35,7 +35,7 @@ t.test('the pages at the site root, reading the accounts options', async t => {
   t.equal(index.headers['referrer-policy'], 'no-referrer')
   t.notMatch(index.body, /<script>|<style|style="|\son[a-z]+="/i, 'no inline script, style or handler in the HTML')
 
-  for (const file of ['app.js', 'api.js', 'forms.js', 'social.js']) {
+  for (const file of ['app.js', 'api.js', 'forms.js', 'mfa.js', 'social.js']) {
     const res = await app.inject({ method: 'GET', url: `/${file}` })
     t.equal(res.statusCode, 200, file)
     t.match(res.headers['content-type'], /javascript/, `${file} is served as a script`)
@@ -55,12 +55,13 @@ t.test('the pages at the site root, reading the accounts options', async t => {
     sendActivationEmail: false,
     retype: { userCreatePassword: true, setPassword: false, passwordResetConfirm: false, setUsername: false, usernameResetConfirm: false },
     navLinks: [{ href: '/dev/mail', label: 'Dev mailbox' }],
-    socialProviders: []
+    socialProviders: [],
+    mfa: false
   })
 
   t.equal((await app.inject({ method: 'GET', url: '/nothing.js' })).statusCode, 404)
   t.equal((await app.inject({ method: 'GET', url: '/auth/users/me/' })).headers['content-security-policy'], undefined, 'the API\'s answers are not touched')
-  t.same(readdirSync(uiRoot()).sort(), ['api.js', 'app.js', 'forms.js', 'index.html', 'social.js', 'style.css'])
+  t.same(readdirSync(uiRoot()).sort(), ['api.js', 'app.js', 'forms.js', 'index.html', 'mfa.js', 'social.js', 'style.css'])
 })
 
 t.test('mounted under a prefix, links-only, beside an app\'s own @fastify/static', async t => {
@@ -80,6 +81,7 @@ t.test('mounted under a prefix, links-only, beside an app\'s own @fastify/static
   const config = JSON.parse((await app.inject({ method: 'GET', url: '/account/config.json' })).body) as UiConfig
   t.equal(config.pages, 'links')
   t.equal(config.loginField, 'email', 'the login field comes from the accounts plugin')
+  t.equal(config.mfa, false, 'no account page: no two-factor section')
   t.equal((await app.inject({ method: 'GET', url: '/assets/app.js' })).statusCode, 200, 'the app\'s own static files still work')
   t.equal((await app.inject({ method: 'GET', url: '/assets/app.js' })).headers['content-security-policy'], undefined, 'and keep their headers')
 
@@ -178,6 +180,28 @@ t.test('config.json: no buttons without providers, nor on links-only pages', asy
 t.test('providerLabel: brands as they spell themselves, other names title-cased', async t => {
   t.same(['google', 'github', 'apple', 'facebook', 'twitter', 'keycloak', 'azure-ad', 'GitLab_self', 'auth0'].map(providerLabel),
     ['Google', 'GitHub', 'Apple', 'Facebook', 'X', 'Keycloak', 'Azure Ad', 'GitLab Self', 'Auth0'])
+})
+
+t.test('config.json: mfa says whether django-trench\'s routes are served (the account page\'s two-factor section)', async t => {
+  const { app } = await buildApp({ mfa: true })
+  await app.register(accountsUi, { apiPrefix: '/auth' })
+  t.teardown(() => app.close())
+  t.equal((JSON.parse((await app.inject({ method: 'GET', url: '/config.json' })).body) as UiConfig).mfa, true)
+
+  const links = (await buildApp({ mfa: true })).app
+  await links.register(accountsUi, { apiPrefix: '/auth', pages: 'links' })
+  t.teardown(() => links.close())
+  t.equal((JSON.parse((await links.inject({ method: 'GET', url: '/config.json' })).body) as UiConfig).mfa, false, 'links-only pages: no account page to show it on')
+
+  const dir = t.testdir()
+  const file = join(dir, 'off.json')
+  writeFileSync(file, JSON.stringify({ mfa: false }))
+  for (const [env, on, what] of [[{}, true, 'the example server: on by default'], [{ ACCOUNTS_CONFIG: file }, false, 'off with "mfa": false in ACCOUNTS_CONFIG']] as const) {
+    const example = await buildServer({ DATA_DIR: dir, DATABASE_URL: 'sqlite::memory:', JWT_SECRET: SECRET, ...env }, { logger: false })
+    t.teardown(() => example.close())
+    t.equal((JSON.parse((await example.inject({ method: 'GET', url: '/config.json' })).body) as UiConfig).mfa, on, what)
+    t.equal((await example.inject({ method: 'GET', url: '/auth/mfa/config/' })).statusCode, on ? 200 : 404, `${what}: trench's routes`)
+  }
 })
 
 t.test('the example server allows its pages\' root URL as the social redirect_uri, unless the config lists its own', async t => {

@@ -46,13 +46,17 @@ export const MFA_MESSAGES = {
   alreadyEnabled: 'MFA is already enabled. Deactivate it before activating again.',
   notEnabled: 'MFA is not enabled.',
   deactivated: 'TOTP has been deactivated.',
+  userDisabled: 'User account is disabled.',
   // trench
   methodNotFound: 'Requested MFA method does not exist.',
   methodAlreadyActive: 'MFA method already active.',
   trenchNotEnabled: '2FA is not enabled.',
   trenchInvalidCode: 'Invalid or expired code.',
   trenchCodeInvalidOrExpired: 'Code invalid or expired.',
-  trenchUnauthenticated: 'Unable to login with provided credentials.'
+  trenchUnauthenticated: 'Unable to login with provided credentials.',
+  trenchPrimaryInactive: 'MFA Method selected as new primary method is not active',
+  // Ours: trench's code/request/ answers the `app` method's otpauth:// URI again; an active secret is never shown twice here.
+  trenchAppCodeRequested: 'Use the code your authenticator app shows.'
 } as const
 
 export type MfaError =

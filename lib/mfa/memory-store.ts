@@ -54,10 +54,11 @@ export class MemoryMfaStore implements MfaStore {
     this.#codes.set(userId, new Map(hashes.map((hash) => [hash, false])))
   }
 
-  async useRecoveryCode (userId: number, hash: string): Promise<boolean> {
+  async useRecoveryCode (userId: number, hash: string, at: Date): Promise<boolean> {
     const codes = this.#codes.get(userId)
     if (codes?.get(hash) !== false) return false
     codes.set(hash, true)
+    for (const a of this.#authenticators.values()) if (a.userId === userId && a.active) a.lastUsedAt = new Date(at.getTime())
     return true
   }
 

@@ -253,6 +253,20 @@ export class MfaService {
     return codes
   }
 
+  /**
+   * A protected action's code (trench's ProtectedActionValidator) where nothing else changes: a TOTP code or
+   * an unused recovery code of the active authenticator, spent when accepted.
+   */
+  async confirmCode (user: MfaUser, code: string, purpose: 'change-primary', options: { notEnabledMessage?: string } = {}, context?: RequestContext | null): Promise<void> {
+    if (!(await this.isEnabled(user.id))) throw new MfaNotEnabledError(options.notEnabledMessage ?? MFA_MESSAGES.notEnabled)
+    const method = await this.#checkCode(user.id, code, true)
+    if (method === null) {
+      this.#events.emit('mfa.failed', { userId: user.id, reason: 'invalid-code', purpose }, context)
+      throw new MfaInvalidCodeError(MFA_MESSAGES.invalidCode)
+    }
+    this.#events.emit('mfa.verified', { userId: user.id, method, purpose }, context)
+  }
+
   // ---- internals -------------------------------------------------------------------------------------------
 
   async #active (userId: number): Promise<MfaAuthenticator | null> {

@@ -85,9 +85,14 @@ export class KyselyMfaStore implements MfaStore {
   }
 
   async useRecoveryCode (userId: number, hash: string, at: Date): Promise<boolean> {
-    const result = await this.#db.updateTable('accounts_mfa_recovery_code').set({ used_at: at.getTime() })
-      .where('user_id', '=', userId).where('hash', '=', hash).where('used_at', 'is', null).executeTakeFirst()
-    return Number(result.numUpdatedRows) === 1
+    return await this.#db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable('accounts_mfa_recovery_code').set({ used_at: at.getTime() })
+        .where('user_id', '=', userId).where('hash', '=', hash).where('used_at', 'is', null).executeTakeFirst()
+      if (Number(result.numUpdatedRows) !== 1) return false
+      await trx.updateTable('accounts_mfa_authenticator').set({ last_used_at: at.getTime() })
+        .where('user_id', '=', userId).where('is_active', '=', 1).execute()
+      return true
+    })
   }
 
   async countRecoveryCodes (userId: number): Promise<number> {

@@ -41,7 +41,11 @@ export interface MfaStore {
 
   /** Replaces every recovery code of the user with these hashes (all unused). */
   replaceRecoveryCodes (userId: number, hashes: string[], at: Date): Promise<void>
-  /** Atomically marks the user's unused code with this hash used; true when one was (once only). */
+  /**
+   * Atomically marks the user's unused code with this hash used; true when one was (once only). A use is a
+   * use of the user's MFA: it stamps `at` as `lastUsedAt` of the user's active authenticators too (not their
+   * last used step), as dj-rest-auth's mfa/status/ counts recovery codes in `last_used_at`.
+   */
   useRecoveryCode (userId: number, hash: string, at: Date): Promise<boolean>
   /** How many unused recovery codes the user has. */
   countRecoveryCodes (userId: number): Promise<number>

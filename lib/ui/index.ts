@@ -7,9 +7,10 @@ import { djoserNameOf } from '../social/provider-types.js'
 import type { SocialLogin } from '../social/runtime.js'
 
 /**
- * fastify-accounts/ui: the pages a person clicks through (sign up, log in, account, forgot password or
- * username) and the landing pages of every mailed link, as static files (plain HTML, ES modules, CSS; no
- * build step) on the djoser dialect's HTTP API. No server session: the pages keep the JWTs in the tab's
+ * fastify-accounts/ui: the pages a person clicks through (sign up, log in, with a code when two-factor
+ * sign-in is on, account, where it is turned on and off, forgot password or username) and the landing pages
+ * of every mailed link, as static files (plain HTML, ES modules, CSS; no build step) on the djoser dialect's
+ * HTTP API. No server session: the pages keep the JWTs in the tab's
  * sessionStorage. @fastify/static is loaded when this plugin is registered, never by the main entry.
  *
  *   await app.register(accounts, { prefix: '/auth', ...uiLinks('/account/') })
@@ -61,6 +62,12 @@ export interface UiConfig {
   navLinks: UiNavLink[]
   /** One button per provider djoser's `o/{provider}/` serves (X is dj-rest-auth's only); none on links-only pages. */
   socialProviders: UiSocialProvider[]
+  /**
+   * Whether django-trench's MFA routes are served (the accounts plugin's `mfa` option): the account page then
+   * has its "Two-factor sign-in" section. The log-in page asks for a code whenever the API answers the
+   * first step, whatever this says.
+   */
+  mfa: boolean
 }
 
 /**
@@ -149,7 +156,8 @@ function uiConfig (app: FastifyInstance, opts: AccountsUiOptions): UiConfig {
       usernameResetConfirm: accounts?.usernameResetConfirmRetype ?? false
     },
     navLinks: checkNavLinks(opts.navLinks),
-    socialProviders: pages === 'all' ? socialProviders(core?.social) : []
+    socialProviders: pages === 'all' ? socialProviders(core?.social) : [],
+    mfa: pages === 'all' && (core?.mfa ?? null) !== null
   }
 }
 

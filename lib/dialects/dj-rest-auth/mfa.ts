@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { requireUser as currentUser, type AccountsCore } from '../../core.js'
 import { fieldError, OptionsError, ValidationError } from '../../errors.js'
 import type { Limit } from '../../http/limit.js'
@@ -14,15 +14,17 @@ import { DjRestAuthJwt, DjRestAuthTokenKey } from './schemas.js'
 import { Detail } from '../../../schemas/shared.js'
 
 /**
- * dj-rest-auth 7.2's `dj_rest_auth.mfa` (urls.py, views.py, serializers.py), with MFALoginView's login step:
+ * dj-rest-auth 7.2's `dj_rest_auth.mfa` (urls.py, views.py, serializers.py), with MFALoginView's login step.
+ * Checked against the source on iMerica/dj-rest-auth's `feature/mfa` branch (c6b83aa, 2026-02-16; version
+ * 7.2.0 there, not yet merged into master nor tagged):
  *
  * | route | success | failures |
  * |---|---|---|
  * | POST login/ (MFALoginView), a user with MFA on | 200 {ephemeral_token, mfa_required: true} | as login/ |
- * | POST mfa/verify/ {ephemeral_token, code} | 200 the login response (JWT pair + user, or {key}; cookies) | 400 {ephemeral_token: [..]}, {code: [..]} |
+ * | POST mfa/verify/ {ephemeral_token, code} | 200 the login response (JWT pair + user, or {key}; cookies) | 400 {ephemeral_token: [..]}; {detail: [..]} user inactive; {code: [..]} |
  * | GET mfa/totp/activate/ | 200 {secret, totp_url, qr_code_data_uri, activation_token} | 401 |
- * | POST mfa/totp/activate/ {activation_token, code} | 200 {recovery_codes} | 400 {detail} already on; {activation_token: [..]}; {code: [..]} |
- * | POST mfa/totp/deactivate/ {code} | 200 {detail} | 400 {detail} not on; {code: [..]} |
+ * | POST mfa/totp/activate/ {activation_token, code} | 200 {recovery_codes} | 400 {detail} already on (before the body is read); {activation_token: [..]}; {code: [..]} |
+ * | POST mfa/totp/deactivate/ {code} (TOTP only) | 200 {detail} | 400 {detail} not on (before the body is read); {code: [..]} |
  * | GET mfa/status/ | 200 {mfa_enabled, created_at, last_used_at} | 401 |
  * | GET mfa/recovery-codes/ | 200 {codes: [], unused_count} | 401 |
  * | POST mfa/recovery-codes/regenerate/ | 200 {codes} | 400 {detail} not on |
@@ -31,6 +33,12 @@ import { Detail } from '../../../schemas/shared.js'
  * `GET mfa/recovery-codes/` cannot list them (dj-rest-auth 7.2 derives them from a stored seed): it answers
  * `codes: []` and how many are left (`unused_count`); codes are shown once, at activation and regeneration.
  * A TOTP code works once (its time step is stored); the ephemeral token is single use and held server-side.
+ * Recovery codes are xxxx-xxxx-xxxx (59 bits; dj-rest-auth's are 8 hex digits), so `code` takes up to 64
+ * characters where MFAVerifySerializer stops at 9. `code` must be a JSON string: DRF's CharField would also
+ * take a number, which no route of this package does (see lib/http/validation.ts). Social login asks for
+ * the second step too (dj-rest-auth's SocialLoginView does not). The issuer defaults to `siteName`
+ * (MFA_TOTP_ISSUER defaults to none); 6 digits and 30 s are fixed (MFA_TOTP_DIGITS and MFA_TOTP_PERIOD are
+ * settings there); the ±1 step window is hard-coded in both.
  */
 
 export interface MfaRoutesContext {
@@ -134,6 +142,19 @@ export function mfaRoutes (app: TypedInstance, ctx: MfaRoutesContext): void {
   const codeLimit = limit('login', userNames)
   const verifyLimit = limit('login', (_body, request) => accountOfToken.get(request))
 
+  /**
+   * TOTPActivateView.post and TOTPDeactivateView.post answer `{detail}` when MFA is already on (or not on)
+   * before their serializer reads the body; Fastify validates the body before any handler, so the check runs
+   * here, right after authentication.
+   */
+  function authenticateWhenMfa (wanted: 'on' | 'off', message: string): onRequestAsyncHookHandler {
+    return async function (this: FastifyInstance, request, reply) {
+      await authenticate.call(this, request, reply)
+      if (reply.sent) return
+      if ((await mfa.isEnabled(currentUser(request).id)) !== (wanted === 'on')) throw new ValidationError(message)
+    }
+  }
+
   route(app, {
     method: 'POST',
     url: '/mfa/verify/',
@@ -145,10 +166,24 @@ export function mfaRoutes (app: TypedInstance, ctx: MfaRoutesContext): void {
     },
     preHandler: verifyLimit.length === 0 ? [] : [findTokenAccount, ...verifyLimit],
     async handler (request, reply) {
-      const { user } = await attempt(mfa.verifyLogin(request.body.ephemeral_token, request.body.code, requestContext(request)))
+      const { ephemeral_token: token, code } = request.body
+      const { user } = await mfa.verifyLogin(token, code, requestContext(request)).catch(async (error: unknown) => { throw await verifyError(error, token) })
       return await loginResponse(user, request, reply)
     }
   })
+
+  /**
+   * MFAVerifySerializer checks the token, then `user.is_active` (`{detail: ["User account is disabled."]}`,
+   * a list: raised from validate()), then the code. The service refuses an inactive user's token as a bad
+   * token without spending it, so the token still names the user here.
+   */
+  async function verifyError (error: unknown, token: string): Promise<unknown> {
+    if (isMfaError(error) && error.code === 'ACCOUNTS_MFA_EPHEMERAL_TOKEN') {
+      const user = await mfa.userOfEphemeralToken(token)
+      if (user !== null && !user.isActive) return fieldError('detail', MFA_MESSAGES.userDisabled)
+    }
+    return wire(error)
+  }
 
   /** What login/ answers (LoginView.get_response), for the user who passed both factors. */
   async function loginResponse (user: User, request: FastifyRequest, reply: FastifyReply): Promise<Static<typeof DjRestAuthJwt> | Static<typeof DjRestAuthTokenKey>> {
@@ -179,7 +214,7 @@ export function mfaRoutes (app: TypedInstance, ctx: MfaRoutesContext): void {
     method: 'POST',
     url: '/mfa/totp/activate/',
     schema: { ...tags, summary: 'Confirm the secret with a code: MFA on, recovery codes shown once', security, body: ActivateBody, response: { 200: RecoveryCodes, ...BAD_REQUEST, ...UNAUTHORIZED, ...THROTTLED } },
-    onRequest: authenticate,
+    onRequest: authenticateWhenMfa('off', MFA_MESSAGES.alreadyEnabled),
     preHandler: codeLimit,
     async handler (request, reply) {
       const codes = await attempt(mfa.confirmActivation(currentUser(request), request.body.activation_token, request.body.code, requestContext(request)))
@@ -192,7 +227,7 @@ export function mfaRoutes (app: TypedInstance, ctx: MfaRoutesContext): void {
     method: 'POST',
     url: '/mfa/totp/deactivate/',
     schema: { ...tags, summary: 'Turn MFA off, with a valid TOTP code', security, body: CodeBody, response: { 200: Detail, ...BAD_REQUEST, ...UNAUTHORIZED, ...THROTTLED } },
-    onRequest: authenticate,
+    onRequest: authenticateWhenMfa('on', MFA_MESSAGES.notEnabled),
     preHandler: codeLimit,
     async handler (request) {
       await attempt(mfa.deactivate(currentUser(request), request.body.code, { allowRecoveryCode: false }, requestContext(request)))

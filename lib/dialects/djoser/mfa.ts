@@ -19,18 +19,21 @@ import { Detail, FieldErrors, NoContent, TokenError } from '../../../schemas/sha
  * |---|---|---|
  * | POST login/ {<loginField>, password} | 200 {ephemeral_token, method: "app"}; without MFA {access, refresh} | 400 {error}; 400 {field: [..]} |
  * | POST login/code/ {ephemeral_token, code} | 200 {access, refresh} ({auth_token} after token/login/) | 401 {error} bad token or code |
- * | POST {method}/activate/ | 200 {details: otpauth URI} | 400 {error} unknown method, already active |
+ * | POST {method}/activate/ | 200 {details: otpauth URI, qr_code_data_uri} (the QR code is ours, as dj-rest-auth's key) | 400 {error} unknown method, already active |
  * | POST {method}/activate/confirm/ {code} | 200 {backup_codes} | 400 {code: [..]} |
  * | POST {method}/deactivate/ {code} | 204 | 400 {code: [..]} |
  * | POST {method}/codes/regenerate/ {code} | 200 {backup_codes} | 400 {code: [..]} |
  * | GET mfa/config/ | 200 {methods, confirm_disable_with_code, …} | |
  * | GET mfa/user-active-methods/ | 200 [{name, is_primary}] | 401 |
+ * | POST code/request/ {method?} | 200 {details}: a pending method's URI; an active one's a message | 400 {method: [..]}, {error}; 401 |
+ * | POST mfa/change-primary-method/ {method, code} | 204 | 400 {method: [..]}, {code: [..]}, {error}; 401 |
  *
  * djoser's own jwt/create/ and token/login/ answer trench's first step too for a user with MFA on (with trench
  * installed beside djoser they would still issue tokens on the password alone). Where ours differs, on purpose:
  * deactivation always needs a code (trench's CONFIRM_DISABLE_WITH_CODE defaults to False); only `app` exists;
- * the pending secret is stored encrypted; codes are accepted once; `code/request/` and `mfa/change-primary-method/`
- * (meaningful with several methods) are not served.
+ * the pending secret is stored encrypted; codes are accepted once; `code/request/` does not show an active
+ * method's secret again (trench answers its otpauth URI to any holder of an access token, which would hand a
+ * stolen token the second factor).
  */
 
 export interface TrenchRoutesContext {
@@ -54,12 +57,21 @@ export const TrenchStep = Type.Object({
 const JwtPair = Type.Object({ access: Type.String(), refresh: Type.String() }, { additionalProperties: false })
 const AuthToken = Type.Object({ auth_token: Type.String() }, { additionalProperties: false })
 const BackupCodes = Type.Object({ backup_codes: Type.Array(Type.String()) }, { additionalProperties: false })
-const Dispatched = Type.Object({ details: Type.String({ description: 'The otpauth:// URI to show as a QR code.' }) }, { additionalProperties: false })
+const Dispatched = Type.Object({
+  details: Type.String({ description: 'The otpauth:// URI to show as a QR code.' }),
+  // Ours: trench leaves drawing the QR code to the frontend; dj-rest-auth's activate answers it under this key.
+  qr_code_data_uri: Type.String({ description: 'The same URI as an SVG QR code, a data: URI for an <img> (not in trench: dj-rest-auth\'s key).' })
+}, { additionalProperties: false })
 const Config = Type.Object({
   methods: Type.Array(Type.String()),
   confirm_disable_with_code: Type.Boolean(),
   confirm_regeneration_with_code: Type.Boolean(),
   allow_backup_codes_regeneration: Type.Boolean()
+}, { additionalProperties: false })
+const RequestCodeBody = Type.Object({ method: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }, { additionalProperties: false })
+const ChangePrimaryBody = Type.Object({ method: Type.String({ maxLength: 255 }), code: Code }, { additionalProperties: false })
+const CodeRequested = Type.Object({
+  details: Type.String({ description: 'A pending `app` method: its otpauth:// URI again (as activate/); an active one: a message (trench would show the URI).' })
 }, { additionalProperties: false })
 const ActiveMethods = Type.Array(Type.Object({ name: Type.String(), is_primary: Type.Boolean() }, { additionalProperties: false }))
 const THROTTLED = { 429: Detail }
@@ -194,9 +206,9 @@ export function trenchRoutes (app: TypedInstance, ctx: TrenchRoutesContext): voi
       const refused = unknownMethod(request.params.method, reply)
       if (refused !== null) return await refused
       try {
-        const { totpUrl } = await mfa.beginPendingActivation(currentUser(request))
+        const { totpUrl, qrCodeDataUri } = await mfa.beginPendingActivation(currentUser(request))
         reply.header('cache-control', 'no-store')
-        return { details: totpUrl }
+        return { details: totpUrl, qr_code_data_uri: qrCodeDataUri }
       } catch (error) {
         if (!isMfaError(error)) throw error
         return await reply.code(400).send({ error: error.message })
@@ -242,6 +254,46 @@ export function trenchRoutes (app: TypedInstance, ctx: TrenchRoutesContext): voi
       const codes = await asCodeError(mfa.regenerateRecoveryCodes(currentUser(request), request.body.code, { notEnabledMessage: MFA_MESSAGES.trenchNotEnabled }, requestContext(request)))
       reply.header('cache-control', 'no-store')
       return { backup_codes: codes }
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/code/request/',
+    schema: { ...tags, summary: 'Send a code by a method (default: the primary one); `app` sends nothing', security, body: Type.Optional(RequestCodeBody), response: { 200: CodeRequested, 400: Type.Union([TrenchError, FieldErrors]), ...UNAUTHORIZED } },
+    onRequest: authenticate,
+    async handler (request, reply) {
+      // MFAMethodCodeSerializer: a named method must exist in the settings, else {method: [..]}.
+      const method = request.body?.method
+      if (method !== undefined && method !== APP) throw fieldError('method', MFA_MESSAGES.methodNotFound)
+      const user = currentUser(request)
+      const found = await mfa.store.findAuthenticator(user.id, 'totp')
+      // Unnamed: the primary active method (get_primary_active_name); named: any set up (get_by_name), pending too.
+      if (found === null || (method === undefined && !found.active)) return await reply.code(400).send({ error: MFA_MESSAGES.methodNotFound })
+      if (found.active) return { details: MFA_MESSAGES.trenchAppCodeRequested }
+      const { totpUrl } = await mfa.beginPendingActivation(user)
+      reply.header('cache-control', 'no-store')
+      return { details: totpUrl }
+    }
+  })
+
+  route(app, {
+    method: 'POST',
+    url: '/mfa/change-primary-method/',
+    schema: { ...tags, summary: 'Make a method the primary one, with a code (with `app` alone: it already is)', security, body: ChangePrimaryBody, response: { 204: NoContent, 400: Type.Union([TrenchError, FieldErrors]), ...UNAUTHORIZED, ...THROTTLED } },
+    onRequest: authenticate,
+    preHandler: codeLimit,
+    async handler (request, reply) {
+      const { method, code } = request.body
+      // ChangePrimaryMethodValidator: a ChoiceField of the configured methods.
+      if (method !== APP) throw fieldError('method', `"${method}" is not a valid choice.`)
+      const user = currentUser(request)
+      const found = await mfa.store.findAuthenticator(user.id, 'totp')
+      if (found === null) throw fieldError('code', MFA_MESSAGES.methodNotFound)
+      // SetPrimaryMFAMethodCommand: only an active method can be primary (trench checks a pending one's code first).
+      if (!found.active) return await reply.code(400).send({ error: MFA_MESSAGES.trenchPrimaryInactive })
+      await asCodeError(mfa.confirmCode(user, code, 'change-primary', { notEnabledMessage: MFA_MESSAGES.trenchNotEnabled }, requestContext(request)))
+      return await reply.code(204).send(null)
     }
   })
 

@@ -2,6 +2,7 @@
 // (`#/activate/{uid}/{token}` …), so the uid and token stay in the fragment: never in a server log or a Referer.
 import { ApiError, authed, call, logout, session, setApiBase } from './api.js'
 import { FIELDS, form, h } from './forms.js'
+import { codeView, endCodeStep, mfaSection, startCodeStep } from './mfa.js'
 import { completeSocialLogin, socialButtons } from './social.js'
 
 const config = await (await fetch('config.json')).json()
@@ -38,6 +39,7 @@ function sessionEnded (error) {
 function loginView () {
   const failed = socialFailure
   socialFailure = null
+  endCodeStep()
   return {
     title: 'Log in',
     body: [
@@ -47,7 +49,10 @@ function loginView () {
         fields: [login, 'password'],
         submit: 'Log in',
         async send (values) {
-          session.save(await call('POST', '/jwt/create/', values))
+          const answer = await call('POST', '/jwt/create/', values)
+          // Two-factor sign-in on: django-trench's first step, the code comes next.
+          if (startCodeStep(answer)) return go('#/login/code')
+          session.save(answer)
           go('#/account')
         }
       }),
@@ -167,6 +172,15 @@ async function accountView () {
   }
   const section = (title, ...content) => h('section', { 'aria-labelledby': `h-${title.replace(/\W+/g, '-')}` },
     h('h2', { id: `h-${title.replace(/\W+/g, '-')}` }, title), ...content)
+  let mfa = null
+  if (config.mfa) {
+    try {
+      mfa = await mfaSection(go, sessionEnded)
+    } catch (error) {
+      if (sessionEnded(error)) return null
+      throw error
+    }
+  }
   // With activation on, a new email deactivates the account until the new address is confirmed.
   const reactivate = editable === 'email' && config.sendActivationEmail
   return {
@@ -191,6 +205,7 @@ async function accountView () {
       section('Change your password', accountForm(
         { id: 'set-password', fields: ['new_password', ...retyped(config.retype.setPassword, 're_new_password'), 'current_password'], submit: 'Change the password' },
         (values) => authed('POST', '/users/set_password/', values), 'Your password is changed.')),
+      mfa === null ? null : section('Two-factor sign-in', mfa),
       section('Delete your account', accountForm(
         { id: 'delete-account', fields: ['current_password'], submit: 'Delete my account', danger: true, description: 'This cannot be undone.' },
         async (values) => {
@@ -217,6 +232,7 @@ const LINK_ROUTES = [
 ]
 const PAGE_ROUTES = [
   [/^#\/login$/, loginView],
+  [/^#\/login\/code$/, () => codeView(go)],
   [/^#\/signup$/, signupView],
   [/^#\/password\/reset$/, forgotPassword],
   [/^#\/username\/reset$/, forgotLogin],
@@ -279,7 +295,9 @@ if (!onlyLinks) {
   if (social !== null) {
     main.removeAttribute('aria-busy')
     if (!social.ok) socialFailure = social.messages
-    history.replaceState(null, '', `${location.pathname}${social.ok ? '#/account' : '#/login'}`)
+    // A user with two-factor sign-in on gets trench's first step from the provider's sign-in too.
+    const next = !social.ok ? '#/login' : startCodeStep(social.answer) ? '#/login/code' : '#/account'
+    history.replaceState(null, '', `${location.pathname}${next}`)
   }
 }
 window.addEventListener('hashchange', () => { render() })

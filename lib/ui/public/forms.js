@@ -30,7 +30,8 @@ export const FIELDS = {
 }
 
 /**
- * A form posting to the API. `fields` are API field names (see FIELDS), or `{ name, label, ... }`; `send`
+ * A form posting to the API. `fields` are API field names (see FIELDS), or `{ name, label, ... }` (with
+ * `attrs`, more attributes for the input); `send`
  * gets the values and does the call; an ApiError it throws is shown next to the field it names, anything
  * else (`detail`, `non_field_errors`, a uid or token error) at the top of the form.
  */
@@ -49,7 +50,9 @@ export function form ({ id, fields = [], submit, send, danger = false, descripti
         autocomplete: spec.autocomplete ?? 'off',
         value: spec.value,
         required: true,
-        'aria-describedby': `${inputId}-error`
+        'aria-describedby': `${inputId}-error`,
+        // What a field needs beyond FIELDS' keys (a code field's inputmode, autocapitalize, spellcheck).
+        ...spec.attrs
       }),
       h('p', { class: 'field-error', id: `${inputId}-error`, hidden: true })
     )
@@ -92,17 +95,24 @@ function messages (value) {
   return typeof value === 'string' ? [value] : []
 }
 
+/**
+ * 401 bodies carry a machine `code` (a string) and token `messages` beside the `detail` a person reads; a
+ * `code` field's errors (a list: MFA's code fields) are for the person.
+ */
+function machineKey (name, value) {
+  return (name === 'code' && !Array.isArray(value)) || name === 'messages'
+}
+
 /** Every message of an error body (`{ field: [msg] }`, `{ detail }`, `{ non_field_errors }`), for a place without fields. */
 export function bodyMessages (body) {
-  return Object.entries(body).filter(([name]) => name !== 'code' && name !== 'messages').flatMap(([, value]) => messages(value))
+  return Object.entries(body).filter(([name, value]) => !machineKey(name, value)).flatMap(([, value]) => messages(value))
 }
 
 function showErrors (element, formError, body) {
   const general = []
   let first = null
   for (const [name, value] of Object.entries(body)) {
-    // 401 bodies carry a machine `code` and token `messages` beside the `detail` a person reads.
-    if (name === 'code' || name === 'messages') continue
+    if (machineKey(name, value)) continue
     const input = element.querySelector(`input[name="${CSS.escape(name)}"]`)
     if (input === null) {
       general.push(...messages(value))

@@ -45,7 +45,7 @@ function callbackParams () {
 
 /**
  * When the page was opened by a provider's redirect: signs in with its answer (the tokens kept as after a
- * password login), calling `started` first (the page says it is signing in). Resolves to null when there was nothing to do, else to `{ ok: true }` or `{ ok: false,
+ * password login), calling `started` first (the page says it is signing in). Resolves to null when there was nothing to do, else to `{ ok: true, answer }` (the API's) or `{ ok: false,
  * messages }` (the API's words: djoser's `{non_field_errors}`, a `{detail}`, a bare string).
  */
 export async function completeSocialLogin (started = () => {}) {
@@ -57,8 +57,10 @@ export async function completeSocialLogin (started = () => {}) {
   sessionStorage.removeItem(PENDING)
   if (provider === null) return { ok: false, messages: ['This sign-in was not started in this tab, or is already over: start it again.'] }
   try {
-    session.save(await call('POST', `/o/${encodeURIComponent(provider)}/`, params))
-    return { ok: true }
+    const answer = await call('POST', `/o/${encodeURIComponent(provider)}/`, params)
+    // With two-factor sign-in on, the answer is the first step (`{ephemeral_token, method}`): no tokens yet.
+    session.save(answer)
+    return { ok: true, answer }
   } catch (error) {
     const messages = error instanceof ApiError ? bodyMessages(error.body) : []
     return { ok: false, messages: messages.length > 0 ? messages : [error instanceof Error ? error.message : String(error)] }
