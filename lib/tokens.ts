@@ -78,10 +78,24 @@ export interface TokenServiceDeps {
 }
 
 interface VerifiedEntry {
-  /** The payload as JSON: every hit parses a fresh copy, as a full verification would decode one. */
-  json: string
+  /**
+   * The payload, frozen; every hit hands out a shallow copy, as a full verification would decode a fresh
+   * object. Only payloads of primitive values are kept this way (simplejwt's and ours always are); a payload
+   * with a nested value is kept as JSON, so no caller can reach into the entry through a copy.
+   */
+  claims: Readonly<TokenClaims> | null
+  json: string | null
   /** Last millisecond at which the token is still valid: `exp` plus the leeway, as the verifier counts. */
   until: number
+}
+
+/** Whether every value of `payload` is a primitive (a shallow copy of it then shares nothing mutable). */
+function isFlat (payload: TokenClaims): boolean {
+  for (const key in payload) {
+    const value = payload[key]
+    if (typeof value === 'object' && value !== null) return false
+  }
+  return true
 }
 
 /** JWT access/refresh tokens as simplejwt issues them, plus DRF-style opaque tokens stored as hashes. */
@@ -270,7 +284,7 @@ export class TokenService {
   #verifiedClaims (token: string): TokenClaims {
     const cached = this.#verified.get(token)
     if (cached !== undefined) {
-      if (Date.now() <= cached.until) return JSON.parse(cached.json) as TokenClaims
+      if (Date.now() <= cached.until) return cached.claims !== null ? { ...cached.claims } : JSON.parse(cached.json as string) as TokenClaims
       this.#verified.delete(token)
     }
     let claims: unknown
@@ -285,7 +299,12 @@ export class TokenService {
     // cached refresh token still goes to the store for its blacklist or claim on every use.
     if (typeof payload.exp === 'number') {
       if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value as string)
-      this.#verified.set(token, { json: JSON.stringify(payload), until: payload.exp * 1000 + this.#options.leeway * 1000 })
+      const flat = isFlat(payload)
+      this.#verified.set(token, {
+        claims: flat ? Object.freeze({ ...payload }) : null,
+        json: flat ? null : JSON.stringify(payload),
+        until: payload.exp * 1000 + this.#options.leeway * 1000
+      })
     }
     return payload
   }
