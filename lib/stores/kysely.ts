@@ -15,6 +15,53 @@ const flag = (value: boolean): Flag => (value ? 1 : 0)
 const date = (value: number | string): Date => new Date(Number(value))
 const nullableDate = (value: number | string | null): Date | null => (value === null ? null : date(value))
 
+/**
+ * `columns`, which must name every column of the table `T`: a new column fails to compile until it is
+ * listed (a user lookup that left one out would hand the authenticators a user without its session cut-off).
+ */
+export function everyColumn<T> () {
+  return <const C extends ReadonlyArray<keyof T>>(columns: C & ([Exclude<keyof T, C[number]>] extends [never] ? unknown : { unlisted: Exclude<keyof T, C[number]> })): C => columns
+}
+
+/**
+ * The user columns in the order of {@link toUserFromValues}. Named rather than `*`: a prepared statement
+ * whose result type changes under it (a migration adding a column while instances run) fails in PostgreSQL
+ * with "cached plan must not change result type".
+ */
+export const USER_COLUMNS = everyColumn<UserTable>()([
+  'id', 'username', 'email', 'email_lower', 'first_name', 'last_name', 'password', 'is_active', 'is_staff', 'is_superuser',
+  'last_login', 'date_joined', 'sessions_valid_after', 'kept_session'
+])
+
+/** A user row's values in {@link USER_COLUMNS}' order. */
+export type UserValues = [
+  id: number | string, username: string, email: string, emailLower: string, firstName: string, lastName: string, password: string,
+  isActive: Flag | boolean, isStaff: Flag | boolean, isSuperuser: Flag | boolean,
+  lastLogin: number | string | null, dateJoined: number | string, sessionsValidAfter: number | string | null, keptSession: string | null
+]
+
+/**
+ * A user from its row's values in column order: what the lookups of every authenticated request read (a
+ * driver's array rows skip building an object keyed by column name only to read it once).
+ */
+export function toUserFromValues (v: UserValues): User {
+  return {
+    id: Number(v[0]),
+    username: v[1],
+    email: v[2],
+    firstName: v[4],
+    lastName: v[5],
+    password: v[6],
+    isActive: Number(v[7]) === 1,
+    isStaff: Number(v[8]) === 1,
+    isSuperuser: Number(v[9]) === 1,
+    lastLogin: nullableDate(v[10]),
+    dateJoined: date(v[11]),
+    sessionsValidAfter: nullableDate(v[12]),
+    keptSession: v[13]
+  }
+}
+
 export function toUser (row: UserRow): User {
   return {
     id: Number(row.id),
@@ -70,7 +117,7 @@ export function toSession (row: Selectable<SessionTable>): SessionRecord {
   }
 }
 
-function sessionRow (r: SessionRecord): Insertable<SessionTable> {
+export function sessionRow (r: SessionRecord): Insertable<SessionTable> {
   return {
     id: r.id,
     user_id: r.userId,
@@ -81,6 +128,18 @@ function sessionRow (r: SessionRecord): Insertable<SessionTable> {
     ip: r.ip,
     user_agent: r.userAgent
   }
+}
+
+/**
+ * A session's last use, as one conditional statement: the record whole when missing (a session from before
+ * migration 0004), else its last use when the stored one is older than `staleBefore` (ms), so that across
+ * instances at most one write per interval changes the row.
+ */
+export function touchSessionQuery (db: Kysely<Database>, record: SessionRecord, staleBefore: number): Compilable & { execute (): Promise<unknown> } {
+  return db.insertInto('accounts_session').values(sessionRow(record))
+    .onConflict((oc) => oc.column('id')
+      .doUpdateSet({ last_used_at: record.lastUsedAt.getTime() })
+      .where('accounts_session.last_used_at', '<', staleBefore))
 }
 
 /**
@@ -386,12 +445,7 @@ export class KyselyTokenStore implements TokenStore {
   }
 
   async touchSession (record: SessionRecord, staleBefore: Date): Promise<void> {
-    // One conditional statement: across instances, at most one write per interval changes the row.
-    await this.#db.insertInto('accounts_session').values(sessionRow(record))
-      .onConflict((oc) => oc.column('id')
-        .doUpdateSet({ last_used_at: record.lastUsedAt.getTime() })
-        .where('accounts_session.last_used_at', '<', staleBefore.getTime()))
-      .execute()
+    await touchSessionQuery(this.#db, record, staleBefore.getTime()).execute()
   }
 
   async listSessions (userId: number, now: Date): Promise<SessionRecord[]> {

@@ -3,12 +3,14 @@ import type { DatabaseIntrospector, DatabaseMetadata, Dialect, PostgresPool, Pos
 import pg from 'pg'
 import type { AuthTokenRecord, RefreshTokenRecord, StoreLogger, User } from '../ports.js'
 import {
-  authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, toAuthToken, toRefresh, toUser, usernameIgnoringCase, type AuthTokenRow, type RefreshRow, type UserRow
+  authTokenLookup, everyColumn, KyselyTokenStore, KyselyUserStore, orNull, toAuthToken, toRefresh, toUser, USER_COLUMNS, usernameIgnoringCase,
+  type AuthTokenRow, type RefreshRow, type UserRow
 } from './kysely.js'
 import { isUnavailableError, storeError, withStoreErrors } from './sql-errors.js'
+import { LookupBatch } from './lookup-batch.js'
 import { migrateToLatest } from './migrations.js'
 import type { PostgresStoreOptions } from './driver-options.js'
-import type { Database, RefreshTokenTable, UserTable } from './schema.js'
+import type { Database, RefreshTokenTable } from './schema.js'
 
 export type { PostgresStoreOptions } from './driver-options.js'
 
@@ -121,20 +123,6 @@ function createPool (s: PoolSettings): pg.Pool {
 
 // ---- the lookups of every request, as named prepared statements --------------------------------------
 
-/**
- * `columns`, which must name every column of the table `T`: a new column fails to compile until it is
- * listed (a user lookup that left one out would hand the authenticators a user without its session cut-off).
- */
-function everyColumn<T> () {
-  return <const C extends ReadonlyArray<keyof T>>(columns: C & ([Exclude<keyof T, C[number]>] extends [never] ? unknown : { unlisted: Exclude<keyof T, C[number]> })): C => columns
-}
-
-// Columns named rather than `*`: a prepared statement whose result type changes under it (a migration
-// adding a column while instances run) fails with "cached plan must not change result type".
-const USER_COLUMNS = everyColumn<UserTable>()([
-  'id', 'username', 'email', 'email_lower', 'first_name', 'last_name', 'password', 'is_active', 'is_staff', 'is_superuser',
-  'last_login', 'date_joined', 'sessions_valid_after', 'kept_session'
-])
 const REFRESH_COLUMNS = everyColumn<RefreshTokenTable>()(['jti', 'user_id', 'family', 'expires_at', 'used_at', 'revoked_at'])
 
 /**
@@ -162,11 +150,11 @@ class NamedLookup<R> {
     this.#text = text
   }
 
-  async get (value: number | string): Promise<R | undefined> {
+  async get (value: number | string | number[]): Promise<R | undefined> {
     return (await this.all(value))[0]
   }
 
-  async all (value: number | string): Promise<R[]> {
+  async all (value: number | string | number[]): Promise<R[]> {
     try {
       const result = await this.#pool.query({ name: this.#name, text: this.#text, values: [value] })
       return result.rows as R[]
@@ -178,7 +166,7 @@ class NamedLookup<R> {
 
 /** The user store with its lookups (one per authenticated request) as named prepared statements. */
 export class PostgresUserStore extends KyselyUserStore {
-  readonly #byId: NamedLookup<UserRow>
+  readonly #byId: LookupBatch<number, User>
   readonly #byUsername: NamedLookup<UserRow>
   readonly #byEmail: NamedLookup<UserRow>
   readonly #byUsernameIgnoringCase: NamedLookup<UserRow>
@@ -187,15 +175,22 @@ export class PostgresUserStore extends KyselyUserStore {
     super(db)
     const lookup = (column: 'id' | 'username' | 'email_lower'): NamedLookup<UserRow> => new NamedLookup(pool, `user_by_${column}`,
       db.selectFrom('accounts_user').select(USER_COLUMNS).where(column, '=', column === 'id' ? 0 : '').compile().sql)
-    this.#byId = lookup('id')
+    const byId = lookup('id')
+    const byIds = new NamedLookup<UserRow>(pool, 'users_by_ids',
+      db.selectFrom('accounts_user').select(USER_COLUMNS).where(sql<boolean>`id = any(${[0]})`).compile().sql)
+    this.#byId = new LookupBatch(
+      async (id) => orNull(await byId.get(id), toUser) ?? undefined,
+      async (ids) => new Map((await byIds.all(ids)).map((row) => { const user = toUser(row); return [user.id, user] })),
+      (user) => ({ ...user }))
     this.#byUsername = lookup('username')
     this.#byEmail = lookup('email_lower')
     this.#byUsernameIgnoringCase = new NamedLookup(pool, 'users_by_username_ignoring_case',
       db.selectFrom('accounts_user').select(USER_COLUMNS).where(usernameIgnoringCase('')).orderBy('id').compile().sql)
   }
 
+  /** Every authenticated request's lookup: those of one event-loop turn go out as one query (lib/stores/lookup-batch.ts). */
   override async findUserById (id: number): Promise<User | null> {
-    return orNull(await this.#byId.get(id), toUser)
+    return await this.#byId.load(id) ?? null
   }
 
   override async findUserByUsername (username: string): Promise<User | null> {

@@ -2,9 +2,10 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect, type CompiledQuery, type SqliteDatabase } from 'kysely'
-import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, User } from '../ports.js'
+import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionRecord, User } from '../ports.js'
 import {
-  authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, toAuthToken, toRefresh, toUser, usernameIgnoringCase, type AuthTokenRow, type RefreshRow, type UserRow
+  authTokenLookup, KyselyTokenStore, touchSessionQuery, KyselyUserStore, orNull, sessionRow, toAuthToken, toRefresh, toUserFromValues, USER_COLUMNS, usernameIgnoringCase,
+  type AuthTokenRow, type RefreshRow, type UserValues
 } from './kysely.js'
 import { storeError, withStoreErrors } from './sql-errors.js'
 import { migrateToLatest } from './migrations.js'
@@ -32,15 +33,21 @@ export interface SqliteStores {
 class Statement<P extends unknown[], R> {
   readonly #sqlite: SQLite.Database
   readonly #sql: () => string
+  readonly #raw: boolean
   #statement: SQLite.Statement<P, R> | undefined
 
-  constructor (sqlite: SQLite.Database, sql: () => string) {
+  /** With `raw`, rows come as arrays of values in column order (`R` is then that array). */
+  constructor (sqlite: SQLite.Database, sql: () => string, raw = false) {
     this.#sqlite = sqlite
     this.#sql = sql
+    this.#raw = raw
   }
 
   get statement (): SQLite.Statement<P, R> {
-    this.#statement ??= this.#sqlite.prepare<P, R>(this.#sql())
+    if (this.#statement === undefined) {
+      this.#statement = this.#sqlite.prepare<P, R>(this.#sql())
+      if (this.#raw) this.#statement.raw(true)
+    }
     return this.#statement
   }
 }
@@ -71,42 +78,51 @@ function run<T> (work: () => T): T {
  * Kysely transaction is open while the plugin serves (the import and migrations run their own).
  */
 export class SqliteUserStore extends KyselyUserStore {
-  readonly #byId: Statement<[number], UserRow>
-  readonly #byUsername: Statement<[string], UserRow>
-  readonly #byEmail: Statement<[string], UserRow>
-  readonly #byUsernameIgnoringCase: Statement<[string], UserRow>
+  readonly #byId: Statement<[number], UserValues>
+  readonly #byUsername: Statement<[string], UserValues>
+  readonly #byEmail: Statement<[string], UserValues>
+  readonly #byUsernameIgnoringCase: Statement<[string], UserValues>
 
   constructor (db: Kysely<Database>, database: BetterSqlite3Database) {
     super(db)
     const sqlite = database as SQLite.Database
-    const select = <P extends unknown[]>(column: 'id' | 'username' | 'email_lower', sample: number | string): Statement<P, UserRow> =>
-      new Statement(sqlite, () => db.selectFrom('accounts_user').selectAll().where(column, '=', sample).compile().sql)
+    // Rows as arrays (raw): the lookup of every authenticated request skips keying a row object by column name.
+    const select = <P extends unknown[]>(column: 'id' | 'username' | 'email_lower', sample: number | string): Statement<P, UserValues> =>
+      new Statement(sqlite, () => db.selectFrom('accounts_user').select(USER_COLUMNS).where(column, '=', sample).compile().sql, true)
     this.#byId = select('id', 0)
     this.#byUsername = select('username', '')
     this.#byEmail = select('email_lower', '')
     this.#byUsernameIgnoringCase = new Statement(sqlite, () =>
-      db.selectFrom('accounts_user').selectAll().where(usernameIgnoringCase('')).orderBy('id').compile().sql)
+      db.selectFrom('accounts_user').select(USER_COLUMNS).where(usernameIgnoringCase('')).orderBy('id').compile().sql, true)
   }
 
   override async findUserById (id: number): Promise<User | null> {
-    return orNull(run(() => this.#byId.statement.get(id)), toUser)
+    return orNull(run(() => this.#byId.statement.get(id)), toUserFromValues)
   }
 
   override async findUserByUsername (username: string): Promise<User | null> {
-    return orNull(run(() => this.#byUsername.statement.get(username)), toUser)
+    return orNull(run(() => this.#byUsername.statement.get(username)), toUserFromValues)
   }
 
   override async findUserByEmail (email: string): Promise<User | null> {
-    return orNull(run(() => this.#byEmail.statement.get(email.toLowerCase())), toUser)
+    return orNull(run(() => this.#byEmail.statement.get(email.toLowerCase())), toUserFromValues)
   }
 
   override async findUsersByUsernameIgnoringCase (username: string): Promise<User[]> {
-    return run(() => this.#byUsernameIgnoringCase.statement.all(username)).map(toUser)
+    return run(() => this.#byUsernameIgnoringCase.statement.all(username)).map(toUserFromValues)
   }
 }
 
 /** An accounts_refresh_token row's values in column order: jti, user_id, family, expires_at, used_at, revoked_at. */
 type RefreshValues = [string, number, string, number, number | null, number | null]
+
+/** touchSessionQuery's parameters in order: the session row's columns, then the new last use and the staleness bound. */
+type TouchValues = [string, number, string, number, number, number | null, string | null, string | null, number, number]
+
+/** Only shapes the SQL of the prepared touchSession (every value a parameter). */
+const SAMPLE_SESSION: SessionRecord = {
+  id: '', userId: 0, kind: 'jwt', createdAt: new Date(0), lastUsedAt: new Date(0), expiresAt: new Date(0), ip: '', userAgent: ''
+}
 
 type ClaimArgs = [jti: string, fallback: NewRefreshToken, successor: RefreshSuccessor | undefined, now: number]
 
@@ -122,6 +138,7 @@ export class SqliteTokenStore extends KyselyTokenStore {
   readonly #markUsed: Statement<[number, string], RefreshRow>
   readonly #insertUsed: Statement<RefreshValues, RefreshRow>
   readonly #findAuth: Statement<[string], AuthTokenRow>
+  readonly #touch: Statement<TouchValues, unknown>
   readonly #atomically: SQLite.Transaction<(queries: CompiledQuery[]) => number[]>
 
   constructor (db: Kysely<Database>, database: BetterSqlite3Database) {
@@ -137,6 +154,7 @@ export class SqliteTokenStore extends KyselyTokenStore {
     this.#insertUsed = new Statement(sqlite, () => db.insertInto('accounts_refresh_token').values(row)
       .onConflict((oc) => oc.column('jti').doNothing()).returningAll().compile().sql)
     this.#findAuth = new Statement(sqlite, () => authTokenLookup(db, '').compile().sql)
+    this.#touch = new Statement(sqlite, () => touchSessionQuery(db, SAMPLE_SESSION, 0).compile().sql)
     // Session endings are rare: each statement prepared anew, the pair in one synchronous transaction.
     this.#atomically = sqlite.transaction((queries: CompiledQuery[]) =>
       queries.map((query) => sqlite.prepare(query.sql).run(...query.parameters).changes))
@@ -172,6 +190,13 @@ export class SqliteTokenStore extends KyselyTokenStore {
       this.#insert.statement.run(successor.jti, Number(claimed.user_id), claimed.family, successor.expiresAt.getTime(), null, null)
     }
     return { status: 'claimed', record: toRefresh(claimed) }
+  }
+
+  /** Every refresh notes its session's use: one prepared statement (building it with Kysely cost more than running it). */
+  override async touchSession (record: SessionRecord, staleBefore: Date): Promise<void> {
+    const r = sessionRow(record)
+    run(() => this.#touch.statement.run(r.id, r.user_id, r.kind, r.created_at, r.last_used_at, r.expires_at ?? null, r.ip ?? null, r.user_agent ?? null,
+      r.last_used_at, staleBefore.getTime()))
   }
 
   override async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
