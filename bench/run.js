@@ -56,8 +56,8 @@ const TARGETS = {
   'me-many': { min: 0.45, of: 'cpu', stores: ['sqlite'] },
   'app-auth-many': [{ min: 0.5, of: 'cpu', stores: ['sqlite'] }, { min: 0.35, of: 'cpu', stores: ['postgres-redis'] }],
   'stateless-many': { min: 0.6, of: 'cpu', stores: ['sqlite'] },
-  refresh: { min: 0.4, of: 'cpu', stores: ['sqlite'] },
-  'refresh-rotate': { min: 0.25, of: 'cpu', stores: ['sqlite'] },
+  'refresh-many': { min: 0.4, of: 'cpu', stores: ['sqlite'] },
+  'refresh-rotate-many': { min: 0.25, of: 'cpu', stores: ['sqlite'] },
   create: { min: 0.9, of: 'argon2', stores: ['memory', 'sqlite', 'postgres', 'postgres-redis'] }
 }
 
@@ -67,12 +67,14 @@ const CASES = [
   { id: 'me-many', label: `GET /users/me/, ${USERS} users' tokens` },
   { id: 'app-auth-many', label: `app route + app.authenticate, ${USERS} tokens` },
   { id: 'stateless-many', label: `app route + stateless app.authenticate, ${USERS} tokens` },
+  { id: 'refresh-many', label: `POST /jwt/refresh/ (no rotation), ${USERS} sessions` },
+  { id: 'refresh-rotate-many', label: `POST /jwt/refresh/ (rotation), ${USERS} sessions` },
   { id: 'verify', label: 'POST /jwt/verify/, one token' },
   { id: 'me', label: 'GET /users/me/, one token' },
   { id: 'app-auth', label: 'app route + app.authenticate, one token' },
   { id: 'sign', label: 'bare route signing one access token' },
-  { id: 'refresh', label: 'POST /jwt/refresh/ (no rotation)' },
-  { id: 'refresh-rotate', label: 'POST /jwt/refresh/ (rotation)' },
+  { id: 'refresh', label: 'POST /jwt/refresh/ (no rotation), one session' },
+  { id: 'refresh-rotate', label: 'POST /jwt/refresh/ (rotation), sessions of one user' },
   { id: 'create', label: 'POST /jwt/create/ (argon2id)' },
   { id: 'login', label: 'POST /token/login/ (argon2id)' }
 ]
@@ -184,11 +186,14 @@ async function startServer (kind, extraEnv = {}, label = kind) {
       }
     })
   })
-  const { address, userIds } = await ready
+  const { address, userIds, refreshTokens, rotatingRefreshTokens } = await ready
   const exited = new Promise((resolve) => child.once('exit', resolve))
   return {
     address,
     userIds,
+    /** One session per user (logged in by the server), for refresh-many and refresh-rotate-many. */
+    refreshTokens,
+    rotatingRefreshTokens,
     pid: child.pid,
     stats: (opts = {}) => new Promise((resolve, reject) => {
       const id = nextId++
@@ -247,28 +252,30 @@ function summarize (result) {
 }
 
 /**
- * Rotating refresh tokens are single-use: each request takes a token from a pool and puts back the one the
- * response carries. The pool starts with more tokens than connections, so it never runs dry.
+ * Rotating refresh tokens are single-use: each request takes the oldest token of a queue and puts back the one
+ * the response carries, so with many sessions every request rotates another one. Without `tokens`, the queue
+ * starts with the bench user's logins: more than connections, so it never runs dry.
  */
-async function rotationPool (address, prefix, size) {
-  const tokens = await Promise.all(Array.from({ length: size }, () => post(address, `${prefix}/jwt/create/`, { username: USERNAME, password: PASSWORD })))
-  const pool = tokens.map((t) => t.refresh)
+async function rotationPool (address, prefix, size, tokens = undefined) {
+  const queue = tokens === undefined
+    ? (await Promise.all(Array.from({ length: size }, () => post(address, `${prefix}/jwt/create/`, { username: USERNAME, password: PASSWORD })))).map((t) => t.refresh)
+    : [...tokens]
   let dry = 0
   return {
     get dry () { return dry },
-    get size () { return pool.length },
+    get size () { return queue.length },
     request: {
       method: 'POST',
       path: `${prefix}/jwt/refresh/`,
       headers: JSON_HEADERS,
       setupRequest (req) {
-        const token = pool.pop()
+        const token = queue.shift()
         if (token === undefined) dry++
         req.body = JSON.stringify({ refresh: token ?? 'pool-ran-dry' })
         return req
       },
       onResponse (status, body) {
-        if (status === 200) pool.push(JSON.parse(body).refresh)
+        if (status === 200) queue.push(JSON.parse(body).refresh)
       }
     }
   }
@@ -298,7 +305,7 @@ function caseOptions (id, address, t) {
  * so no request finds its token verified already, and each one loads another user: real traffic.
  */
 function manyTokens (server, id) {
-  const pool = accessTokens(server.userIds.length, { userIds: server.userIds })
+  const pool = id === 'refresh' ? server.refreshTokens : accessTokens(server.userIds.length, { userIds: server.userIds })
   if (pool.length === 0) throw new Error('BENCH_USERS must be at least 1 for the many-token cases')
   const one = caseOptions(id, server.address, { access: pool[0] })
   let i = 0
@@ -312,7 +319,7 @@ function manyTokens (server, id) {
         setupRequest (req) {
           const token = pool[i++ % pool.length]
           if (one.body === undefined) req.headers = { ...one.headers, authorization: `Bearer ${token}` }
-          else req.body = JSON.stringify({ token })
+          else req.body = JSON.stringify(id === 'refresh' ? { refresh: token } : { token })
           return req
         }
       }]
@@ -322,6 +329,11 @@ function manyTokens (server, id) {
 
 /** What autocannon sends for a case: built once per case, so its token pools carry over between rounds. */
 async function loadOf (server, id, tokens) {
+  if (id === 'refresh-rotate-many') {
+    // A session per user, each rotated in turn: queue order, so no session is rotated twice in a row.
+    const pool = await rotationPool(server.address, '/rot/auth', 0, server.rotatingRefreshTokens)
+    return { opts: { url: server.address, requests: [pool.request] }, pool }
+  }
   if (id.endsWith('-many')) return manyTokens(server, id.slice(0, -'-many'.length))
   if (id === 'refresh-rotate') {
     // Requests in flight when a run stops take their tokens with them: room for every round's losses.

@@ -151,8 +151,12 @@ async function main () {
   }
   const jwt = { signingKey: SECRET, accessTokenLifetime: 3600, refreshTokenLifetime: refreshLifetime }
 
+  // The sessions of the refresh-many cases: one login per user, as jwt/create/ opens one (the hashing aside).
+  const sessionsOf = (scope) => async () => (await Promise.all(userIds.map((id) => scope.accounts.tokens.issuePair(id)))).map((pair) => pair.refresh)
+  let plainSessions, rotatingSessions
   await app.register(async function plain (scope) {
     await scope.register(accounts, { ...common, prefix: '/auth', jwt })
+    plainSessions = sessionsOf(scope)
     scope.get('/app/private', { onRequest: scope.authenticate }, async (request) => ({ id: request.user.id }))
     // The floor of a refresh: a bare route (same body as a refresh) that signs one token shaped like the
     // plugin's access tokens, with the plugin's key, and answers it; no verification, no store.
@@ -167,6 +171,7 @@ async function main () {
   })
   await app.register(async function rotating (scope) {
     await scope.register(accounts, { ...common, prefix: '/rot/auth', jwt: { ...jwt, rotateRefreshTokens: true } })
+    rotatingSessions = sessionsOf(scope)
   })
 
   // The control of the event-loop check: a hasher that spends the time of one argon2id verify on the main
@@ -255,5 +260,5 @@ async function main () {
   })
 
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
-  process.send({ type: 'ready', address, kind, userIds })
+  process.send({ type: 'ready', address, kind, userIds, refreshTokens: await plainSessions(), rotatingRefreshTokens: await rotatingSessions() })
 }
