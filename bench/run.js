@@ -69,6 +69,8 @@ const CASES = [
   { id: 'stateless-many', label: `app route + stateless app.authenticate, ${USERS} tokens` },
   { id: 'refresh-many', label: `POST /jwt/refresh/ (no rotation), ${USERS} sessions` },
   { id: 'refresh-rotate-many', label: `POST /jwt/refresh/ (rotation), ${USERS} sessions` },
+  { id: 'app-open-many', label: `the app route without app.authenticate, ${USERS} tokens sent` },
+  { id: 'app-open', label: 'the app route without app.authenticate, one token sent' },
   { id: 'verify', label: 'POST /jwt/verify/, one token' },
   { id: 'me', label: 'GET /users/me/, one token' },
   { id: 'app-auth', label: 'app route + app.authenticate, one token' },
@@ -290,6 +292,7 @@ function caseOptions (id, address, t) {
     case 'verify': return { url: address + '/auth/jwt/verify/', method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ token: t.access }) }
     case 'me': return { url: address + '/auth/users/me/', method: 'GET', headers: auth }
     case 'app-auth': return { url: address + '/app/private', method: 'GET', headers: auth }
+    case 'app-open': return { url: address + '/app/open', method: 'GET', headers: auth }
     case 'stateless': return { url: address + '/stateless/private', method: 'GET', headers: auth }
     case 'sign': return { url: address + '/app/sign', method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ refresh: t.refresh }) }
     case 'refresh': return { url: address + '/auth/jwt/refresh/', method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ refresh: t.refresh }) }

@@ -158,6 +158,8 @@ async function main () {
     await scope.register(accounts, { ...common, prefix: '/auth', jwt })
     plainSessions = sessionsOf(scope)
     scope.get('/app/private', { onRequest: scope.authenticate }, async (request) => ({ id: request.user.id }))
+    // The same route without authentication: what the server under test costs before the plugin does anything.
+    scope.get('/app/open', async () => ({ id: 1 }))
     // The floor of a refresh: a bare route (same body as a refresh) that signs one token shaped like the
     // plugin's access tokens, with the plugin's key, and answers it; no verification, no store.
     scope.post('/app/sign', async () => {
