@@ -8,8 +8,8 @@ const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maxi
 const COLORS = { met: '#2e7d32', missed: '#e65100', none: '#607d8b', target: '#111' }
 
 export function renderSvg (results) {
-  const W = 1220
-  const LABEL = 330
+  const W = 1300
+  const LABEL = 410
   const BAR = 430
   const ROW = 20
   const parts = []
