@@ -1,6 +1,7 @@
 import type { AnyRequest } from './http/any-request.js'
 import type { Authenticator, TokenUser, TokenUserAuthenticator } from './identity.js'
 import { markAuthFailure, type AuthFailure } from './auth-failure.js'
+import { requestContext } from './request-context.js'
 import type { AccountService } from './accounts.js'
 import type { AccountsCore } from './core.js'
 import { toAccountUser, type AccountUser, type User } from './ports.js'
@@ -83,8 +84,8 @@ export function createAuthenticator (deps: AuthenticatorDeps): Authenticator {
     return { user: toAccountUser(user), auth: { scheme: 'jwt', claims } }
   }
 
-  return byScheme(deps, fromJwt, async (parts) => {
-    const { user, key } = await opaqueTokenUser(deps, parts)
+  return byScheme(deps, fromJwt, async (parts, request) => {
+    const { user, key } = await opaqueTokenUser(deps, parts, request)
     return { user: toAccountUser(user), auth: { scheme: 'token', key } }
   })
 }
@@ -100,8 +101,8 @@ export function createStatelessAuthenticator (deps: AuthenticatorDeps): TokenUse
   return byScheme(deps, async (parts) => {
     const { claims, userId } = verifiedAccessToken(tokens, parts)
     return { user: tokenUser(userId, claims), auth: { scheme: 'jwt', claims } }
-  }, async (parts) => {
-    const { user, key } = await opaqueTokenUser(deps, parts)
+  }, async (parts, request) => {
+    const { user, key } = await opaqueTokenUser(deps, parts, request)
     return { user: tokenUserOf(user), auth: { scheme: 'token', key } }
   })
 }
@@ -115,12 +116,16 @@ export function hostAuthenticator (core: Pick<AccountsCore, 'authenticateRequest
   return createStatelessAuthenticator({ accounts: core.users, tokens: core.tokens, jwt: core.options.jwt })
 }
 
-/** authtoken's TokenAuthentication: the user of an opaque key, or the 401 DRF answers. */
-async function opaqueTokenUser ({ accounts, tokens }: AuthenticatorDeps, parts: string[]): Promise<{ user: User, key: string }> {
+/**
+ * authtoken's TokenAuthentication: the user of an opaque key, or the 401 DRF answers. The request's IP and user
+ * agent go to the session record when the lookup notes a use (a session from before the sessions table gets
+ * its record then).
+ */
+async function opaqueTokenUser ({ accounts, tokens }: AuthenticatorDeps, parts: string[], request: AnyRequest): Promise<{ user: User, key: string }> {
   if (parts.length === 1) throw tokenFailure(new InvalidAuthTokenError('Invalid token header. No credentials provided.'), 'invalid')
   if (parts.length > 2) throw tokenFailure(new InvalidAuthTokenError('Invalid token header. Token string should not contain spaces.'), 'invalid')
   const key = parts[1]
-  const record = await tokens.findAuthToken(key)
+  const record = await tokens.findAuthToken(key, requestContext(request))
   if (record === null) throw tokenFailure(new InvalidAuthTokenError('Invalid token.'), 'invalid')
   const user = await accounts.findUser(record.userId)
   if (user === null || !user.isActive) {
@@ -136,7 +141,7 @@ async function opaqueTokenUser ({ accounts, tokens }: AuthenticatorDeps, parts: 
 function byScheme<U> (
   deps: AuthenticatorDeps,
   fromJwt: (parts: string[]) => Promise<{ user: U, auth: RequestAuth }>,
-  fromAuthToken: (parts: string[]) => Promise<{ user: U, auth: RequestAuth }>
+  fromAuthToken: (parts: string[], request: AnyRequest) => Promise<{ user: U, auth: RequestAuth }>
 ): (request: AnyRequest) => Promise<{ user: U, auth: RequestAuth }> {
   const headerTypes = new Set(deps.jwt.authHeaderTypes)
   return async function authenticateRequest (request) {
@@ -144,7 +149,7 @@ function byScheme<U> (
     if (typeof header !== 'string' || header.length === 0) throw new NotAuthenticatedError(NO_CREDENTIALS)
     const parts = header.trim().split(/\s+/)
     if (headerTypes.has(parts[0])) return fromJwt(parts)
-    if (parts[0].toLowerCase() === 'token') return fromAuthToken(parts)
+    if (parts[0].toLowerCase() === 'token') return fromAuthToken(parts, request)
     throw new NotAuthenticatedError(NO_CREDENTIALS)
   }
 }

@@ -444,11 +444,6 @@ export class TokenService {
     return record
   }
 
-  /** The user id an opaque token belongs to, or null. */
-  async findAuthTokenUser (key: string): Promise<number | null> {
-    return (await this.findAuthToken(key))?.userId ?? null
-  }
-
   /** Logout of one opaque token. Give the user id when known (the request's user); otherwise it is looked up for the event. */
   async deleteAuthToken (key: string, userId?: number, context?: RequestContext): Promise<void> {
     const hash = hashAuthToken(key)

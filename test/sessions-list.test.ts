@@ -294,6 +294,14 @@ t.test('the service records the request behind a login; sessions from before the
   t.equal(Date.parse(back.find((s) => s.id === sidOf(pair.access))?.created ?? ''), Number.parseInt(sidOf(pair.access).slice(0, 12), 16), 'dated from the session\'s start (its sid)')
   t.match(back.find((s) => s.id === hashOf(key)), { kind: 'token', ip: '192.0.2.78', user_agent: 'Later/3' }, 'an opaque token\'s use records it')
 
+  // Regression: `Authorization: Token` on a route recorded such a session without the request's IP and user agent.
+  await stores.db.deleteFrom('accounts_session').execute()
+  const used = await w.app.inject({ method: 'GET', url: '/auth/users/me/', headers: { authorization: `Token ${key}`, 'user-agent': 'Http/4' }, remoteAddress: '192.0.2.99' })
+  t.equal(used.statusCode, 200)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.match((await items(w, bearer(pair.access))).find((s) => s.id === hashOf(key)), { kind: 'token', ip: '192.0.2.99', user_agent: 'Http/4' },
+    'an opaque token used on a route: its session recorded with that request\'s IP and user agent')
+
   // Deleting the user drops its session rows (ON DELETE CASCADE) with the rest of its tokens.
   await stores.users.deleteUser(id)
   const { count } = await stores.db.selectFrom('accounts_session').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow()
