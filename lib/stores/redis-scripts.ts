@@ -163,8 +163,24 @@ end
 return {n, #ids}
 `)
 
+// A user's index of opaque tokens or sessions (a sorted set scored by expiry, '+inf' for never): adds the
+// member, drops the expired ones, and gives the index the expiry of its last member (none while one never
+// expires), so an index lives exactly as long as something in it.
+const INDEX_MEMBER = `
+local function indexMember(key, member, score, now)
+  redis.call('ZADD', key, score, member)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if top[2] == 'inf' then
+    redis.call('PERSIST', key)
+  elseif top[2] then
+    redis.call('PEXPIREAT', key, top[2])
+  end
+end
+`
+
 // KEYS: at:<hash>, at-user:<id>. ARGV: hash, user, created, expires ('' for never), now.
-export const SAVE_AUTH = new Script(`
+export const SAVE_AUTH = new Script(INDEX_MEMBER + `
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'u', ARGV[2], 'c', ARGV[3])
 local score = '+inf'
@@ -172,14 +188,7 @@ if ARGV[4] ~= '' then
   redis.call('PEXPIREAT', KEYS[1], ARGV[4])
   score = ARGV[4]
 end
-redis.call('ZADD', KEYS[2], score, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
-local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-if top[2] == 'inf' then
-  redis.call('PERSIST', KEYS[2])
-elseif top[2] then
-  redis.call('PEXPIREAT', KEYS[2], top[2])
-end
+indexMember(KEYS[2], ARGV[1], score, ARGV[5])
 return 1
 `)
 
@@ -214,7 +223,7 @@ return n
 // ('' for unknown), now, prefix, mode ('save' or 'touch'), stale before (touch: the last use is rewritten only
 // when older). Touching a session without a record records it whole. A token session with an end also ends
 // its opaque token's key then (authTokenLifetime), unless that key expires sooner.
-export const SAVE_SESSION = new Script(`
+export const SAVE_SESSION = new Script(INDEX_MEMBER + `
 if ARGV[11] == 'touch' and redis.call('EXISTS', KEYS[1]) == 1 then
   local last = tonumber(redis.call('HGET', KEYS[1], 'l'))
   if last == nil or last < tonumber(ARGV[12]) then redis.call('HSET', KEYS[1], 'l', ARGV[5]) end
@@ -232,14 +241,7 @@ if ARGV[6] ~= '' then
     if ttl == -1 or (ttl >= 0 and tonumber(ARGV[9]) + ttl > tonumber(ARGV[6])) then redis.call('PEXPIREAT', token, ARGV[6]) end
   end
 end
-redis.call('ZADD', KEYS[2], score, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[9])
-local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-if top[2] == 'inf' then
-  redis.call('PERSIST', KEYS[2])
-elseif top[2] then
-  redis.call('PEXPIREAT', KEYS[2], top[2])
-end
+indexMember(KEYS[2], ARGV[1], score, ARGV[9])
 return 1
 `)
 
