@@ -3,9 +3,10 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core'
-import t, { type Test } from 'tap'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import t from 'tap'
 import { freePort, withChromium } from './helpers/browser.js'
+import { fieldError, formError, heading, newPage, notice, shot as pageShot, SHOTS, unlabelled } from './helpers/pages.js'
 import { start } from '../example/server.js'
 import { MemoryMailer } from '../lib/mail/memory.js'
 import { accounts } from '../lib/plugin.js'
@@ -16,8 +17,6 @@ import { fastHasher, SECRET } from './helpers/app.js'
 const PASSWORD = 'correct-horse-battery-staple'
 const NEW_PASSWORD = 'another-horse-battery-staple'
 const RESET_PASSWORD = 'yet-another-staple-battery'
-/** Screenshots of each page, for a person to look at; .tap/ is not committed. */
-const SHOTS = resolve('.tap', 'screenshots')
 /** DOCS_SCREENSHOTS=1 also refreshes the README's images under docs/. */
 const DOCS = process.env.DOCS_SCREENSHOTS === '1' ? resolve('docs') : undefined
 
@@ -38,7 +37,7 @@ async function browserTests (executablePath: string): Promise<void> {
   t.teardown(() => browser.close())
 
   t.test('a new user\'s whole journey, and the failures met on the way', async t => {
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base)
 
     await page.goto(`${base}/`)
     await heading(t, page, 'Log in', 'the start page asks to log in')
@@ -174,7 +173,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('change of email: the account waits for the new address\'s activation link', async t => {
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base)
     await signUpAndLogIn(app, page, base, 'bob')
     const form = page.locator('#change-email')
     await form.getByLabel('New email address').fill('not-an-email')
@@ -195,7 +194,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('every input has a label, and a form is used with the keyboard alone', async t => {
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base)
     await signUpAndLogIn(app, page, base, 'carol')
     t.same(await unlabelled(page), [], 'the account page: every input is labelled')
     await shot(page, 'account-keyboard')
@@ -243,7 +242,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('a server that cannot be reached, or answers what is not JSON', async t => {
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base)
     await page.goto(`${base}/#/login`)
     await heading(t, page, 'Log in')
     // A server that cannot be reached: the person is told, the page does not break.
@@ -275,7 +274,7 @@ async function browserTests (executablePath: string): Promise<void> {
     const link = /http:\S+#\/activate\/\S+/.exec(mailer.last()?.text ?? '')?.[0]
     t.match(link, `${ownBase}/account/#/activate/`, 'the mailed link lands on the mounted pages')
 
-    const { page, problems } = await newPage(browser, ownBase, `${ownBase}/api/`)
+    const { page, problems } = await newPage(t, browser, ownBase, { api: `${ownBase}/api/` })
     await page.goto(link ?? '')
     await heading(t, page, 'Activate your account')
     t.equal(await page.getByRole('navigation').getByRole('link').count(), 0, 'no sign-up or log-in pages to link to')
@@ -290,60 +289,12 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 }
 
-/** A fresh browser context (its own sessionStorage) and page, collecting console errors and page errors. */
-async function newPage (browser: Browser, base: string, api = `${base}/auth/`): Promise<{ page: Page, problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 760 }, baseURL: base })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
-  page.setDefaultTimeout(5000)
-  const problems: string[] = []
-  page.on('console', (message: ConsoleMessage) => {
-    if (message.type() !== 'error') return
-    // Chromium logs every 4xx answer of fetch(); those of the API are the expected answers the pages show.
-    const apiAnswer = /^Failed to load resource: the server responded with a status of 4\d\d/.test(message.text()) && message.location().url.startsWith(api)
-    if (!apiAnswer) problems.push(`console: ${message.text()} (${message.location().url})`)
-  })
-  page.on('pageerror', (error) => { problems.push(`page error: ${error.message}`) })
-  return { page, problems }
-}
-
 async function shot (page: Page, name: string): Promise<void> {
-  const file = join(SHOTS, `${name}.png`)
-  await page.screenshot({ path: file, fullPage: true })
+  const file = await pageShot(page, name)
   if (DOCS !== undefined && ['dev-mailbox', 'signup-errors'].includes(name)) {
     mkdirSync(DOCS, { recursive: true })
     copyFileSync(file, join(DOCS, `${name === 'dev-mailbox' ? 'dev-mailbox' : `ui-${name}`}.png`))
   }
-}
-
-async function heading (t: Test, page: Page, text: string, message = `the "${text}" page`): Promise<void> {
-  const h1 = page.locator('main h1')
-  await h1.filter({ hasText: text }).waitFor()
-  t.equal(await h1.textContent(), text, message)
-  t.same(await unlabelled(page), [], `${text}: every input has a label`)
-}
-
-async function notice (t: Test, page: Page, text: RegExp): Promise<void> {
-  const status = page.getByRole('status')
-  await status.waitFor()
-  t.match(await status.textContent(), text)
-}
-
-/** The API's message shown under a field, the field marked invalid and described by it. */
-async function fieldError (t: Test, page: Page, inputId: string, text: RegExp, message: string): Promise<void> {
-  const slot = page.locator(`#${inputId}-error`)
-  await slot.waitFor()
-  t.match(await slot.textContent(), text, message)
-  t.equal(await page.locator(`#${inputId}`).getAttribute('aria-invalid'), 'true')
-  t.equal(await page.locator(`#${inputId}`).getAttribute('aria-describedby'), `${inputId}-error`)
-}
-
-/** A message that names no field (`detail`, `non_field_errors`, a link's uid or token) at the top of the form. */
-async function formError (t: Test, page: Page, formId: string, text: RegExp, message: string): Promise<void> {
-  const box = page.locator(`#${formId}-error`)
-  await box.waitFor()
-  await page.waitForFunction((id) => document.getElementById(id)?.closest('form')?.getAttribute('aria-busy') !== 'true', `${formId}-error`)
-  t.match(await box.textContent(), text, message)
 }
 
 async function fill (page: Page, formId: string, values: Record<string, string>): Promise<void> {
@@ -363,13 +314,6 @@ async function mailLink (page: Page, subject: string, href: RegExp, to?: string,
   if (url === null) throw new Error(`no link in the "${subject}" mail`)
   if (follow) await link.click()
   return url
-}
-
-/** Inputs without a label (their outerHTML). */
-async function unlabelled (page: Page): Promise<string[]> {
-  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
-    .filter((el) => (el as HTMLInputElement).type !== 'hidden' && ((el as HTMLInputElement).labels?.length ?? 0) === 0)
-    .map((el) => el.outerHTML))
 }
 
 /** Registers and activates through the API, then logs in through the pages. */

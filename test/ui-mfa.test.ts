@@ -4,15 +4,15 @@
 // the test computes each code from the key the page shows, one 30 s step apart.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { freePort, withChromium } from './helpers/browser.js'
+import { fieldError, formError, heading, newPage, notice, shot, SHOTS, unlabelled } from './helpers/pages.js'
 import { codeAt, fixClock, secretOf, STEP } from './helpers/mfa.js'
 import { start } from '../example/server.js'
 import type { MfaService } from '../lib/mfa/service.js'
 
 const PASSWORD = 'correct-horse-battery-staple'
-const SHOTS = resolve('.tap', 'screenshots')
 /** DOCS_SCREENSHOTS=1 also refreshes the README's image docs/ui-mfa.png. */
 const DOCS = process.env.DOCS_SCREENSHOTS === '1' ? resolve('docs') : undefined
 const BACKUP_CODE = /^[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$/
@@ -42,7 +42,7 @@ async function browserTests (executablePath: string): Promise<void> {
   t.test('turn two-factor sign-in on, log in with a code or a backup code, turn it off', async t => {
     const created = await app.inject({ method: 'POST', url: '/auth/users/', payload: { username: 'erin', email: 'erin@example.com', password: PASSWORD } })
     t.equal(created.statusCode, 201)
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base)
     await logIn(page, base)
     await heading(t, page, 'Your account', 'no code asked while two-factor sign-in is off')
     const mfa = page.locator('section', { has: page.getByRole('heading', { level: 2, name: 'Two-factor sign-in' }) })
@@ -181,7 +181,7 @@ async function browserTests (executablePath: string): Promise<void> {
     const mfa = app.accounts.mfa as MfaService
     const secret = secretOf((await mfa.beginPendingActivation(frank)).totpUrl)
     await mfa.confirmPendingActivation(frank, codeAt(secret, clock.now))
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base)
     await page.goto(`${base}/#/login`)
     await heading(t, page, 'Log in')
     // djoser's o/{provider}/ answers trench's first step for this user (test/mfa-social.test.ts); here a real
@@ -208,22 +208,6 @@ function otherThan (code: string): string {
   return code === '000000' ? '111111' : '000000'
 }
 
-/** A fresh browser context and page, collecting console errors (the API's expected 4xx answers aside) and page errors. */
-async function newPage (browser: Browser, base: string): Promise<{ page: Page, problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 760 }, baseURL: base })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
-  page.setDefaultTimeout(5000)
-  const problems: string[] = []
-  page.on('console', (message: ConsoleMessage) => {
-    if (message.type() !== 'error') return
-    const apiAnswer = /^Failed to load resource: the server responded with a status of 4\d\d/.test(message.text()) && message.location().url.startsWith(`${base}/auth/`)
-    if (!apiAnswer) problems.push(`console: ${message.text()} (${message.location().url})`)
-  })
-  page.on('pageerror', (error) => { problems.push(`page error: ${error.message}`) })
-  return { page, problems }
-}
-
 async function logIn (page: Page, base: string): Promise<void> {
   await page.goto(`${base}/#/login`)
   const form = page.locator('#login')
@@ -235,44 +219,4 @@ async function logIn (page: Page, base: string): Promise<void> {
 async function logOut (t: Test, page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Log out' }).click()
   await heading(t, page, 'Log in')
-}
-
-async function shot (page: Page, name: string): Promise<void> {
-  const file = join(SHOTS, `${name}.png`)
-  await page.screenshot({ path: file, fullPage: true })
-}
-
-async function heading (t: Test, page: Page, text: string, message = `the "${text}" page`): Promise<void> {
-  const h1 = page.locator('main h1')
-  await h1.filter({ hasText: text }).waitFor()
-  t.equal(await h1.textContent(), text, message)
-  t.same(await unlabelled(page), [], `${text}: every input has a label`)
-}
-
-async function notice (t: Test, page: Page, text: RegExp): Promise<void> {
-  const status = page.locator('main > p[role="status"]')
-  await status.waitFor()
-  t.match(await status.textContent(), text)
-}
-
-/** The API's message under a field, the field marked invalid and described by it. */
-async function fieldError (t: Test, page: Page, inputId: string, text: RegExp, message: string): Promise<void> {
-  const slot = page.locator(`#${inputId}-error`)
-  await slot.waitFor()
-  t.match(await slot.textContent(), text, message)
-  t.equal(await page.locator(`#${inputId}`).getAttribute('aria-invalid'), 'true')
-}
-
-/** A message that names no field, at the top of the form, once the form is no longer busy. */
-async function formError (t: Test, page: Page, formId: string, text: RegExp, message: string): Promise<void> {
-  const box = page.locator(`#${formId}-error`)
-  await box.waitFor()
-  await page.waitForFunction((id) => document.getElementById(id)?.getAttribute('aria-busy') !== 'true', formId)
-  t.match(await box.textContent(), text, message)
-}
-
-async function unlabelled (page: Page): Promise<string[]> {
-  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
-    .filter((el) => (el as HTMLInputElement).type !== 'hidden' && ((el as HTMLInputElement).labels?.length ?? 0) === 0)
-    .map((el) => el.outerHTML))
 }

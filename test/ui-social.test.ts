@@ -3,16 +3,16 @@
 // and a local GitHub, no allowedRedirectUris of its own (the server allows its pages' root URL). Skipped
 // (with the reason) when no chromium is found, except under CI=true.
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { freePort, withChromium } from './helpers/browser.js'
+import { heading, newPage, shot, SHOTS } from './helpers/pages.js'
 import { start } from '../example/server.js'
 import { startGitHub } from './helpers/github-server.js'
 import { startBrowserIdp } from './helpers/oidc-browser.js'
 import { APP_SECRET } from './helpers/oidc-provider.js'
 
-const SHOTS = resolve('.tap', 'screenshots')
 
 await withChromium(t, browserTests)
 
@@ -52,7 +52,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('Continue with an OpenID Connect provider: its sign-in and consent pages, then back signed in', async t => {
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
     await page.goto(`${base}/`)
     await heading(t, page, 'Log in')
     const buttons = page.locator('.social').getByRole('button')
@@ -88,7 +88,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('Continue with GitHub from the sign-up page', async t => {
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
     await page.goto(`${base}/#/signup`)
     await heading(t, page, 'Create an account')
     await shot(page, 'social-signup')
@@ -100,7 +100,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('cancel at the provider: the log-in page says so, nobody is signed in', async t => {
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
     await page.goto(`${base}/`)
     // With the keyboard: Tab from the password form's button reaches the first provider's, Enter presses it.
     await page.getByRole('button', { name: 'Log in', exact: true }).focus()
@@ -120,7 +120,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('a state changed on the way back is refused', async t => {
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
     // The provider's redirect reaches the pages with another state (a forged link, a mixed-up tab). Playwright
     // does not intercept redirects: the provider's answer is taken at its authorize endpoint and changed.
     await page.route((url) => url.href.startsWith(`${gh.url}/login/oauth/authorize`), async (route) => {
@@ -138,7 +138,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('a provider\'s answer in a tab that did not start the sign-in', async t => {
-    const { page, problems } = await newPage(browser, base)
+    const { page, problems } = await newPage(t, browser, base, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
     await page.goto(`${base}/?code=abc&state=def`)
     await socialError(t, page, /not started in this tab/)
     t.equal(page.url(), `${base}/#/login`)
@@ -148,7 +148,7 @@ async function browserTests (executablePath: string): Promise<void> {
   t.test('pages opened at an address the server does not allow as redirect_uri: the button says why', async t => {
     // The server allows http://localhost:PORT/ only; the same pages at 127.0.0.1 cannot start a sign-in.
     const other = `http://127.0.0.1:${port}`
-    const { page, problems } = await newPage(browser, other)
+    const { page, problems } = await newPage(t, browser, other, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
     await page.goto(`${other}/`)
     await page.getByRole('button', { name: 'Continue with Acme' }).click()
     const box = page.locator('#social-acme-error')
@@ -158,37 +158,6 @@ async function browserTests (executablePath: string): Promise<void> {
     t.same(await storage(page), [])
     t.same(problems, [], 'no console errors')
   })
-}
-
-/** A fresh browser context and page, collecting console errors (4xx answers of the API are expected) and page errors. */
-async function newPage (browser: Browser, base: string): Promise<{ page: Page, problems: string[] }> {
-  const context: BrowserContext = await browser.newContext({ viewport: { width: 1000, height: 760 }, baseURL: base })
-  t.teardown(() => context.close())
-  // oidc-provider's development pages import a web font: there is no internet here.
-  await context.route('https://fonts.googleapis.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/css', body: '' }))
-  const page = await context.newPage()
-  page.setDefaultTimeout(8000)
-  const problems: string[] = []
-  page.on('console', (message: ConsoleMessage) => {
-    if (message.type() !== 'error') return
-    const apiAnswer = /^Failed to load resource: the server responded with a status of 4\d\d/.test(message.text()) && message.location().url.startsWith(`${base}/auth/`)
-    if (!apiAnswer) problems.push(`console: ${message.text()} (${message.location().url})`)
-  })
-  page.on('pageerror', (error) => { problems.push(`page error: ${error.message}`) })
-  return { page, problems }
-}
-
-async function shot (page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
-}
-
-async function heading (t: Test, page: Page, text: string, message = `the "${text}" page`): Promise<void> {
-  const h1 = page.locator('main h1')
-  await h1.filter({ hasText: text }).waitFor()
-  t.equal(await h1.textContent(), text, message)
-  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
-    .filter((el) => (el as HTMLInputElement).type !== 'hidden' && ((el as HTMLInputElement).labels?.length ?? 0) === 0).length)
-  t.equal(unlabelled, 0, `${text}: every input has a label`)
 }
 
 /** The log-in page with a social sign-in's error at its top. */
