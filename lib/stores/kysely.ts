@@ -1,133 +1,20 @@
-import type { Compilable, CompiledQuery, DeleteQueryBuilder, DeleteResult, Expression, ExpressionBuilder, Insertable, Kysely, QueryCreator, Selectable, SqlBool, Updateable } from 'kysely'
+import type { Compilable, CompiledQuery, DeleteQueryBuilder, DeleteResult, Expression, ExpressionBuilder, Insertable, Kysely, QueryCreator, SqlBool, Updateable } from 'kysely'
 import { PostgresAdapter, sql } from 'kysely'
 import type {
   AuthTokenRecord, NewRefreshToken, NewUser, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionKind, SessionRecord, TokenStore, User,
   UserExpectation, UserPatch, UserStore
 } from '../ports.js'
-import type { AuthTokenTable, Database, Flag, RefreshTokenTable, SessionTable, UserTable } from './schema.js'
+import type { Database, Flag, RefreshTokenTable, UserTable } from './schema.js'
 import { mapDuplicate } from './sql-errors.js'
+import { sessionRow, toAuthToken, toRefresh, toSession, toUser, type RefreshRow, type UserRow } from './rows.js'
 
-
-export type UserRow = Selectable<UserTable>
-export type RefreshRow = Selectable<RefreshTokenTable>
 
 const flag = (value: boolean): Flag => (value ? 1 : 0)
-const date = (value: number | string): Date => new Date(Number(value))
-const nullableDate = (value: number | string | null): Date | null => (value === null ? null : date(value))
-
-/**
- * `columns`, which must name every column of the table `T`: a new column fails to compile until it is
- * listed (a user lookup that left one out would hand the authenticators a user without its session cut-off).
- */
-export function everyColumn<T> () {
-  return <const C extends ReadonlyArray<keyof T>>(columns: C & ([Exclude<keyof T, C[number]>] extends [never] ? unknown : { unlisted: Exclude<keyof T, C[number]> })): C => columns
-}
-
-/**
- * The user columns in the order of {@link toUserFromValues}. Named rather than `*`: a prepared statement
- * whose result type changes under it (a migration adding a column while instances run) fails in PostgreSQL
- * with "cached plan must not change result type".
- */
-export const USER_COLUMNS = everyColumn<UserTable>()([
-  'id', 'username', 'email', 'email_lower', 'first_name', 'last_name', 'password', 'is_active', 'is_staff', 'is_superuser',
-  'last_login', 'date_joined', 'sessions_valid_after', 'kept_session'
-])
-
-/** A user row's values in {@link USER_COLUMNS}' order. */
-export type UserValues = [
-  id: number | string, username: string, email: string, emailLower: string, firstName: string, lastName: string, password: string,
-  isActive: Flag | boolean, isStaff: Flag | boolean, isSuperuser: Flag | boolean,
-  lastLogin: number | string | null, dateJoined: number | string, sessionsValidAfter: number | string | null, keptSession: string | null
-]
-
-/**
- * A user from its row's values in column order: what the lookups of every authenticated request read (a
- * driver's array rows skip building an object keyed by column name only to read it once).
- */
-export function toUserFromValues (v: UserValues): User {
-  return {
-    id: Number(v[0]),
-    username: v[1],
-    email: v[2],
-    firstName: v[4],
-    lastName: v[5],
-    password: v[6],
-    isActive: Number(v[7]) === 1,
-    isStaff: Number(v[8]) === 1,
-    isSuperuser: Number(v[9]) === 1,
-    lastLogin: nullableDate(v[10]),
-    dateJoined: date(v[11]),
-    sessionsValidAfter: nullableDate(v[12]),
-    keptSession: v[13]
-  }
-}
-
-export function toUser (row: UserRow): User {
-  return {
-    id: Number(row.id),
-    username: row.username,
-    email: row.email,
-    firstName: row.first_name,
-    lastName: row.last_name,
-    password: row.password,
-    isActive: Number(row.is_active) === 1,
-    isStaff: Number(row.is_staff) === 1,
-    isSuperuser: Number(row.is_superuser) === 1,
-    lastLogin: nullableDate(row.last_login),
-    dateJoined: date(row.date_joined),
-    sessionsValidAfter: nullableDate(row.sessions_valid_after),
-    keptSession: row.kept_session
-  }
-}
-
-export function toRefresh (row: RefreshRow): RefreshTokenRecord {
-  return {
-    jti: row.jti,
-    userId: Number(row.user_id),
-    family: row.family,
-    expiresAt: date(row.expires_at),
-    usedAt: nullableDate(row.used_at),
-    revokedAt: nullableDate(row.revoked_at)
-  }
-}
-
-/** An opaque token's row, with its session's last use (null without a session row). */
-export type AuthTokenRow = Selectable<AuthTokenTable> & { last_used_at: number | string | null }
-
-export function toAuthToken (row: AuthTokenRow): AuthTokenRecord {
-  return { hash: row.hash, userId: Number(row.user_id), createdAt: date(row.created_at), lastUsedAt: nullableDate(row.last_used_at) }
-}
 
 /** findAuthToken's query: the token and its session's last use, in one lookup (every `Token` request makes one). */
 export function authTokenLookup (db: Kysely<Database>, hash: string) {
   return db.selectFrom('accounts_auth_token as a').leftJoin('accounts_session as s', 's.id', 'a.hash')
     .select(['a.hash', 'a.user_id', 'a.created_at', 's.last_used_at']).where('a.hash', '=', hash)
-}
-
-export function toSession (row: Selectable<SessionTable>): SessionRecord {
-  return {
-    id: row.id,
-    userId: Number(row.user_id),
-    kind: row.kind,
-    createdAt: date(row.created_at),
-    lastUsedAt: date(row.last_used_at),
-    expiresAt: nullableDate(row.expires_at),
-    ip: row.ip,
-    userAgent: row.user_agent
-  }
-}
-
-export function sessionRow (r: SessionRecord): Insertable<SessionTable> {
-  return {
-    id: r.id,
-    user_id: r.userId,
-    kind: r.kind,
-    created_at: r.createdAt.getTime(),
-    last_used_at: r.lastUsedAt.getTime(),
-    expires_at: r.expiresAt === null ? null : r.expiresAt.getTime(),
-    ip: r.ip,
-    user_agent: r.userAgent
-  }
 }
 
 /**

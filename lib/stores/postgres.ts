@@ -2,10 +2,8 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { DatabaseIntrospector, DatabaseMetadata, Dialect, PostgresPool, PostgresPoolClient, SchemaMetadata, TableMetadata } from 'kysely'
 import pg from 'pg'
 import type { AuthTokenRecord, RefreshTokenRecord, StoreLogger, User } from '../ports.js'
-import {
-  authTokenLookup, everyColumn, KyselyTokenStore, KyselyUserStore, orNull, toAuthToken, toRefresh, toUser, USER_COLUMNS, usernameIgnoringCase,
-  type AuthTokenRow, type RefreshRow, type UserRow
-} from './kysely.js'
+import { authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, usernameIgnoringCase } from './kysely.js'
+import { everyColumn, toAuthToken, toRefresh, toUser, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type UserRow } from './rows.js'
 import { isUnavailableError, storeError, withStoreErrors } from './sql-errors.js'
 import { LookupBatch } from './lookup-batch.js'
 import { migrateToLatest } from './migrations.js'

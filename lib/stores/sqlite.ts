@@ -3,10 +3,8 @@ import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect, type CompiledQuery, type SqliteDatabase } from 'kysely'
 import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionRecord, User } from '../ports.js'
-import {
-  authTokenLookup, KyselyTokenStore, touchSessionQuery, KyselyUserStore, orNull, sessionRow, toAuthToken, toRefresh, toUserFromValues, USER_COLUMNS, usernameIgnoringCase,
-  type AuthTokenRow, type RefreshRow, type UserValues
-} from './kysely.js'
+import { authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, touchSessionQuery, usernameIgnoringCase } from './kysely.js'
+import { sessionRow, toAuthToken, toRefresh, toUserFromValues, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type UserValues } from './rows.js'
 import { storeError, withStoreErrors } from './sql-errors.js'
 import { migrateToLatest } from './migrations.js'
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './sqlite-checkpointer.js'
