@@ -7,6 +7,7 @@ import type { RequestContext } from './request-context.js'
 import type { AuthTokenRecord, NewRefreshToken, SessionCutoff, TokenStore, User, UserStore } from './ports.js'
 import { isSessionLive, newSessionId, SESSION_CLAIM, sessionOfClaims, sessionStartOf } from './session-ids.js'
 import { SessionRecords, TOUCH_INTERVAL_MS, type SessionView, type TokenServiceLogger } from './session-records.js'
+import { VerifiedTokens } from './verified-tokens.js'
 
 export type { SessionView, TokenServiceLogger } from './session-records.js'
 
@@ -51,9 +52,6 @@ export function userIdFromClaim (claim: unknown): number | null {
 /** DRF authtoken keys are 40 hex characters. */
 const AUTH_TOKEN_PATTERN = /^[0-9a-f]{40}$/
 
-/** How many verified access tokens are remembered (a few MB at most). */
-const VERIFIED_CACHE_SIZE = 4096
-
 /** Claims an access token inherits from its refresh token: all but these (simplejwt). */
 const NOT_CARRIED = ['exp', 'iat', 'nbf', 'aud', 'iss']
 
@@ -77,27 +75,6 @@ export interface TokenServiceDeps {
   log?: TokenServiceLogger
 }
 
-interface VerifiedEntry {
-  /**
-   * The payload, frozen; every hit hands out a shallow copy, as a full verification would decode a fresh
-   * object. Only payloads of primitive values are kept this way (simplejwt's and ours always are); a payload
-   * with a nested value is kept as JSON, so no caller can reach into the entry through a copy.
-   */
-  claims: Readonly<TokenClaims> | null
-  json: string | null
-  /** Last millisecond at which the token is still valid: `exp` plus the leeway, as the verifier counts. */
-  until: number
-}
-
-/** Whether every value of `payload` is a primitive (a shallow copy of it then shares nothing mutable). */
-function isFlat (payload: TokenClaims): boolean {
-  for (const key in payload) {
-    const value = payload[key]
-    if (typeof value === 'object' && value !== null) return false
-  }
-  return true
-}
-
 /** JWT access/refresh tokens as simplejwt issues them, plus DRF-style opaque tokens stored as hashes. */
 export class TokenService {
   readonly #keys: JwtKeyRing
@@ -111,14 +88,10 @@ export class TokenService {
   /** When a login read the user whose password it then checked (see {@link credentialsChecked}). */
   readonly #credentialsRead = new WeakMap<object, number>()
   /**
-   * Access tokens that passed verification, by their exact text, until they expire. A client sends the same
-   * access token with every request of its lifetime; the signature check and decoding (most of the cost of
-   * authenticating) then run once per token. Only the outcome of a successful verification is kept, and
-   * only while its one time-bound check (`exp` + leeway) still holds: the keys (and which kid names which),
-   * algorithms, audience and issuer are fixed for this service, and `nbf` (once reached) stays reached. The
+   * Tokens that passed verification (lib/verified-tokens.ts): the signature check runs once per token. The
    * session check is against the user, so it runs on every request, hit or miss.
    */
-  readonly #verified = new Map<string, VerifiedEntry>()
+  readonly #verified: VerifiedTokens
 
   constructor (deps: TokenServiceDeps) {
     const options = deps.options.jwt
@@ -128,6 +101,7 @@ export class TokenService {
     this.#events = deps.events
     this.#options = options
     this.#notCarried = new Set([options.tokenTypeClaim, options.jtiClaim, ...NOT_CARRIED])
+    this.#verified = new VerifiedTokens(options.leeway)
     this.#sessions = new SessionRecords({
       store: deps.store, users: deps.users, events: deps.events, log: deps.log,
       sessionLifetime: options.sessionLifetime, authTokenLifetime: deps.options.authTokenLifetime ?? null
@@ -283,10 +257,7 @@ export class TokenService {
   /** The payload of a token whose signature, algorithm and registered claims check out; else TokenNotValidError. */
   #verifiedClaims (token: string): TokenClaims {
     const cached = this.#verified.get(token)
-    if (cached !== undefined) {
-      if (Date.now() <= cached.until) return cached.claims !== null ? { ...cached.claims } : JSON.parse(cached.json as string) as TokenClaims
-      this.#verified.delete(token)
-    }
+    if (cached !== undefined) return cached
     let claims: unknown
     try {
       claims = this.#keys.verify(token)
@@ -297,15 +268,7 @@ export class TokenService {
     const payload = claims as TokenClaims
     // Access tokens are presented again and again, and so is a refresh token when rotation is off. A
     // cached refresh token still goes to the store for its blacklist or claim on every use.
-    if (typeof payload.exp === 'number') {
-      if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value as string)
-      const flat = isFlat(payload)
-      this.#verified.set(token, {
-        claims: flat ? Object.freeze({ ...payload }) : null,
-        json: flat ? null : JSON.stringify(payload),
-        until: payload.exp * 1000 + this.#options.leeway * 1000
-      })
-    }
+    this.#verified.remember(token, payload)
     return payload
   }
 

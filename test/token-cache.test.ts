@@ -61,10 +61,13 @@ t.test('claims an app route changes do not leak into the next request', async t 
     jwt: { signingKey: SECRET }
   })
   app.get('/claims', { onRequest: app.authenticate }, async (request) => {
-    const seen = { ...(request.auth?.scheme === 'jwt' ? request.auth.claims : {}) }
+    const seen = JSON.parse(JSON.stringify(request.auth?.scheme === 'jwt' ? request.auth.claims : {})) as Record<string, unknown>
     if (request.auth?.scheme === 'jwt') {
       request.auth.claims.user_id = 999
       request.auth.claims.extra = 'changed'
+      // A nested custom claim, changed in place: the cache keeps its own copy of those too.
+      const roles = request.auth.claims.roles
+      if (typeof roles === 'object' && roles !== null) (roles as Record<string, unknown>).admin = true
     }
     return seen
   })
@@ -75,6 +78,11 @@ t.test('claims an app route changes do not leak into the next request', async t 
   const second = (await app.inject({ url: '/claims', headers: { authorization: `Bearer ${token}` } })).json()
   t.equal(first.user_id, user.id)
   t.same(second, first, 'the second request sees the token as it is')
+  const nested = signHmac({ ...claims(user.id, 'access'), roles: { admin: false } }, SECRET)
+  const once = (await app.inject({ url: '/claims', headers: { authorization: `Bearer ${nested}` } })).json()
+  const again = (await app.inject({ url: '/claims', headers: { authorization: `Bearer ${nested}` } })).json()
+  t.same(once.roles, { admin: false })
+  t.same(again, once, 'a nested claim changed by a route does not reach the next request either')
 })
 
 t.test('more distinct tokens than the cache holds all verify, each as often as it is sent', async t => {
