@@ -2,11 +2,27 @@ import { fieldErrors, isAccountsError, type FieldErrors as FieldErrorMap } from 
 import type { UsernameMatching } from '../../accounts.js'
 import type { AccountUser, User } from '../../ports.js'
 import type { Static } from '@sinclair/typebox'
+import type { FastifyReply, onRequestAsyncHookHandler } from 'fastify'
+import type { AccountsCore } from '../../core.js'
+import type { Limit } from '../../http/limit.js'
 import type { ResolvedDjRestAuthOptions } from './options.js'
 import type { DjRestAuthJwt, DjRestAuthUser } from './schemas.js'
 import { FieldErrors, TokenError } from '../../../schemas/shared.js'
 
 // The dj-rest-auth wire's words, shapes and error mapping, shared by routes.ts and registration.ts.
+
+/** What the feature route files (mfa.ts, social.ts) take from the dj-rest-auth route plugin (routes.ts). */
+export interface DjRestAuthRoutesContext {
+  core: AccountsCore
+  dj: ResolvedDjRestAuthOptions
+  limit: Limit
+  /** The dialect's `app.authenticate` (the account routes need a user). */
+  authenticate: onRequestAsyncHookHandler
+  security?: Array<Record<string, string[]>>
+  /** The login route's cookie setters (JWT_AUTH_COOKIE, JWT_AUTH_REFRESH_COOKIE). */
+  setAccessCookie: (reply: FastifyReply, access: string) => void
+  setRefreshCookie: (reply: FastifyReply, refresh: string) => void
+}
 
 /** dj-rest-auth's (and Django's, DRF's, allauth's) words, where the wire shows them. */
 export const MESSAGES = {

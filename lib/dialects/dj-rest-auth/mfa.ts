@@ -2,13 +2,12 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { requireUser as currentUser, type AccountsCore } from '../../core.js'
 import { fieldError, OptionsError, ValidationError } from '../../errors.js'
-import type { Limit } from '../../http/limit.js'
 import { route, type TypedInstance } from '../../http/route.js'
 import { MFA_MESSAGES, MfaRequiredError, isMfaError } from '../../mfa/errors.js'
 import type { MfaService } from '../../mfa/service.js'
 import type { User } from '../../ports.js'
 import { requestContext } from '../../request-context.js'
-import { BAD_REQUEST, jwtLoginBody, tag, UNAUTHORIZED } from './common.js'
+import { BAD_REQUEST, jwtLoginBody, tag, UNAUTHORIZED, type DjRestAuthRoutesContext } from './common.js'
 import type { ResolvedDjRestAuthOptions } from './options.js'
 import { DjRestAuthJwt, DjRestAuthTokenKey } from './schemas.js'
 import { Detail } from '../../../schemas/shared.js'
@@ -40,16 +39,6 @@ import { Detail } from '../../../schemas/shared.js'
  * (MFA_TOTP_ISSUER defaults to none); 6 digits and 30 s are fixed (MFA_TOTP_DIGITS and MFA_TOTP_PERIOD are
  * settings there); the ±1 step window is hard-coded in both.
  */
-
-export interface MfaRoutesContext {
-  core: AccountsCore
-  dj: ResolvedDjRestAuthOptions
-  limit: Limit
-  authenticate: onRequestAsyncHookHandler
-  security?: Array<Record<string, string[]>>
-  setAccessCookie: (reply: FastifyReply, access: string) => void
-  setRefreshCookie: (reply: FastifyReply, refresh: string) => void
-}
 
 const Code = Type.String({ minLength: 1, maxLength: 64, description: 'A TOTP code from the authenticator app, or an unused recovery code.' })
 const VerifyBody = Type.Object({ ephemeral_token: Type.String({ minLength: 1, maxLength: 512 }), code: Code }, { additionalProperties: false })
@@ -121,7 +110,7 @@ async function attempt<T> (work: Promise<T>): Promise<T> {
   }
 }
 
-export function mfaRoutes (app: TypedInstance, ctx: MfaRoutesContext): void {
+export function mfaRoutes (app: TypedInstance, ctx: DjRestAuthRoutesContext): void {
   const { core, dj, limit, authenticate, security } = ctx
   if (!dj.mfa) return
   // Mounted beside another dialect, these routes get their own options: the core must have MFA on too.

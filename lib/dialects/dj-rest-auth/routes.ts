@@ -408,9 +408,10 @@ const routes: FastifyPluginAsync<DjRestAuthOptions> = async (instance, opts) => 
   // ---- registration (dj_rest_auth.registration.urls) ----------------------------------------------------
 
   registrationRoutes(app, { core, dj, schemas: s, limit, mandatory })
-  mfaRoutes(app, { core, dj, limit, authenticate, security, setAccessCookie, setRefreshCookie })
-  djRestAuthSessionRoutes(app, { core, authenticate, security })
-  socialRoutes(app, { core, dj, limit, authenticate, security, setAccessCookie, setRefreshCookie })
+  const features = { core, dj, limit, authenticate, security, setAccessCookie, setRefreshCookie }
+  mfaRoutes(app, features)
+  djRestAuthSessionRoutes(app, features)
+  socialRoutes(app, features)
 }
 
 export const djRestAuthRoutes = dialectPlugin(routes, 'dj-rest-auth')

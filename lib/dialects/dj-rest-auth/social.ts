@@ -1,8 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
-import { requireUser as currentUser, type AccountsCore } from '../../core.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { requireUser as currentUser } from '../../core.js'
 import { fieldError, NotFoundError } from '../../errors.js'
-import type { Limit } from '../../http/limit.js'
 import { countingFailures } from '../../http/rate-limit.js'
 import { route, type TypedInstance } from '../../http/route.js'
 import type { User } from '../../ports.js'
@@ -11,9 +10,8 @@ import { isSocialError } from '../../social/errors.js'
 import type { SocialLogin } from '../../social/runtime.js'
 import type { SocialAccount } from '../../social/store.js'
 import type { SocialCredentials, SocialProfile } from '../../social/types.js'
-import { BAD_REQUEST, jwtLoginBody, tag, UNAUTHORIZED } from './common.js'
+import { BAD_REQUEST, jwtLoginBody, tag, UNAUTHORIZED, type DjRestAuthRoutesContext } from './common.js'
 import { mfaStepFor, withMfaStep } from './mfa.js'
-import type { ResolvedDjRestAuthOptions } from './options.js'
 import { DjRestAuthJwt, DjRestAuthTokenKey } from './schemas.js'
 import { Detail, Empty } from '../../../schemas/shared.js'
 
@@ -24,19 +22,6 @@ import { Detail, Empty } from '../../../schemas/shared.js'
  * failed userinfo call is a 400 (dj-rest-auth: 500); connecting an account linked to someone else is refused
  * (dj-rest-auth signs in as them: its issue 464).
  */
-
-/** What the social routes take from the dj-rest-auth route plugin (routes.ts). */
-export interface SocialRoutesContext {
-  core: AccountsCore
-  dj: ResolvedDjRestAuthOptions
-  limit: Limit
-  /** The dialect's `app.authenticate` (connect and the account routes need a user). */
-  authenticate: onRequestAsyncHookHandler
-  security?: Array<Record<string, string[]>>
-  /** The login route's cookie setters (JWT_AUTH_COOKIE, JWT_AUTH_REFRESH_COOKIE). */
-  setAccessCookie: (reply: FastifyReply, access: string) => void
-  setRefreshCookie: (reply: FastifyReply, refresh: string) => void
-}
 
 const Token = (description: string) => Type.Optional(Type.String({ maxLength: 8192, description }))
 
@@ -99,7 +84,7 @@ async function social<T> (request: FastifyRequest, work: Promise<T>): Promise<T>
   }
 }
 
-export function socialRoutes (app: TypedInstance, ctx: SocialRoutesContext): void {
+export function socialRoutes (app: TypedInstance, ctx: DjRestAuthRoutesContext): void {
   const { core, dj, limit, authenticate, security } = ctx
   if (core.social === null) return
   const login: SocialLogin = core.social
