@@ -3,16 +3,7 @@ import type { SessionKind, SessionRecord, TokenStore, UserStore } from './ports.
 import type { RequestContext } from './request-context.js'
 
 /** A session as the sessions routes list it: its record, its end as the options now say, and whether the request is in it. */
-export interface SessionView {
-  id: string
-  kind: SessionKind
-  createdAt: Date
-  lastUsedAt: Date
-  expiresAt: Date | null
-  ip: string | null
-  userAgent: string | null
-  current: boolean
-}
+export type SessionView = Omit<SessionRecord, 'userId'> & { current: boolean }
 
 /** Where the session bookkeeping done off the request path (last-use writes, expired-token deletes) reports failures. */
 export interface TokenServiceLogger {

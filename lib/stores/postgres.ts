@@ -3,7 +3,7 @@ import type { DatabaseIntrospector, DatabaseMetadata, Dialect, PostgresPool, Pos
 import pg from 'pg'
 import type { AuthTokenRecord, RefreshTokenRecord, StoreLogger, User } from '../ports.js'
 import { authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, usernameIgnoringCase } from './kysely.js'
-import { everyColumn, toAuthToken, toRefresh, toUser, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type UserRow } from './rows.js'
+import { everyColumn, toAuthToken, toRefresh, toUserFromValues, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type UserValues } from './rows.js'
 import { isUnavailableError, storeError, withStoreErrors } from './sql-errors.js'
 import { LookupBatch } from './lookup-batch.js'
 import { migrateToLatest } from './migrations.js'
@@ -128,7 +128,7 @@ const REFRESH_COLUMNS = everyColumn<RefreshTokenTable>()(['jti', 'user_id', 'fam
  * out here so that this module's declarations do not need @types/pg.
  */
 export interface NamedQueryPool {
-  query (config: { name: string, text: string, values: unknown[] }): Promise<{ rows: unknown[] }>
+  query (config: { name: string, text: string, values: unknown[], rowMode?: 'array' }): Promise<{ rows: unknown[] }>
 }
 
 /**
@@ -141,11 +141,14 @@ class NamedLookup<R> {
   readonly #pool: NamedQueryPool
   readonly #name: string
   readonly #text: string
+  readonly #rowMode: 'array' | undefined
 
-  constructor (pool: NamedQueryPool, name: string, text: string) {
+  /** With `rowMode: 'array'`, rows come as arrays of values in column order (`R` is then that array). */
+  constructor (pool: NamedQueryPool, name: string, text: string, rowMode?: 'array') {
     this.#pool = pool
     this.#name = `fastify_accounts_${name}`
     this.#text = text
+    this.#rowMode = rowMode
   }
 
   async get (value: number | string | number[]): Promise<R | undefined> {
@@ -154,7 +157,7 @@ class NamedLookup<R> {
 
   async all (value: number | string | number[]): Promise<R[]> {
     try {
-      const result = await this.#pool.query({ name: this.#name, text: this.#text, values: [value] })
+      const result = await this.#pool.query({ name: this.#name, text: this.#text, values: [value], rowMode: this.#rowMode })
       return result.rows as R[]
     } catch (error) {
       throw storeError(error)
@@ -165,25 +168,26 @@ class NamedLookup<R> {
 /** The user store with its lookups (one per authenticated request) as named prepared statements. */
 export class PostgresUserStore extends KyselyUserStore {
   readonly #byId: LookupBatch<number, User>
-  readonly #byUsername: NamedLookup<UserRow>
-  readonly #byEmail: NamedLookup<UserRow>
-  readonly #byUsernameIgnoringCase: NamedLookup<UserRow>
+  readonly #byUsername: NamedLookup<UserValues>
+  readonly #byEmail: NamedLookup<UserValues>
+  readonly #byUsernameIgnoringCase: NamedLookup<UserValues>
 
   constructor (db: Kysely<Database>, pool: NamedQueryPool) {
     super(db)
-    const lookup = (column: 'id' | 'username' | 'email_lower'): NamedLookup<UserRow> => new NamedLookup(pool, `user_by_${column}`,
-      db.selectFrom('accounts_user').select(USER_COLUMNS).where(column, '=', column === 'id' ? 0 : '').compile().sql)
+    // Rows as arrays in USER_COLUMNS' order, as the SQLite store reads them: no object keyed by column name per lookup.
+    const lookup = (column: 'id' | 'username' | 'email_lower'): NamedLookup<UserValues> => new NamedLookup(pool, `user_by_${column}`,
+      db.selectFrom('accounts_user').select(USER_COLUMNS).where(column, '=', column === 'id' ? 0 : '').compile().sql, 'array')
     const byId = lookup('id')
-    const byIds = new NamedLookup<UserRow>(pool, 'users_by_ids',
-      db.selectFrom('accounts_user').select(USER_COLUMNS).where(sql<boolean>`id = any(${[0]})`).compile().sql)
+    const byIds = new NamedLookup<UserValues>(pool, 'users_by_ids',
+      db.selectFrom('accounts_user').select(USER_COLUMNS).where(sql<boolean>`id = any(${[0]})`).compile().sql, 'array')
     this.#byId = new LookupBatch(
-      async (id) => orNull(await byId.get(id), toUser) ?? undefined,
-      async (ids) => new Map((await byIds.all(ids)).map((row) => { const user = toUser(row); return [user.id, user] })),
+      async (id) => { const row = await byId.get(id); return row === undefined ? undefined : toUserFromValues(row) },
+      async (ids) => new Map((await byIds.all(ids)).map((row) => { const user = toUserFromValues(row); return [user.id, user] })),
       (user) => ({ ...user }))
     this.#byUsername = lookup('username')
     this.#byEmail = lookup('email_lower')
     this.#byUsernameIgnoringCase = new NamedLookup(pool, 'users_by_username_ignoring_case',
-      db.selectFrom('accounts_user').select(USER_COLUMNS).where(usernameIgnoringCase('')).orderBy('id').compile().sql)
+      db.selectFrom('accounts_user').select(USER_COLUMNS).where(usernameIgnoringCase('')).orderBy('id').compile().sql, 'array')
   }
 
   /** Every authenticated request's lookup: those of one event-loop turn go out as one query (lib/stores/lookup-batch.ts). */
@@ -192,16 +196,16 @@ export class PostgresUserStore extends KyselyUserStore {
   }
 
   override async findUserByUsername (username: string): Promise<User | null> {
-    return orNull(await this.#byUsername.get(username), toUser)
+    return orNull(await this.#byUsername.get(username), toUserFromValues)
   }
 
   override async findUserByEmail (email: string): Promise<User | null> {
-    return orNull(await this.#byEmail.get(email.toLowerCase()), toUser)
+    return orNull(await this.#byEmail.get(email.toLowerCase()), toUserFromValues)
   }
 
   /** dj-rest-auth's logins and registrations (allauth's usernames): a named prepared statement as the other lookups. */
   override async findUsersByUsernameIgnoringCase (username: string): Promise<User[]> {
-    return (await this.#byUsernameIgnoringCase.all(username)).map(toUser)
+    return (await this.#byUsernameIgnoringCase.all(username)).map(toUserFromValues)
   }
 }
 

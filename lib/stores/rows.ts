@@ -58,22 +58,9 @@ export function toUserFromValues (v: UserValues): User {
   }
 }
 
+/** A user from its row keyed by column name (the Kysely queries' rows). */
 export function toUser (row: UserRow): User {
-  return {
-    id: Number(row.id),
-    username: row.username,
-    email: row.email,
-    firstName: row.first_name,
-    lastName: row.last_name,
-    password: row.password,
-    isActive: Number(row.is_active) === 1,
-    isStaff: Number(row.is_staff) === 1,
-    isSuperuser: Number(row.is_superuser) === 1,
-    lastLogin: nullableDate(row.last_login),
-    dateJoined: date(row.date_joined),
-    sessionsValidAfter: nullableDate(row.sessions_valid_after),
-    keptSession: row.kept_session
-  }
+  return toUserFromValues(USER_COLUMNS.map((column) => row[column]) as UserValues)
 }
 
 export function toRefresh (row: RefreshRow): RefreshTokenRecord {
