@@ -47,6 +47,7 @@ async function browserTests (executablePath: string): Promise<void> {
     await heading(t, page, 'Your account', 'no code asked while two-factor sign-in is off')
     const mfa = page.locator('section', { has: page.getByRole('heading', { level: 2, name: 'Two-factor sign-in' }) })
     t.match(await mfa.locator('#mfa-state').textContent(), /^Off\./)
+    await shot(page, 'mfa-off')
 
     // ---- turn it on: the QR code, the key as text, a wrong code, the right one, the backup codes
     await mfa.getByRole('button', { name: 'Turn on two-factor sign-in' }).click()
