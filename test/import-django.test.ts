@@ -235,18 +235,31 @@ t.test('a Django database the target cannot take is refused before anything is w
   t.same((await stores.users.listUsers()).length, 0)
 })
 
-t.test('without the authtoken and token_blacklist apps, only users are imported', async (t) => {
-  const dir = t.testdir()
-  const copy = join(dir, 'django.sqlite3')
+/** A copy of the fixture Django database with `changes` (SQL) made to it. */
+function fixtureWith (t: Test, changes: string): string {
+  const copy = join(t.testdir(), 'django.sqlite3')
   copyFileSync(FIXTURE_DB, copy)
   const db = new SQLite(copy)
-  db.exec('drop table authtoken_token; drop table token_blacklist_blacklistedtoken; drop table token_blacklist_outstandingtoken')
+  db.exec(changes)
   db.close()
+  return copy
+}
+
+t.test('without the authtoken and token_blacklist apps, only users are imported', async (t) => {
+  const copy = fixtureWith(t, 'drop table authtoken_token; drop table token_blacklist_blacklistedtoken; drop table token_blacklist_outstandingtoken')
   const summary = await importDjango({ from: copy, store: { users: new MemoryUserStore(), tokens: new MemoryTokenStore() } })
   t.equal(summary.users.inserted, FIXTURE.users.length)
   t.equal(summary.authTokens, null)
   t.equal(summary.refreshTokens, null)
   t.match(formatSummary(summary), [/auth_user/, 'authtoken_token: not in the Django database, skipped', /not in the Django database/])
+})
+
+t.test('without the blacklist table, the outstanding refresh tokens are skipped too', async (t) => {
+  const copy = fixtureWith(t, 'drop table token_blacklist_blacklistedtoken')
+  const summary = await importDjango({ from: copy, store: { users: new MemoryUserStore(), tokens: new MemoryTokenStore() } })
+  t.equal(summary.refreshTokens, null)
+  t.equal(summary.authTokens?.inserted, Object.keys(FIXTURE.drfTokens).length)
+  t.equal(formatSummary(summary)[2], 'token_blacklist (refresh tokens): not in the Django database, skipped')
 })
 
 t.test('the command line', async (t) => {

@@ -7,8 +7,8 @@
  */
 import { withoutSecrets } from '../social/http.js'
 import type { SocialAccountStore } from '../social/store.js'
-import { datetime, integer, pages, text, type Row } from './source.js'
-import { countRows, emptySummary, Progress, type Run } from './tables.js'
+import { importTable, type Run } from './run.js'
+import { datetime, integer, text, type Row } from './source.js'
 import { DjangoImportError, type TableSummary } from './types.js'
 
 const TABLE = 'socialaccount_socialaccount'
@@ -29,34 +29,22 @@ function extraData (row: Row): Record<string, unknown> {
 
 /** null when the Django database has no socialaccount table (allauth's socialaccount app not installed). */
 export async function importSocialAccounts (run: Run, store: SocialAccountStore): Promise<TableSummary | null> {
-  if (!(await run.source.hasTable(TABLE))) return null
-  const summary = emptySummary()
-  const progress = new Progress(run.logger, run.progressEvery, TABLE, await countRows(run.source, TABLE))
-  for await (const rows of pages(run.source, SELECT, 'id', run.batchSize)) {
-    for (const row of rows) {
-      summary.read++
-      const id = integer(TABLE, row, 'id')
-      const provider = text(TABLE, row, 'provider')
-      const uid = text(TABLE, row, 'uid')
-      const userId = integer(TABLE, row, 'user_id')
-      const byId = await store.findSocialAccountById(id)
-      if (byId !== null) {
-        if (byId.provider !== provider || byId.uid !== uid) {
-          throw new DjangoImportError(`${TABLE} id ${id} (${provider} ${uid}): the target already has social account id ${id} for ${byId.provider} ${byId.uid}; import into an empty database`)
-        }
-        summary.unchanged++
-        continue
+  return await importTable(run, { table: TABLE, select: SELECT, key: 'id' }, async (row) => {
+    const id = integer(TABLE, row, 'id')
+    const provider = text(TABLE, row, 'provider')
+    const uid = text(TABLE, row, 'uid')
+    const userId = integer(TABLE, row, 'user_id')
+    const byId = await store.findSocialAccountById(id)
+    if (byId !== null) {
+      if (byId.provider !== provider || byId.uid !== uid) {
+        throw new DjangoImportError(`${TABLE} id ${id} (${provider} ${uid}): the target already has social account id ${id} for ${byId.provider} ${byId.uid}; import into an empty database`)
       }
-      if (await store.findSocialAccount(provider, uid) !== null) {
-        summary.unchanged++
-        continue
-      }
-      await store.upsertSocialAccount({
-        id, provider, uid, userId, extraData: extraData(row), lastLogin: datetime(TABLE, row, 'last_login'), dateJoined: datetime(TABLE, row, 'date_joined')
-      })
-      summary.inserted++
+      return 'unchanged'
     }
-    progress.advance(summary.read)
-  }
-  return summary
+    if (await store.findSocialAccount(provider, uid) !== null) return 'unchanged'
+    await store.upsertSocialAccount({
+      id, provider, uid, userId, extraData: extraData(row), lastLogin: datetime(TABLE, row, 'last_login'), dateJoined: datetime(TABLE, row, 'date_joined')
+    })
+    return 'inserted'
+  })
 }

@@ -83,7 +83,7 @@ export async function openSource (from: string): Promise<Source> {
   return await sqliteSource(/^sqlite:/i.test(from) ? sqliteFilenameOf(from) : from)
 }
 
-/** Every row of `table` in pages ordered by `key`, `columns` selected from `from` (`table` with joins). */
+/** Every row `select` returns, in pages ordered by `key` (which `select` also selects as `__key`, to page on). */
 export async function * pages (source: Source, select: string, key: string, batchSize: number): AsyncGenerator<Row[]> {
   let after: unknown
   for (;;) {

@@ -1,11 +1,12 @@
 /**
- * The target side of the import: each Django table copied into the stores (idempotently), with progress
- * lines, and the summary of what happened.
+ * The target side of the import: what each Django table's rows become in the stores (idempotently; the
+ * paging, counting and progress are run.ts's), and the summary of what happened.
  */
 import { DuplicateUserError, type NewRefreshToken, type TokenStore, type User, type UserStore } from '../ports.js'
 import { hashAuthToken } from '../tokens.js'
-import { bool, datetime, integer, pages, text, type Source } from './source.js'
-import { DjangoImportError, type ImportLogger, type ImportSummary, type TableSummary } from './types.js'
+import { importTable, type Run } from './run.js'
+import { bool, datetime, integer, text, type Source } from './source.js'
+import { DjangoImportError, type ImportSummary, type TableSummary } from './types.js'
 
 const USERS_SELECT = 'select id as __key, id, username, email, password, is_active, is_staff, is_superuser, first_name, last_name, date_joined, last_login from auth_user'
 const AUTH_TOKENS_SELECT = 'select "key" as __key, "key", created, user_id from authtoken_token'
@@ -15,45 +16,6 @@ const REFRESH_KEY = 'o.id'
 
 /** DRF's keys are 40 lower-case hex characters; the token login accepts nothing else. */
 const DRF_KEY = /^[0-9a-f]{40}$/
-
-export function emptySummary (): TableSummary {
-  return { read: 0, inserted: 0, updated: 0, unchanged: 0, skipped: 0 }
-}
-
-export class Progress {
-  readonly #logger: ImportLogger
-  readonly #every: number
-  readonly #table: string
-  readonly #total: number
-  #next: number
-
-  constructor (logger: ImportLogger, every: number, table: string, total: number) {
-    this.#logger = logger
-    this.#every = every
-    this.#table = table
-    this.#total = total
-    this.#next = every
-  }
-
-  advance (done: number): void {
-    if (this.#total <= this.#every || done < this.#next) return
-    this.#next = (Math.floor(done / this.#every) + 1) * this.#every
-    this.#logger.info(`${this.#table}: ${done} of ${this.#total} rows (${Math.floor(done * 100 / this.#total)}%)`)
-  }
-}
-
-export interface Run {
-  source: Source
-  logger: ImportLogger
-  progressEvery: number
-  batchSize: number
-  now: Date
-}
-
-export async function countRows (source: Source, table: string): Promise<number> {
-  const rows = await source.query(`select count(*) as n from ${table}`)
-  return Number(rows[0]?.n ?? 0)
-}
 
 /** Django allows duplicate and blank emails; the target's email is unique (any letter case). Say which, up front. */
 async function checkEmails (source: Source): Promise<void> {
@@ -72,110 +34,74 @@ function sameUser (existing: User, id: number, username: string): void {
 }
 
 export async function importUsers (run: Run, users: UserStore): Promise<TableSummary> {
-  const summary = emptySummary()
   const table = 'auth_user'
-  if (!(await run.source.hasTable(table))) throw new DjangoImportError(`${run.source.description} has no auth_user table: is it a Django database (with django.contrib.auth migrated)?`)
-  await checkEmails(run.source)
-  const progress = new Progress(run.logger, run.progressEvery, table, await countRows(run.source, table))
-  for await (const rows of pages(run.source, USERS_SELECT, 'id', run.batchSize)) {
-    for (const row of rows) {
-      summary.read++
-      const id = integer(table, row, 'id')
-      const username = text(table, row, 'username')
-      const existing = await users.findUserById(id)
-      if (existing !== null) {
-        sameUser(existing, id, username)
-        summary.unchanged++
-        continue
-      }
-      try {
-        await users.createUser({
-          id,
-          username,
-          email: text(table, row, 'email'),
-          password: text(table, row, 'password'),
-          isActive: bool(table, row, 'is_active'),
-          isStaff: bool(table, row, 'is_staff'),
-          isSuperuser: bool(table, row, 'is_superuser'),
-          firstName: text(table, row, 'first_name'),
-          lastName: text(table, row, 'last_name'),
-          dateJoined: datetime(table, row, 'date_joined'),
-          lastLogin: datetime(table, row, 'last_login', true)
-        })
-      } catch (error) {
-        if (error instanceof DuplicateUserError) {
-          throw new DjangoImportError(`auth_user id ${id} (${username}): another user of the target already has this ${error.field}; import into an empty database`, { cause: error })
-        }
-        throw error
-      }
-      summary.inserted++
+  const summary = await importTable(run, { table, select: USERS_SELECT, key: 'id', before: checkEmails }, async (row) => {
+    const id = integer(table, row, 'id')
+    const username = text(table, row, 'username')
+    const existing = await users.findUserById(id)
+    if (existing !== null) {
+      sameUser(existing, id, username)
+      return 'unchanged'
     }
-    progress.advance(summary.read)
-  }
+    try {
+      await users.createUser({
+        id,
+        username,
+        email: text(table, row, 'email'),
+        password: text(table, row, 'password'),
+        isActive: bool(table, row, 'is_active'),
+        isStaff: bool(table, row, 'is_staff'),
+        isSuperuser: bool(table, row, 'is_superuser'),
+        firstName: text(table, row, 'first_name'),
+        lastName: text(table, row, 'last_name'),
+        dateJoined: datetime(table, row, 'date_joined'),
+        lastLogin: datetime(table, row, 'last_login', true)
+      })
+    } catch (error) {
+      if (error instanceof DuplicateUserError) {
+        throw new DjangoImportError(`auth_user id ${id} (${username}): another user of the target already has this ${error.field}; import into an empty database`, { cause: error })
+      }
+      throw error
+    }
+    return 'inserted'
+  })
+  if (summary === null) throw new DjangoImportError(`${run.source.description} has no auth_user table: is it a Django database (with django.contrib.auth migrated)?`)
   return summary
 }
 
 export async function importAuthTokens (run: Run, tokens: TokenStore): Promise<TableSummary | null> {
   const table = 'authtoken_token'
-  if (!(await run.source.hasTable(table))) return null
-  const summary = emptySummary()
-  const progress = new Progress(run.logger, run.progressEvery, table, await countRows(run.source, table))
-  for await (const rows of pages(run.source, AUTH_TOKENS_SELECT, '"key"', run.batchSize)) {
-    for (const row of rows) {
-      summary.read++
-      const key = text(table, row, 'key')
-      if (!DRF_KEY.test(key)) {
-        summary.skipped++
-        continue
-      }
-      const hash = hashAuthToken(key)
-      if (await tokens.findAuthToken(hash) !== null) {
-        summary.unchanged++
-        continue
-      }
-      await tokens.saveAuthToken({ hash, userId: integer(table, row, 'user_id'), createdAt: datetime(table, row, 'created') })
-      summary.inserted++
-    }
-    progress.advance(summary.read)
-  }
-  return summary
+  return await importTable(run, { table, select: AUTH_TOKENS_SELECT, key: '"key"' }, async (row) => {
+    const key = text(table, row, 'key')
+    if (!DRF_KEY.test(key)) return 'skipped'
+    const hash = hashAuthToken(key)
+    if (await tokens.findAuthToken(hash) !== null) return 'unchanged'
+    await tokens.saveAuthToken({ hash, userId: integer(table, row, 'user_id'), createdAt: datetime(table, row, 'created') })
+    return 'inserted'
+  })
 }
 
 export async function importRefreshTokens (run: Run, tokens: TokenStore): Promise<TableSummary | null> {
   const table = 'token_blacklist_outstandingtoken'
-  if (!(await run.source.hasTable(table)) || !(await run.source.hasTable('token_blacklist_blacklistedtoken'))) return null
-  const summary = emptySummary()
-  const progress = new Progress(run.logger, run.progressEvery, table, await countRows(run.source, table))
-  for await (const rows of pages(run.source, REFRESH_SELECT, REFRESH_KEY, run.batchSize)) {
-    for (const row of rows) {
-      summary.read++
-      const expiresAt = datetime(table, row, 'expires_at')
-      if (expiresAt.getTime() <= run.now.getTime()) {
-        summary.skipped++
-        continue
-      }
-      const jti = text(table, row, 'jti')
-      // A user deleted in Django leaves user_id NULL (SET_NULL): the token then names nobody.
-      const userId = row.user_id === null || row.user_id === undefined ? 0 : integer(table, row, 'user_id')
-      const blacklisted = row.blacklisted_id !== null && row.blacklisted_id !== undefined
-      const record: NewRefreshToken = { jti, userId, family: jti, expiresAt }
-      const existing = await tokens.findRefreshToken(jti)
-      if (existing !== null) {
-        if (blacklisted && existing.revokedAt === null) {
-          await tokens.revokeRefreshToken(jti, record)
-          summary.updated++
-        } else {
-          summary.unchanged++
-        }
-        continue
-      }
-      if (blacklisted) await tokens.revokeRefreshToken(jti, record)
-      else await tokens.saveRefreshToken(record)
-      summary.inserted++
+  const read = { table, joins: ['token_blacklist_blacklistedtoken'], select: REFRESH_SELECT, key: REFRESH_KEY }
+  return await importTable(run, read, async (row) => {
+    const expiresAt = datetime(table, row, 'expires_at')
+    if (expiresAt.getTime() <= run.now.getTime()) return 'skipped'
+    const jti = text(table, row, 'jti')
+    // A user deleted in Django leaves user_id NULL (SET_NULL): the token then names nobody.
+    const userId = row.user_id === null || row.user_id === undefined ? 0 : integer(table, row, 'user_id')
+    const blacklisted = row.blacklisted_id !== null && row.blacklisted_id !== undefined
+    const record: NewRefreshToken = { jti, userId, family: jti, expiresAt }
+    const existing = await tokens.findRefreshToken(jti)
+    if (existing !== null) {
+      if (!blacklisted || existing.revokedAt !== null) return 'unchanged'
+      await tokens.revokeRefreshToken(jti, record)
+      return 'updated'
     }
-    progress.advance(summary.read)
-  }
-  return summary
+    if (blacklisted) await tokens.revokeRefreshToken(jti, record)
+    else await tokens.saveRefreshToken(record)
+    return 'inserted'
+  })
 }
 
 function describeTable (name: string, s: TableSummary | null): string {
