@@ -9,9 +9,9 @@ import type { ResolvedDjRestAuthOptions } from './options.js'
 import type { DjRestAuthJwt, DjRestAuthUser } from './schemas.js'
 import { FieldErrors, TokenError } from '../../../schemas/shared.js'
 
-// The dj-rest-auth wire's words, shapes and error mapping, shared by routes.ts and registration.ts.
+// The dj-rest-auth wire's words, shapes and error mapping, shared by routes.ts and the route files it calls (registration.ts, passwords.ts, mfa.ts, social.ts).
 
-/** What the feature route files (mfa.ts, social.ts) take from the dj-rest-auth route plugin (routes.ts). */
+/** What the feature route files (passwords.ts, mfa.ts, social.ts) take from the dj-rest-auth route plugin (routes.ts). */
 export interface DjRestAuthRoutesContext {
   core: AccountsCore
   dj: ResolvedDjRestAuthOptions
