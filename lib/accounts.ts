@@ -1,15 +1,16 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { fieldError, fieldErrors, InvalidCredentialsError, NotFoundError, PermissionDeniedError, type FieldErrors } from './errors.js'
-import type { AccountsEventEmitter, WrongCurrentAction } from './events.js'
+import type { AccountsEventEmitter } from './events.js'
+import { AccountCredentials } from './account-credentials.js'
 import { AccountFields } from './account-fields.js'
 import { AccountMails } from './account-mail.js'
 import { AccountPasswords } from './account-passwords.js'
 import { MESSAGES, normalizeEmail, normalizeUsername, WIRE_NAMES, type ProfileChanges, type ProfileUpdateContext, type RegistrationRules, type UsernameMatching } from './account-rules.js'
-import { decodeUid, type LinkPurpose, type OneTimeLinks } from './one-time-links.js'
+import { decodeUid, type OneTimeLinks } from './one-time-links.js'
 import type { LoginField, ResolvedOptions } from './options.js'
 import { type AccountUser, type Mailer, type PasswordHasher, type User, type UserPatch, type UserStore } from './ports.js'
 import { contextOf, type Caller } from './request-context.js'
-import type { RequestAuth, RevokeReason, TokenService } from './tokens.js'
+import type { RequestAuth, TokenService } from './tokens.js'
 
 export { normalizeEmail, normalizeUsername, type ProfileChanges, type ProfileUpdateContext, type RegistrationRules, type UsernameMatching } from './account-rules.js'
 
@@ -34,12 +35,14 @@ export class AccountService {
   readonly #passwords: AccountPasswords
   readonly #mails: AccountMails
   readonly #fields: AccountFields
+  readonly #credentials: AccountCredentials
 
   constructor (deps: AccountServiceDeps) {
     this.#d = deps
     this.#mails = new AccountMails(deps)
     this.#fields = new AccountFields(deps.users)
     this.#passwords = new AccountPasswords(deps)
+    this.#credentials = new AccountCredentials({ ...deps, passwords: this.#passwords, mails: this.#mails, fields: this.#fields })
     // Folded into the session cut-off (revokeTokensOnPasswordChange): read loosely, so this keeps compiling once the option is gone.
     if ((deps.options as { revokeAccessOnPasswordChange?: unknown }).revokeAccessOnPasswordChange === true) {
       deps.log.warn('fastify-accounts: revokeAccessOnPasswordChange is deprecated and has no effect: a password change now ends the ' +
@@ -56,52 +59,11 @@ export class AccountService {
     return this.#d.options.loginField === 'username' ? 'email' : 'username'
   }
 
-  // ---- mail and links -------------------------------------------------------------------------------
+  // ---- mail -----------------------------------------------------------------------------------------
 
   /** Resolves once every mail sent in the background so far has been handed to the mailer (or failed). */
   async mailsSent (): Promise<void> {
     await this.#mails.sent()
-  }
-
-  /** The user a uid + token pair names, or the 400 djoser gives ({uid} first, then {token}). */
-  async #userFromLink (purpose: LinkPurpose, uid: string, token: string): Promise<User> {
-    const id = decodeUid(uid)
-    const user = id === null ? null : await this.#d.users.findUserById(id)
-    if (user === null) throw fieldError('uid', MESSAGES.invalidUid)
-    if (!this.#d.links.check(purpose, user, token)) throw fieldError('token', MESSAGES.invalidToken)
-    return user
-  }
-
-  // ---- passwords ------------------------------------------------------------------------------------
-
-  /**
-   * The patch that ends the user's sessions with a new password: a cut-off now (taken after the new hash was
-   * computed, right before the write) sparing `kept`. Written with the password in one statement, so no
-   * authenticator ever sees the new password with the old sessions. Empty when `revokeTokensOnPasswordChange` is off.
-   */
-  #sessionsCutoff (kept: string | null): UserPatch {
-    return this.#d.options.revokeTokensOnPasswordChange ? { sessionsValidAfter: new Date(Date.now()), keptSession: kept } : {}
-  }
-
-  async #afterPasswordChange (user: User, reason: Extract<RevokeReason, 'password-change' | 'password-reset'>, caller?: Caller): Promise<void> {
-    const context = contextOf(caller) ?? undefined
-    if (this.#d.options.revokeTokensOnPasswordChange) await this.#d.tokens.endSessions(user.id, reason, user.keptSession ?? null, context)
-    else if (this.#d.options.logoutOnPasswordChange) await this.#d.tokens.deleteUserAuthTokens(user.id, 'password-change', context)
-    if (this.#d.options.passwordChangedEmailConfirmation) await this.#mails.send('passwordChanged', user)
-  }
-
-  /**
-   * Whether `password` is the user's current one; a wrong one emits `password.wrongCurrent` (the route counts it
-   * against the account's failure budget).
-   */
-  async #isCurrentPassword (user: User, password: string, action: WrongCurrentAction, caller?: Caller): Promise<boolean> {
-    if (await this.#passwords.verify(user, password)) return true
-    this.#d.events.emit('password.wrongCurrent', { userId: user.id, action }, contextOf(caller))
-    return false
-  }
-
-  async #requireCurrentPassword (user: User, password: string, action: WrongCurrentAction, caller?: Caller): Promise<void> {
-    if (!(await this.#isCurrentPassword(user, password, action, caller))) throw fieldError('current_password', MESSAGES.invalidPassword)
   }
 
   // ---- use cases ------------------------------------------------------------------------------------
@@ -176,12 +138,11 @@ export class AccountService {
     if (this.#d.options.sendConfirmationEmail) await this.#mails.send('confirmation', activated)
   }
 
-  /** POST /users/resend_activation/: false when there is nothing to resend (djoser answers 400). */
   /**
    * POST /users/resend_activation/: false when activation is off (djoser's 400). Otherwise the same
    * answer whether or not an inactive account has this email, so it cannot be used to probe addresses.
+   * `caller`: a failure of the mail sent in the background is logged on its logger (default the app's).
    */
-  /** `caller`: a failure of the mail sent in the background is logged on its logger (default the app's). */
   async resendActivation (email: string, caller?: Caller): Promise<boolean> {
     this.#fields.requireValidEmail(email)
     if (!this.#d.options.sendActivationEmail) return false
@@ -243,7 +204,7 @@ export class AccountService {
     const newEmail = changes.email !== undefined && writable.includes('email') && normalizeEmail(changes.email).toLowerCase() !== user.email.toLowerCase()
     if (newEmail && this.#d.options.emailChangeRequiresPassword) {
       if (context.currentPassword === undefined) errors.current_password = [MESSAGES.required]
-      else if (!(await this.#isCurrentPassword(user, context.currentPassword, 'change-email', context.caller))) errors.current_password = [MESSAGES.invalidPassword]
+      else if (!(await this.#credentials.isCurrentPassword(user, context.currentPassword, 'change-email', context.caller))) errors.current_password = [MESSAGES.invalidPassword]
     }
     this.#fields.throwIfAny(errors)
     if (Object.keys(patch).length === 0) return user
@@ -272,12 +233,14 @@ export class AccountService {
   async deleteAccount (current: AccountUser, currentPassword: string, caller?: Caller): Promise<void> {
     const user = await this.#d.users.findUserById(current.id)
     if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    await this.#requireCurrentPassword(user, currentPassword, 'delete-account', caller)
+    await this.#credentials.requireCurrentPassword(user, currentPassword, 'delete-account', caller)
     const context = contextOf(caller)
     await this.#d.tokens.revokeUserTokens(user.id, 'user-deleted', context ?? undefined)
     await this.#d.users.deleteUser(user.id)
     this.#d.events.emit('user.deleted', { userId: user.id }, context)
   }
+
+  // ---- passwords and login field (AccountCredentials) ---------------------------------------------
 
   /**
    * POST /users/set_password/ (and dj-rest-auth's password/change/). With `revokeTokensOnPasswordChange` (the
@@ -291,34 +254,15 @@ export class AccountService {
     current: AccountUser, input: { newPassword: string, currentPassword?: string, reNewPassword?: string }, session?: RequestAuth | null,
     options: { retype?: boolean } = {}, caller?: Caller
   ): Promise<void> {
-    const retype = options.retype ?? this.#d.options.setPasswordRetype
-    const user = await this.#d.users.findUserById(current.id)
-    if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    if (input.currentPassword !== undefined) await this.#requireCurrentPassword(user, input.currentPassword, 'set-password', caller)
-    const errors = await this.#passwords.errors(input.newPassword, user)
-    if (errors.length > 0) throw fieldErrors({ new_password: errors })
-    if (retype && input.newPassword !== input.reNewPassword) {
-      throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
-    }
-    const password = await this.#passwords.hash(input.newPassword)
-    const kept = this.#d.options.logoutOnPasswordChange ? null : this.#d.tokens.sessionIdOf(session)
-    const updated = await this.#d.users.updateUser(user.id, { password, ...this.#sessionsCutoff(kept) }, { password: user.password })
-    if (updated === null) throw fieldError('current_password', MESSAGES.invalidPassword)
-    this.#d.events.emit('password.changed', { userId: updated.id }, contextOf(caller))
-    await this.#afterPasswordChange(updated, 'password-change', caller)
+    await this.#credentials.setPassword(current, input, session, options, caller)
   }
 
-  /** POST /users/reset_password/: false only when the email is unknown and the option says to tell. */
-  /** `caller`: a failure of the mail sent in the background is logged on its logger (default the app's). */
+  /**
+   * POST /users/reset_password/: false only when the email is unknown and the option says to tell.
+   * `caller`: a failure of the mail sent in the background is logged on its logger (default the app's).
+   */
   async requestPasswordReset (email: string, caller?: Caller): Promise<boolean> {
-    this.#fields.requireValidEmail(email)
-    const user = await this.#d.users.findUserByEmail(email)
-    if (user === null || !user.isActive || user.password === '') {
-      if (this.#d.options.passwordResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
-      return false
-    }
-    this.#mails.inBackground('passwordReset', user, this.#mails.link('password-reset', this.#d.options.passwordResetConfirmUrl, user), caller?.log)
-    return true
+    return await this.#credentials.requestPasswordReset(email, caller)
   }
 
   /**
@@ -326,69 +270,28 @@ export class AccountService {
    * comes with no session: with `revokeTokensOnPasswordChange` every session of the user ends.
    */
   async confirmPasswordReset (input: { uid: string, token: string, newPassword: string, reNewPassword?: string }, retype = this.#d.options.passwordResetConfirmRetype, caller?: Caller): Promise<void> {
-    const user = await this.#userFromLink('password-reset', input.uid, input.token)
-    const errors = await this.#passwords.errors(input.newPassword, user)
-    if (errors.length > 0) throw fieldErrors({ new_password: errors })
-    if (retype && input.newPassword !== input.reNewPassword) {
-      throw fieldError('non_field_errors', MESSAGES.passwordMismatch)
-    }
-    const password = await this.#passwords.hash(input.newPassword)
-    const updated = await this.#d.users.updateUser(user.id, { password, lastLogin: new Date(), ...this.#sessionsCutoff(null) }, { password: user.password })
-    if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
-    this.#d.events.emit('password.reset', { userId: updated.id }, contextOf(caller))
-    await this.#afterPasswordChange(updated, 'password-reset', caller)
+    await this.#credentials.confirmPasswordReset(input, retype, caller)
   }
 
-  /** POST /users/set_username/: changes the login field (`new_<loginField>` on the wire). */
-  /** `caller`: a failure of the mail sent in the background (an email change's notice) is logged on its logger. */
+  /**
+   * POST /users/set_username/: changes the login field (`new_<loginField>` on the wire).
+   * `caller`: a failure of the mail sent in the background (an email change's notice) is logged on its logger.
+   */
   async setUsername (current: AccountUser, input: { newValue: string, currentPassword: string, reNewValue?: string }, caller?: Caller): Promise<void> {
-    const user = await this.#d.users.findUserById(current.id)
-    if (user === null) throw new NotFoundError(MESSAGES.notFound)
-    // DRF validates both fields before either fails: a wrong password and a taken name are both reported.
-    const errors: FieldErrors = await this.#isCurrentPassword(user, input.currentPassword, 'set-username', caller) ? {} : { current_password: [MESSAGES.invalidPassword] }
-    await this.#changeLoginField(user, input.newValue, this.#d.options.setUsernameRetype, input.reNewValue, errors, caller)
+    await this.#credentials.setUsername(current, input, caller)
   }
 
-  async #changeLoginField (
-    user: User, rawValue: string, retype: boolean, retyped: string | undefined, errors: FieldErrors = {}, caller?: Caller
-  ): Promise<void> {
-    const field = this.loginField
-    const wireField = `new_${field}`
-    const value = field === 'email' ? normalizeEmail(rawValue) : normalizeUsername(rawValue)
-    const valueErrors = this.#fields.checkField(field, value)
-    if (valueErrors.length === 0 && await this.#fields.isTaken(field, value, user.id)) valueErrors.push(this.#fields.takenMessage(field))
-    if (valueErrors.length > 0) errors[wireField] = valueErrors
-    this.#fields.throwIfAny(errors)
-    if (retype && rawValue !== retyped) throw fieldError('non_field_errors', MESSAGES.usernameMismatch.replace('{field}', field))
-    let updated: User | null
-    try {
-      updated = await this.#d.users.updateUser(user.id, { [field]: value }, { [field]: user[field], password: user.password })
-    } catch (error) {
-      this.#fields.duplicate(error, () => wireField)
-    }
-    if (updated === null) throw fieldError('token', MESSAGES.invalidToken)
-    this.#d.events.emit('username.changed', { userId: updated.id, field }, contextOf(caller))
-    if (field === 'email' && updated.email.toLowerCase() !== user.email.toLowerCase()) this.#mails.noticeEmailChange(user.email, updated, caller?.log)
-    if (this.#d.options.usernameChangedEmailConfirmation) await this.#mails.send('usernameChanged', updated)
-  }
-
-  /** POST /users/reset_username/ */
-  /** `caller`: a failure of the mail sent in the background is logged on its logger (default the app's). */
+  /**
+   * POST /users/reset_username/
+   * `caller`: a failure of the mail sent in the background is logged on its logger (default the app's).
+   */
   async requestUsernameReset (email: string, caller?: Caller): Promise<boolean> {
-    this.#fields.requireValidEmail(email)
-    const user = await this.#d.users.findUserByEmail(email)
-    if (user === null || !user.isActive) {
-      if (this.#d.options.usernameResetShowEmailNotFound) throw fieldError('email', MESSAGES.emailNotFound)
-      return false
-    }
-    this.#mails.inBackground('usernameReset', user, this.#mails.link('username-reset', this.#d.options.usernameResetConfirmUrl, user), caller?.log)
-    return true
+    return await this.#credentials.requestUsernameReset(email, caller)
   }
 
   /** POST /users/reset_username_confirm/ */
   async confirmUsernameReset (input: { uid: string, token: string, newValue: string, reNewValue?: string }, caller?: Caller): Promise<void> {
-    const user = await this.#userFromLink('username-reset', input.uid, input.token)
-    await this.#changeLoginField(user, input.newValue, this.#d.options.usernameResetConfirmRetype, input.reNewValue, {}, caller)
+    await this.#credentials.confirmUsernameReset(input, caller)
   }
 
   /**
@@ -425,4 +328,3 @@ export class AccountService {
     await this.#d.users.updateUser(user.id, { lastLogin: new Date() })
   }
 }
-
