@@ -1,7 +1,7 @@
 import type { DeclaredAuthenticateMode } from './decorator-names.js'
 import type { AnyRequest } from './http/any-request.js'
 import type { AccountUser } from './ports.js'
-import type { RequestAuth, TokenClaims } from './tokens.js'
+import type { RequestAuth, TokenClaims } from './token-claims.js'
 
 /*
  * Who a request is, as the authenticators, the core and the Fastify decorators all name it: kept in a leaf

@@ -7,30 +7,11 @@ import type { RequestContext } from './request-context.js'
 import type { AuthTokenRecord, NewRefreshToken, SessionCutoff, TokenStore, User, UserStore } from './ports.js'
 import { isSessionLive, newSessionId, SESSION_CLAIM, sessionOfClaims, sessionStartOf } from './session-ids.js'
 import { SessionRecords, TOUCH_INTERVAL_MS, type SessionView, type TokenServiceLogger } from './session-records.js'
+import { userIdFromClaim, type RefreshResult, type RequestAuth, type TokenClaims, type TokenPair, type TokenType } from './token-claims.js'
 import { VerifiedTokens } from './verified-tokens.js'
 
 export type { SessionView, TokenServiceLogger } from './session-records.js'
-
-export type TokenType = 'access' | 'refresh'
-
-/** A verified JWT payload: simplejwt's claims plus whatever else the token carries. */
-export type TokenClaims = Record<string, unknown>
-
-/** How the current request proved who it is (DRF's `request.auth`). */
-export type RequestAuth =
-  | { scheme: 'jwt', claims: TokenClaims }
-  | { scheme: 'token', key: string }
-
-export interface TokenPair {
-  access: string
-  refresh: string
-}
-
-export interface RefreshResult {
-  access: string
-  /** Present when refresh tokens rotate. */
-  refresh?: string
-}
+export { userIdFromClaim, type RefreshResult, type RequestAuth, type TokenClaims, type TokenPair, type TokenType } from './token-claims.js'
 
 const INVALID = 'Token is invalid or expired'
 
@@ -41,12 +22,6 @@ function newJti (): string {
 
 export function hashAuthToken (key: string): string {
   return createHash('sha256').update(key).digest('hex')
-}
-
-/** A user id claim's value as a user id: a positive integer, or its decimal digits as a string; else null. */
-export function userIdFromClaim (claim: unknown): number | null {
-  const value = typeof claim === 'string' && /^\d{1,15}$/.test(claim) ? Number(claim) : claim
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : null
 }
 
 /** DRF authtoken keys are 40 hex characters. */
