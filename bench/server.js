@@ -8,6 +8,11 @@
 //   GET /stateless/private     the same behind the app.authenticate of a plugin registered with
 //                              `authenticate: 'stateless'` (request.user from the token's claims, no store)
 //   POST /app/sign             a bare route that signs one access token: the floor of a refresh
+//   GET /floor/verify          an app route behind a hook of its own that only verifies the Bearer token with
+//                              fast-jwt, configured as the plugin's verifier (no plugin code): the floor of an
+//                              authenticated request, since verification stays with fast-jwt
+//   GET /floor/lookup          (SQLite) the same, then the user's row read by id through a better-sqlite3
+//                              prepared statement of its own: the floor of a request that loads its user
 //   /rot/auth/...              the plugin again (sibling scope, same stores), with refresh rotation
 //                              (rotateRefreshTokens; reuse detection on, as by default)
 //   /blocking/auth/...         the plugin with a hasher that blocks the event loop for as long as one
@@ -35,6 +40,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import pg from 'pg'
+import Database from 'better-sqlite3'
+import { createVerifier } from 'fast-jwt'
 import { Redis } from 'ioredis'
 import accounts, { Argon2Hasher, MemoryMailer, MemoryTokenStore, MemoryUserStore } from '../dist/lib/index.js'
 import { createStores } from '../dist/lib/stores/factory.js'
@@ -104,6 +111,12 @@ async function openStores () {
   throw new Error(`BENCH_STORE: unknown store ${kind}`)
 }
 
+/** This process's CPU time so far, µs: all of it, and the kernel's part (socket writes on loopback land there). */
+function cpu () {
+  const { user, system } = process.cpuUsage()
+  return { cpuMicros: user + system, systemMicros: system }
+}
+
 if (kind === 'bare') {
   // The reference alone: what a Fastify route costs in a process that holds nothing else.
   const bare = Fastify({ logger: false })
@@ -111,7 +124,7 @@ if (kind === 'bare') {
   process.on('message', async (message) => {
     if (message.type === 'stats') {
       const mem = process.memoryUsage()
-      process.send({ type: 'stats', id: message.id, stats: { rss: mem.rss, heapUsed: mem.heapUsed, cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()), eld: null, records: null } })
+      process.send({ type: 'stats', id: message.id, stats: { rss: mem.rss, heapUsed: mem.heapUsed, ...cpu(), eld: null, records: null } })
     } else if (message.type === 'stop') {
       await bare.close()
       process.exit(0)
@@ -167,6 +180,19 @@ async function main () {
       return { access: scope.accounts.jwt.sign({ user_id: 1, sid: SESSION, token_type: 'access', exp: iat + 3600, iat, jti: randomUUID().replaceAll('-', '') }) }
     })
   })
+  // The floors: what fast-jwt's verification (and, on SQLite, one user row) costs on a route with no plugin code.
+  const verifyAccess = createVerifier({ key: SECRET, algorithms: ['HS256'], requiredClaims: ['exp'] })
+  const floorClaims = async (request) => { request.floorClaims = verifyAccess(request.headers.authorization.slice('Bearer '.length)) }
+  app.decorateRequest('floorClaims', null)
+  app.get('/floor/verify', { onRequest: floorClaims }, async (request) => ({ id: request.floorClaims.user_id }))
+  if (kind === 'sqlite') {
+    const userRow = new Database(join(env.BENCH_DIR, 'bench.db'), { readonly: true }).prepare('select * from accounts_user where id = ?').raw()
+    app.get('/floor/lookup', { onRequest: floorClaims }, async (request) => {
+      const row = userRow.get(request.floorClaims.user_id)
+      return { id: row[0] }
+    })
+  }
+
   await app.register(async function stateless (scope) {
     await scope.register(accounts, { ...common, prefix: '/stateless/auth', authenticate: 'stateless', jwt })
     scope.get('/stateless/private', { onRequest: scope.authenticate }, async (request) => ({ id: request.user.id }))
@@ -243,7 +269,7 @@ async function main () {
         const stats = {
           rss: mem.rss,
           heapUsed: mem.heapUsed,
-          cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
+          ...cpu(),
           eld: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
           records: await recordCounts()
         }
