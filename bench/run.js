@@ -70,7 +70,8 @@ const FLOORS = {
   'stateless-many': 'floor-verify-many',
   'app-auth-many': 'floor-lookup-many',
   'me-many': 'floor-lookup-many',
-  'verify-many': 'floor-lookup-many'
+  'verify-many': 'floor-lookup-many',
+  'refresh-many': 'floor-refresh-many'
 }
 
 /** The `-many` cases cycle through one access token per user (BENCH_USERS), so no cache answers. */
@@ -83,6 +84,7 @@ const CASES = [
   { id: 'refresh-rotate-many', label: `POST /jwt/refresh/ (rotation), ${USERS} sessions` },
   { id: 'floor-verify-many', label: `floor: fast-jwt verify alone, ${USERS} tokens` },
   { id: 'floor-lookup-many', label: `floor: fast-jwt verify + one SQLite row, ${USERS} tokens`, stores: ['sqlite'] },
+  { id: 'floor-refresh-many', label: `floor: a refresh, no plugin code, ${USERS} sessions`, stores: ['sqlite'] },
   { id: 'app-open-many', label: `the app route without app.authenticate, ${USERS} tokens sent` },
   { id: 'app-open', label: 'the app route without app.authenticate, one token sent' },
   { id: 'verify', label: 'POST /jwt/verify/, one token' },
@@ -310,6 +312,7 @@ function caseOptions (id, address, t) {
     case 'app-open': return { url: address + '/app/open', method: 'GET', headers: auth }
     case 'floor-verify': return { url: address + '/floor/verify', method: 'GET', headers: auth }
     case 'floor-lookup': return { url: address + '/floor/lookup', method: 'GET', headers: auth }
+    case 'floor-refresh': return { url: address + '/floor/refresh', method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ refresh: t.refresh }) }
     case 'stateless': return { url: address + '/stateless/private', method: 'GET', headers: auth }
     case 'sign': return { url: address + '/app/sign', method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ refresh: t.refresh }) }
     case 'refresh': return { url: address + '/auth/jwt/refresh/', method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ refresh: t.refresh }) }
@@ -325,7 +328,8 @@ function caseOptions (id, address, t) {
  * so no request finds its token verified already, and each one loads another user: real traffic.
  */
 function manyTokens (server, id) {
-  const pool = id === 'refresh' ? server.refreshTokens : accessTokens(server.userIds.length, { userIds: server.userIds })
+  const refreshes = id === 'refresh' || id === 'floor-refresh'
+  const pool = refreshes ? server.refreshTokens : accessTokens(server.userIds.length, { userIds: server.userIds })
   if (pool.length === 0) throw new Error('BENCH_USERS must be at least 1 for the many-token cases')
   const one = caseOptions(id, server.address, { access: pool[0] })
   let i = 0
@@ -339,7 +343,7 @@ function manyTokens (server, id) {
         setupRequest (req) {
           const token = pool[i++ % pool.length]
           if (one.body === undefined) req.headers = { ...one.headers, authorization: `Bearer ${token}` }
-          else req.body = JSON.stringify(id === 'refresh' ? { refresh: token } : { token })
+          else req.body = JSON.stringify(refreshes ? { refresh: token } : { token })
           return req
         }
       }]

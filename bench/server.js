@@ -13,6 +13,8 @@
 //                              authenticated request, since verification stays with fast-jwt
 //   GET /floor/lookup          (SQLite) the same, then the user's row read by id through a better-sqlite3
 //                              prepared statement of its own: the floor of a request that loads its user
+//   POST /floor/refresh        (SQLite) a refresh without rotation with no plugin code: fast-jwt's verification,
+//                              the blacklist row and the user row read straight from SQLite, one HS256 signature
 //   /rot/auth/...              the plugin again (sibling scope, same stores), with refresh rotation
 //                              (rotateRefreshTokens; reuse detection on, as by default)
 //   /blocking/auth/...         the plugin with a hasher that blocks the event loop for as long as one
@@ -33,7 +35,7 @@
 //
 // BENCH_CPU_PROF (run.js): the server profiles itself (node:inspector) from a `profile` start message to its
 // stop, one case at a time, and writes the profile to the path the stop message names.
-import { randomUUID } from 'node:crypto'
+import { createHmac, randomUUID } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -190,6 +192,19 @@ async function main () {
     app.get('/floor/lookup', { onRequest: floorClaims }, async (request) => {
       const row = userRow.get(request.floorClaims.user_id)
       return { id: row[0] }
+    })
+    // A refresh without rotation as simplejwt 5.3+ makes it: the refresh token verified, its blacklist row and its
+    // user's row read, one HS256 access token signed (header encoded once, one HMAC); nothing written.
+    const refreshRow = new Database(join(env.BENCH_DIR, 'bench.db'), { readonly: true }).prepare('select * from accounts_refresh_token where jti = ?').raw()
+    const header = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url')}.`
+    app.post('/floor/refresh', async (request, reply) => {
+      const claims = verifyAccess(request.body.refresh)
+      const record = refreshRow.get(claims.jti)
+      const user = userRow.get(claims.user_id)
+      if (claims.token_type !== 'refresh' || record === undefined || user === undefined) return await reply.code(401).send({ detail: 'no' })
+      const iat = Math.floor(Date.now() / 1000)
+      const input = header + Buffer.from(JSON.stringify({ user_id: claims.user_id, sid: claims.sid, token_type: 'access', exp: iat + 3600, iat, jti: randomUUID().replaceAll('-', '') })).toString('base64url')
+      return { access: `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}` }
     })
   }
 

@@ -24,24 +24,55 @@ function isFlat (payload: Claims): boolean {
 }
 
 /**
+ * A 32-bit fingerprint of a verified token from the last characters of its signature (random for every
+ * algorithm the key ring allows), mixed (murmur3's finalizer) so its low bits can pick a slot: cheap to take, no
+ * scan of the whole token, no allocation. Never 0 (an empty slot).
+ */
+function fingerprint (token: string): number {
+  let hash = 0
+  for (let i = Math.max(0, token.length - 8); i < token.length; i++) hash = (Math.imul(hash, 31) + token.charCodeAt(i)) | 0
+  hash ^= hash >>> 16
+  hash = Math.imul(hash, 0x85ebca6b)
+  hash ^= hash >>> 13
+  hash = Math.imul(hash, 0xc2b2ae35)
+  hash ^= hash >>> 16
+  return hash === 0 ? 1 : hash
+}
+
+/**
  * Tokens that passed verification, by their exact text, until they expire. A client sends the same access
  * token with every request of its lifetime; the signature check and decoding (most of the cost of
- * authenticating) then run once per token. Only the outcome of a successful verification is kept, and only
+ * authenticating) then run once or twice per token. Only the outcome of a successful verification is kept, and only
  * while its one time-bound check (`exp` + leeway) still holds: the keys (and which kid names which),
  * algorithms, audience and issuer are fixed for the service that owns the cache, and `nbf` (once reached)
  * stays reached. Oldest out first when full (a few MB at most at the default size): a ring of the tokens in
  * the order they came, so an eviction is one array slot (a Map's oldest key, by its iterator, walks over the
  * slots its deletions left: a cost on every request of many-token traffic, where every token is new).
+ *
+ * A token is kept from its second verification on, not its first (a doorkeeper, as TinyLFU admits entries):
+ * keeping an entry costs every new token (bench/README.md: ~3-4 µs of server CPU per request, the entry
+ * outliving young-generation collections), and a token that does not come back before `size` other new
+ * tokens were seen would have been evicted unused anyway. First sights leave only a fingerprint in a typed
+ * array, forgotten wholesale after `size` of them; so traffic of tokens seen once pays nothing to the cache, and a
+ * burst of them does not push out the tokens that clients keep sending. A fingerprint is exact (32 bits), so a
+ * token is never kept on its first sight; two tokens whose fingerprints share a slot take it from each other, which
+ * only delays their admission.
  */
 export class VerifiedTokens {
   readonly #entries = new Map<string, Entry>()
   readonly #order: Array<string | undefined>
   #next = 0
   readonly #leewayMs: number
+  /** Fingerprints of tokens verified once in the current window, by their low bits. */
+  readonly #seen: Int32Array
+  #firstSights = 0
 
   constructor (leewaySeconds: number, size = 4096) {
     this.#leewayMs = leewaySeconds * 1000
     this.#order = new Array<string | undefined>(Math.max(1, size))
+    // Eight slots per first sight of a window (128 KB at the default size): two tokens of one window share a
+    // slot rarely, and the one that loses its slot is only admitted a sight later.
+    this.#seen = new Int32Array(2 ** Math.ceil(Math.log2(Math.max(2, size * 8))))
   }
 
   /** A fresh copy of the payload of `token`, verified before and not expired since; undefined otherwise. */
@@ -53,9 +84,12 @@ export class VerifiedTokens {
     return undefined
   }
 
-  /** Remembers a payload that just passed verification (one without a numeric `exp` is not kept). */
+  /**
+   * Remembers a payload that just passed verification, if its token passed before within the window (one
+   * without a numeric `exp` is never kept).
+   */
   remember (token: string, payload: Claims): void {
-    if (typeof payload.exp !== 'number') return
+    if (typeof payload.exp !== 'number' || !this.#seenBefore(token)) return
     // The slot's previous token goes (a no-op when it expired and went already, or came back since: a miss).
     const oldest = this.#order[this.#next]
     if (oldest !== undefined) this.#entries.delete(oldest)
@@ -67,5 +101,19 @@ export class VerifiedTokens {
       json: flat ? null : JSON.stringify(payload),
       until: payload.exp * 1000 + this.#leewayMs
     })
+  }
+
+  /** Whether `token` was verified before in this window; if not, notes it (a collision only admits a token early). */
+  #seenBefore (token: string): boolean {
+    const print = fingerprint(token)
+    const slot = print & (this.#seen.length - 1)
+    if (this.#seen[slot] === print) return true
+    if (this.#firstSights >= this.#order.length) {
+      this.#seen.fill(0)
+      this.#firstSights = 0
+    }
+    this.#seen[slot] = print
+    this.#firstSights++
+    return false
   }
 }
