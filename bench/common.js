@@ -5,7 +5,7 @@ export const USERNAME = 'bench'
 export const PASSWORD = 'correct-horse-battery-staple-42'
 export const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef'
 
-/** How many users (and so distinct access tokens) the many-token cases cycle through: more than the verified-token cache holds (4096). */
+/** How many users (and so distinct access tokens) the many-token cases cycle through: more than the verified-token cache's window (4096 first sights). */
 export const MANY = 5000
 
 /** A session id as the plugin writes it in `sid` (a UUIDv7 in hex, its first 48 bits the start in ms). */

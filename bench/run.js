@@ -324,8 +324,9 @@ function caseOptions (id, address, t) {
 
 /**
  * A case of one token per user, in turn: the one-token case's request with each user's token in its place.
- * There are more of them (BENCH_USERS, 5,000) than the verified-token cache holds (4,096, oldest out first),
- * so no request finds its token verified already, and each one loads another user: real traffic.
+ * There are more of them (BENCH_USERS, 5,000) than the verified-token cache's window (it keeps a token on its
+ * second verification within 4,096 first sights), so no request finds its token verified already, and each one
+ * loads another user: real traffic.
  */
 function manyTokens (server, id) {
   const refreshes = id === 'refresh' || id === 'floor-refresh'

@@ -54,9 +54,9 @@ function fingerprint (token: string): number {
  * outliving young-generation collections), and a token that does not come back before `size` other new
  * tokens were seen would have been evicted unused anyway. First sights leave only a fingerprint in a typed
  * array, forgotten wholesale after `size` of them; so traffic of tokens seen once pays nothing to the cache, and a
- * burst of them does not push out the tokens that clients keep sending. A fingerprint is exact (32 bits), so a
- * token is never kept on its first sight; two tokens whose fingerprints share a slot take it from each other, which
- * only delays their admission.
+ * burst of them does not push out the tokens that clients keep sending. Fingerprints are 32 bits: a token is kept
+ * on its first sight only when another of the window had the same one (harmless: entries are keyed by the exact
+ * token), and two tokens whose fingerprints share a slot take it from each other, which only delays their admission.
  */
 export class VerifiedTokens {
   readonly #entries = new Map<string, Entry>()
