@@ -268,7 +268,9 @@ export class TokenService {
 
   /** The session check and, with `recorded`, the blacklist: both lookups at once, the blacklist's verdict first. */
   async #assertUsable (claims: TokenClaims, recorded: boolean): Promise<void> {
-    const checks = await Promise.allSettled([recorded ? this.#assertNotRevoked(claims) : undefined, this.#assertSessionAlive(claims)])
+    // An access token has only the session check: no settling of a pair on every verify.
+    if (!recorded) return await this.#assertSessionAlive(claims)
+    const checks = await Promise.allSettled([this.#assertNotRevoked(claims), this.#assertSessionAlive(claims)])
     for (const check of checks) if (check.status === 'rejected') throw check.reason
   }
 
