@@ -674,8 +674,8 @@ for (const s of results.stores) {
   const floors = Object.entries(FLOORS).filter(([id, floor]) => s.cases[id] !== undefined && s.cases[floor] !== undefined)
   if (floors.length === 0) continue
   out.push(`\nfloors (${s.kind}): ` + floors.map(([id, floor]) => {
-    const t = [TARGETS[id]].flat().find((x) => x.stores.includes(s.kind))
-    return `${id} ${fmt(s.cases[id].cpuRatio, 2)} on a floor of ${fmt(s.cases[floor].cpuRatio, 2)} (${floor}${t === undefined ? '' : `; target ${t.min}`})`
+    const { min } = s.cases[id].verdict
+    return `${id} ${fmt(s.cases[id].cpuRatio, 2)} on a floor of ${fmt(s.cases[floor].cpuRatio, 2)} (${floor}${min === undefined ? '' : `; target ${min}`})`
   }).join('; '))
 }
 const verdicts = results.stores.flatMap((s) => Object.entries(s.cases).filter(([, r]) => r.verdict.met !== null).map(([id, r]) => ({ store: s.kind, id, ...r.verdict })))

@@ -63,7 +63,7 @@ export class TokenService {
   /** When a login read the user whose password it then checked (see {@link credentialsChecked}). */
   readonly #credentialsRead = new WeakMap<object, number>()
   /**
-   * Tokens that passed verification (lib/verified-tokens.ts): the signature check runs once per token. The
+   * Tokens that passed verification (lib/verified-tokens.ts): the signature check runs once or twice per token. The
    * session check is against the user, so it runs on every request, hit or miss.
    */
   readonly #verified: VerifiedTokens
