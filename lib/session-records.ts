@@ -1,5 +1,6 @@
 import type { AccountsEventEmitter } from './events.js'
 import type { SessionKind, SessionRecord, TokenStore, UserStore } from './ports.js'
+import { RecentWrites } from './recent-writes.js'
 import type { RequestContext } from './request-context.js'
 
 /** A session as the sessions routes list it: its record, its end as the options now say, and whether the request is in it. */
@@ -40,6 +41,7 @@ export class SessionRecords {
   readonly #sessionMs: number
   readonly #authTokenMs: number | null
   readonly #log: TokenServiceLogger
+  readonly #recentWrites = new RecentWrites(TOUCH_INTERVAL_MS)
 
   constructor (deps: SessionRecordsDeps) {
     this.#store = deps.store
@@ -82,11 +84,21 @@ export class SessionRecords {
     }
   }
 
+  /**
+   * Notes a use of a session whose stored last use the caller has not read (a refresh): nothing when this
+   * process wrote one within the minute (the store would turn the write down), else {@link touch}.
+   */
+  noteUse (id: string, userId: number, kind: SessionKind, createdAt: number, usedAt: number, context: RequestContext | undefined): void {
+    if (this.#recentWrites.due(id, usedAt)) this.touch(this.record(id, userId, kind, createdAt, usedAt, context))
+  }
+
   /** Notes a use of a session (the store writes at most once a minute), off the request path. */
   touch (record: SessionRecord): void {
     const staleBefore = new Date(record.lastUsedAt.getTime() - TOUCH_INTERVAL_MS)
-    this.background(Promise.resolve().then(async () => { await this.#store.touchSession(record, staleBefore) }),
-      'fastify-accounts: recording the last use of a session failed')
+    this.background(Promise.resolve().then(async () => { await this.#store.touchSession(record, staleBefore) }).catch((error: unknown) => {
+      this.#recentWrites.forget(record.id)
+      throw error
+    }), 'fastify-accounts: recording the last use of a session failed')
   }
 
   /** Work no request waits for: its failure is logged, never thrown. */

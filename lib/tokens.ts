@@ -304,7 +304,7 @@ export class TokenService {
       const userId = this.userIdOf(claims)
       const access = this.#sign('access', carried, now).token
       if (userId !== null) {
-        this.#sessions.touch(this.#sessions.record(this.#recordOf(claims).family, userId, 'jwt', startedAt ?? now, now, context))
+        this.#sessions.noteUse(this.#recordOf(claims).family, userId, 'jwt', startedAt ?? now, now, context)
         this.#events.emit('token.refreshed', { userId, rotated: false }, context)
       }
       return { access }
@@ -327,7 +327,7 @@ export class TokenService {
     }
     if (o.blacklistAfterRotation) await this.#store.revokeRefreshToken(fallback.jti, fallback)
     const access = this.#sign('access', carried, now).token
-    this.#sessions.touch(this.#sessions.record(claim.record.family, claim.record.userId, 'jwt', startedAt ?? now, now, context))
+    this.#sessions.noteUse(claim.record.family, claim.record.userId, 'jwt', startedAt ?? now, now, context)
     this.#events.emit('token.refreshed', { userId: claim.record.userId, rotated: true }, context)
     return { access, refresh: refresh.token }
   }

@@ -1,3 +1,5 @@
+import { fingerprint } from './fingerprint.js'
+
 /** A verified JWT payload. */
 type Claims = Record<string, unknown>
 
@@ -21,22 +23,6 @@ function isFlat (payload: Claims): boolean {
     if (typeof value === 'object' && value !== null) return false
   }
   return true
-}
-
-/**
- * A 32-bit fingerprint of a verified token from the last characters of its signature (random for every
- * algorithm the key ring allows), mixed (murmur3's finalizer) so its low bits can pick a slot: cheap to take, no
- * scan of the whole token, no allocation. Never 0 (an empty slot).
- */
-function fingerprint (token: string): number {
-  let hash = 0
-  for (let i = Math.max(0, token.length - 8); i < token.length; i++) hash = (Math.imul(hash, 31) + token.charCodeAt(i)) | 0
-  hash ^= hash >>> 16
-  hash = Math.imul(hash, 0x85ebca6b)
-  hash ^= hash >>> 13
-  hash = Math.imul(hash, 0xc2b2ae35)
-  hash ^= hash >>> 16
-  return hash === 0 ? 1 : hash
 }
 
 /**

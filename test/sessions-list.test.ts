@@ -259,7 +259,10 @@ t.test('the last use: recorded off the request path, at most once a minute per s
 
   t.equal((await refresh(w, first.refresh)).statusCode, 200)
   await new Promise((resolve) => setImmediate(resolve))
-  t.same(touches, [script.id, sidOf(first.access)], 'a refresh notes a use of its session (the store throttles it)')
+  t.same(touches, [script.id, sidOf(first.access)], 'a refresh notes a use of its session')
+  for (let i = 0; i < 3; i++) t.equal((await refresh(w, first.refresh)).statusCode, 200)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(touches, [script.id, sidOf(first.access)], 'refreshes within the minute of that write: no store call at all')
 
   failTouches = true
   await tokens.saveSession({ ...record, lastUsedAt: new Date(Date.now() - 120_000) })
@@ -267,6 +270,19 @@ t.test('the last use: recorded off the request path, at most once a minute per s
   t.equal((await refresh(w, first.refresh)).statusCode, 200, 'and the refresh')
   await new Promise((resolve) => setTimeout(resolve, 20))
   t.ok(warnings.some((m) => m.includes('recording the last use of a session failed')), 'the failure is reported')
+
+  // A session whose first last-use write failed: its next refresh writes again, not a minute later.
+  const laptop = await login(w, 'jwt', '203.0.113.5', 'Laptop/1.0')
+  touches.length = 0
+  t.equal((await refresh(w, laptop.refresh)).statusCode, 200)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  failTouches = false
+  t.equal((await refresh(w, laptop.refresh)).statusCode, 200)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(touches, [laptop.id, laptop.id], 'the failed write is tried again at the next refresh')
+  t.equal((await refresh(w, laptop.refresh)).statusCode, 200)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(touches, [laptop.id, laptop.id], 'and once it went through, not again within the minute')
 })
 
 t.test('the service records the request behind a login; sessions from before the sessions table appear at their next use', async (t) => {
