@@ -8,7 +8,7 @@ import { toAccountUser, type AccountUser, type User } from './ports.js'
 import {
   BadAuthorizationHeaderError, InvalidAuthTokenError, NotAuthenticatedError, TokenNotValidError, UserInactiveError, UserNotFoundError
 } from './errors.js'
-import type { ResolvedJwtOptions } from './options.js'
+import type { ResolvedJwtOptions } from './jwt-options.js'
 import type { RequestAuth, TokenClaims, TokenService } from './tokens.js'
 
 export type { RequestAuth } from './tokens.js'

@@ -94,8 +94,16 @@ const KEY_TYPES: Record<string, readonly string[]> = { RS: ['rsa'], PS: ['rsa', 
  */
 const HMAC_KEY_BYTES = { HS256: 32, HS384: 48, HS512: 64 } as const
 
-/** The signing key (and verifying key) fit the algorithm; the header words leave `Token` to the opaque tokens. */
-export function checkJwtKeys (jwt: ResolvedJwtOptions): void {
+/**
+ * The jwt keys checked at registration: the signing key (and verifying key) fit the algorithm, the header words
+ * leave `Token` to the opaque tokens, and jwt.verifyingKeys (each with its algorithm filled in) are usable.
+ */
+export function resolveJwtKeys (jwt: ResolvedJwtOptions): void {
+  checkJwtKeys(jwt)
+  jwt.verifyingKeys = resolveVerifyingKeys(jwt)
+}
+
+function checkJwtKeys (jwt: ResolvedJwtOptions): void {
   if (jwt.algorithm.startsWith('HS')) {
     expect(jwt.verifyingKey === undefined, `jwt.verifyingKey is only for asymmetric algorithms, not ${jwt.algorithm}`)
     expect(!jwt.signingKey.includes('-----BEGIN'), `jwt.signingKey looks like a PEM key, but ${jwt.algorithm} wants a shared secret`)
@@ -115,7 +123,7 @@ export function expectKeyLength (name: string, key: string, bytes: number, use: 
 }
 
 /** jwt.verifyingKeys: each old key named once, apart from the current one, and usable for its algorithm. */
-export function resolveVerifyingKeys (jwt: ResolvedJwtOptions): Array<Required<VerifyingKey>> {
+function resolveVerifyingKeys (jwt: ResolvedJwtOptions): Array<Required<VerifyingKey>> {
   expect(jwt.verifyingKeys.length === 0 || jwt.signingKid !== undefined,
     'jwt.verifyingKeys needs jwt.signingKid: new tokens must name their key, or they stop verifying at the next rotation')
   const seen = new Set<string>()

@@ -1,6 +1,6 @@
 import { createHmac, createSecretKey } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
-import type { JwtAlgorithm, ResolvedJwtOptions } from './options.js'
+import type { JwtAlgorithm, ResolvedJwtOptions } from './jwt-options.js'
 
 /**
  * What a verification checks beyond the signature and the key's one algorithm (RFC 8725: `none` and HS/RS

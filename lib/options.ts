@@ -6,7 +6,7 @@ import { resolveSanicJwtOptions, SanicJwtOptionsSchema, type ResolvedSanicJwtOpt
 import {
   checkOptions, defaultsOf, expect, Flag, FromCode, isRecord, Matching, OneOf, Seconds, withDefaults, type DeepReadonly
 } from './option-checks.js'
-import { checkJwtKeys, expectKeyLength, JwtOptionsSchema, resolveVerifyingKeys, type ResolvedJwtOptions } from './jwt-options.js'
+import { expectKeyLength, JwtOptionsSchema, resolveJwtKeys, type ResolvedJwtOptions } from './jwt-options.js'
 import type { Mailer, PasswordHasher, TokenStore, UserStore } from './ports.js'
 import type { CustomPasswordValidator, PasswordValidationOptions } from './passwords/validators.js'
 import { resolveSocialOptions, SocialOptionsSchema, type ResolvedSocialOptions } from './social/options.js'
@@ -247,10 +247,9 @@ export function resolveOptions (input: AccountsOptions): ResolvedOptions {
   const options = withDefaults<ResolvedOptions>(DEFAULTS, core)
   const jwt = options.jwt
 
-  checkJwtKeys(jwt)
+  resolveJwtKeys(jwt)
   // The other dialects' app.authenticate loads the user: accepting the mode there would leave request.user's type wrong.
   expect(options.authenticate === 'store' || options.dialect === 'djoser', "authenticate: 'stateless' is for the djoser dialect's app.authenticate")
-  jwt.verifyingKeys = resolveVerifyingKeys(jwt)
 
   options.drfJwt = resolveDrfJwtOptions(drfJwt)
   options.djRestAuth = resolveDjRestAuthOptions(djRestAuth)
