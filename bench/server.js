@@ -13,6 +13,8 @@
 //                              authenticated request, since verification stays with fast-jwt
 //   GET /floor/lookup          (SQLite) the same, then the user's row read by id through a better-sqlite3
 //                              prepared statement of its own: the floor of a request that loads its user
+//   POST /floor/verify-body    (SQLite) the token in a JSON body (parsed and validated), verified as above, then the
+//                              user's row: the floor of /jwt/verify/ (a POST, which reads the user for the session cut-off)
 //   POST /floor/refresh        (SQLite) a refresh without rotation with no plugin code: fast-jwt's verification,
 //                              the blacklist row and the user row read straight from SQLite, one HS256 signature
 //   /rot/auth/...              the plugin again (sibling scope, same stores), with refresh rotation
@@ -196,6 +198,14 @@ async function main () {
     app.get('/floor/lookup', { onRequest: floorClaims }, async (request) => {
       const row = userRow.get(request.floorClaims.user_id)
       return { id: row[0] }
+    })
+    // /jwt/verify/'s floor: the token comes in a JSON body (parsed and validated as the route's is), then the same
+    // verification and the user's row (a verify reads it for the session cut-off); the answer is `{}`.
+    const tokenBody = { type: 'object', required: ['token'], properties: { token: { type: 'string', minLength: 1 } } }
+    app.post('/floor/verify-body', { schema: { body: tokenBody } }, async (request) => {
+      const claims = verifyToken(request.body.token)
+      const row = userRow.get(claims.user_id)
+      return row === undefined ? { detail: 'no' } : {}
     })
     // A refresh without rotation as simplejwt 5.3+ makes it: the refresh token verified, its blacklist row and its
     // user's row read, one HS256 access token signed (header encoded once, one HMAC); nothing written.
