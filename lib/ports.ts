@@ -89,6 +89,12 @@ export interface UserStore {
    */
   createUser (data: NewUser): Promise<User>
   findUserById (id: number): Promise<User | null>
+  /**
+   * Optional: only the user's session cut-off (what `/jwt/verify/` and a refresh check against a token), or null
+   * when there is no such user. For a store that reads two columns for less than a whole row (the SQLite store);
+   * without it, findUserById serves.
+   */
+  findSessionCutoff? (id: number): Promise<SessionCutoff | null>
   /** Exact, case-sensitive match, as Django's default username field. */
   findUserByUsername (username: string): Promise<User | null>
   /**

@@ -43,7 +43,7 @@ export interface TokenServiceDeps {
    * To read the user's session cut-off on the routes that have no user at hand (refresh, verify), and to write
    * one when a user ends their other sessions.
    */
-  users: Pick<UserStore, 'findUserById' | 'updateUser'>
+  users: Pick<UserStore, 'findUserById' | 'findSessionCutoff' | 'updateUser'>
   events: AccountsEventEmitter
   options: Pick<ResolvedOptions, 'jwt' | 'authTokenLifetime'>
   /** Default: process warnings. The plugin passes the app's logger. */
@@ -54,7 +54,7 @@ export interface TokenServiceDeps {
 export class TokenService {
   readonly #keys: JwtKeyRing
   readonly #store: TokenStore
-  readonly #users: Pick<UserStore, 'findUserById' | 'updateUser'>
+  readonly #users: Pick<UserStore, 'findUserById' | 'findSessionCutoff' | 'updateUser'>
   readonly #events: AccountsEventEmitter
   readonly #options: ResolvedJwtOptions
   /** The session records behind the sessions routes (lib/session-records.ts). */
@@ -132,7 +132,9 @@ export class TokenService {
   /** For the routes that have no user at hand (refresh, verify): one lookup of the user the token names. */
   async #assertSessionAlive (claims: TokenClaims): Promise<void> {
     const id = this.userIdOf(claims)
-    const user = id === null ? null : await this.#users.findUserById(id)
+    if (id === null) return
+    const users = this.#users
+    const user = users.findSessionCutoff === undefined ? await users.findUserById(id) : await users.findSessionCutoff(id)
     if (user !== null && !this.sessionAlive(claims, user)) throw new TokenNotValidError('Token has been revoked')
   }
 

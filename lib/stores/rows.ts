@@ -1,5 +1,5 @@
 import type { Insertable, Selectable } from 'kysely'
-import type { AuthTokenRecord, RefreshTokenRecord, SessionRecord, User } from '../ports.js'
+import type { AuthTokenRecord, RefreshTokenRecord, SessionCutoff, SessionRecord, User } from '../ports.js'
 import type { AuthTokenTable, Flag, RefreshTokenTable, SessionTable, UserTable } from './schema.js'
 
 // The SQL stores' rows and the ports' records, both ways: what SQLite and PostgreSQL read (numbers or
@@ -56,6 +56,11 @@ export function toUserFromValues (v: UserValues): User {
     sessionsValidAfter: nullableDate(v[12]),
     keptSession: v[13]
   }
+}
+
+/** A user's session cut-off from its two columns (sessions_valid_after, kept_session), in that order. */
+export function toSessionCutoff (v: [sessionsValidAfter: number | string | null, keptSession: string | null]): SessionCutoff {
+  return { sessionsValidAfter: nullableDate(v[0]), keptSession: v[1] }
 }
 
 /** A user from its row keyed by column name (the Kysely queries' rows). */

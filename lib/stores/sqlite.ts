@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect, type CompiledQuery, type SqliteDatabase } from 'kysely'
-import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionRecord, User } from '../ports.js'
+import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionCutoff, SessionRecord, User } from '../ports.js'
 import { authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, touchSessionQuery, usernameIgnoringCase } from './kysely.js'
-import { sessionRow, toAuthToken, toRefresh, toUserFromValues, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type UserValues } from './rows.js'
+import { sessionRow, toAuthToken, toRefresh, toSessionCutoff, toUserFromValues, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type UserValues } from './rows.js'
 import { storeError, withStoreErrors } from './sql-errors.js'
 import { migrateToLatest } from './migrations.js'
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './sqlite-checkpointer.js'
@@ -80,6 +80,7 @@ export class SqliteUserStore extends KyselyUserStore {
   readonly #byUsername: Statement<[string], UserValues>
   readonly #byEmail: Statement<[string], UserValues>
   readonly #byUsernameIgnoringCase: Statement<[string], UserValues>
+  readonly #cutoffById: Statement<[number], CutoffValues>
 
   constructor (db: Kysely<Database>, database: BetterSqlite3Database) {
     super(db)
@@ -92,6 +93,13 @@ export class SqliteUserStore extends KyselyUserStore {
     this.#byEmail = select('email_lower', '')
     this.#byUsernameIgnoringCase = new Statement(sqlite, () =>
       db.selectFrom('accounts_user').select(USER_COLUMNS).where(usernameIgnoringCase('')).orderBy('id').compile().sql, true)
+    this.#cutoffById = new Statement(sqlite, () =>
+      db.selectFrom('accounts_user').select(['sessions_valid_after', 'kept_session']).where('id', '=', 0).compile().sql, true)
+  }
+
+  /** The two columns a verify or a refresh checks: ~1 µs less per call than the whole row (its strings, its dates). */
+  async findSessionCutoff (id: number): Promise<SessionCutoff | null> {
+    return orNull(run(() => this.#cutoffById.statement.get(id)), toSessionCutoff)
   }
 
   override async findUserById (id: number): Promise<User | null> {
@@ -110,6 +118,9 @@ export class SqliteUserStore extends KyselyUserStore {
     return run(() => this.#byUsernameIgnoringCase.statement.all(username)).map(toUserFromValues)
   }
 }
+
+/** sessions_valid_after and kept_session of a user row. */
+type CutoffValues = [sessionsValidAfter: number | string | null, keptSession: string | null]
 
 /** An accounts_refresh_token row's values in column order: jti, user_id, family, expires_at, used_at, revoked_at. */
 type RefreshValues = [string, number, string, number, number | null, number | null]

@@ -308,6 +308,27 @@ export function storeContract (t: ContractTest, name: string, factory: () => Pro
       t.same(await users.findUserById(bob.id), bob, 'other users untouched')
     })
 
+    t.test('findSessionCutoff (optional): the cut-off findUserById reads, or null for no user', async (t) => {
+      const { users } = await open(t)
+      if (users.findSessionCutoff === undefined) {
+        t.pass(`${name} reads the cut-off with findUserById`)
+        return
+      }
+      const alice = await users.createUser(newUser('alice'))
+      t.same(await users.findSessionCutoff(alice.id), { sessionsValidAfter: null, keptSession: null }, 'none at first')
+      const sid = '0190f3a2b4c57d6e8f90a1b2c3d4e5f6'
+      await users.updateUser(alice.id, { sessionsValidAfter: new Date('2024-02-29T12:34:56.789Z'), keptSession: sid })
+      const cutoff = await users.findSessionCutoff(alice.id)
+      t.ok(cutoff?.sessionsValidAfter instanceof Date, 'a Date')
+      t.equal(cutoff?.sessionsValidAfter?.getTime(), Date.parse('2024-02-29T12:34:56.789Z'), 'to the millisecond')
+      t.equal(cutoff?.keptSession, sid, 'with the kept session')
+      await users.updateUser(alice.id, { sessionsValidAfter: new Date('2025-01-01T00:00:00.001Z'), keptSession: null })
+      t.same(await users.findSessionCutoff(alice.id), { sessionsValidAfter: new Date('2025-01-01T00:00:00.001Z'), keptSession: null }, 'a later one replaces it')
+      t.equal(await users.findSessionCutoff(alice.id + 1000), null, 'no such user: null')
+      await users.deleteUser(alice.id)
+      t.equal(await users.findSessionCutoff(alice.id), null, 'a deleted user: null')
+    })
+
     t.test('users are returned as copies', async (t) => {
       const { users } = await open(t)
       const input = newUser('alice')
