@@ -84,7 +84,7 @@ const CASES = [
   { id: 'refresh-rotate-many', label: `POST /jwt/refresh/ (rotation), ${USERS} sessions` },
   { id: 'floor-verify-many', label: `floor: fast-jwt verify alone, ${USERS} tokens` },
   { id: 'floor-lookup-many', label: `floor: fast-jwt verify + one SQLite row, ${USERS} tokens`, stores: ['sqlite'] },
-  { id: 'floor-verify-body-many', label: `floor: fast-jwt verify of a POSTed token + one SQLite row, ${USERS} tokens`, stores: ['sqlite'] },
+  { id: 'floor-verify-body-many', label: `floor: fast-jwt on a POSTed token + one row, ${USERS} tokens`, stores: ['sqlite'] },
   { id: 'floor-refresh-many', label: `floor: a refresh, no plugin code, ${USERS} sessions`, stores: ['sqlite'] },
   { id: 'app-open-many', label: `the app route without app.authenticate, ${USERS} tokens sent` },
   { id: 'app-open', label: 'the app route without app.authenticate, one token sent' },
