@@ -58,8 +58,11 @@ export function toUserFromValues (v: UserValues): User {
   }
 }
 
-/** A user's session cut-off from its two columns (sessions_valid_after, kept_session), in that order. */
-export function toSessionCutoff (v: [sessionsValidAfter: number | string | null, keptSession: string | null]): SessionCutoff {
+/** A user row's sessions_valid_after and kept_session, in that order. */
+export type SessionCutoffValues = [sessionsValidAfter: number | string | null, keptSession: string | null]
+
+/** A user's session cut-off from its two columns. */
+export function toSessionCutoff (v: SessionCutoffValues): SessionCutoff {
   return { sessionsValidAfter: nullableDate(v[0]), keptSession: v[1] }
 }
 

@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect, type CompiledQuery, type SqliteDatabase } from 'kysely'
 import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionCutoff, SessionRecord, User } from '../ports.js'
 import { authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, touchSessionQuery, usernameIgnoringCase } from './kysely.js'
-import { sessionRow, toAuthToken, toRefresh, toSessionCutoff, toUserFromValues, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type UserValues } from './rows.js'
+import { sessionRow, toAuthToken, toRefresh, toSessionCutoff, toUserFromValues, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type SessionCutoffValues, type UserValues } from './rows.js'
 import { storeError, withStoreErrors } from './sql-errors.js'
 import { migrateToLatest } from './migrations.js'
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './sqlite-checkpointer.js'
@@ -80,7 +80,7 @@ export class SqliteUserStore extends KyselyUserStore {
   readonly #byUsername: Statement<[string], UserValues>
   readonly #byEmail: Statement<[string], UserValues>
   readonly #byUsernameIgnoringCase: Statement<[string], UserValues>
-  readonly #cutoffById: Statement<[number], CutoffValues>
+  readonly #cutoffById: Statement<[number], SessionCutoffValues>
 
   constructor (db: Kysely<Database>, database: BetterSqlite3Database) {
     super(db)
@@ -118,9 +118,6 @@ export class SqliteUserStore extends KyselyUserStore {
     return run(() => this.#byUsernameIgnoringCase.statement.all(username)).map(toUserFromValues)
   }
 }
-
-/** sessions_valid_after and kept_session of a user row. */
-type CutoffValues = [sessionsValidAfter: number | string | null, keptSession: string | null]
 
 /** An accounts_refresh_token row's values in column order: jti, user_id, family, expires_at, used_at, revoked_at. */
 type RefreshValues = [string, number, string, number, number | null, number | null]
