@@ -1,5 +1,6 @@
 import t from 'tap'
 import { VerifiedTokens } from '../lib/verified-tokens.js'
+import { fingerprint } from '../lib/fingerprint.js'
 
 const exp = (): number => Math.floor(Date.now() / 1000) + 60
 
@@ -95,4 +96,39 @@ t.test('tokens cycled: a cycle shorter than its size answers from the cache from
   // Oldest-out-first would keep inserting them all and evict each before it came back: no hit either, at the
   // cost of an entry per request. Here nothing is kept.
   t.same(lookups(80, 64), [0, 0, 0, 0], '80 tokens, room for 64: each back after more first sights than the window holds')
+})
+
+t.test('the kept tokens\' fingerprints: a token that shares one with a kept token is still a miss; one left out of its set is verified again, never answered wrongly', async (t) => {
+  // The fingerprint reads a token's last 8 characters: two tokens ending alike share it.
+  const cache = new VerifiedTokens(0, 4)
+  keep(cache, 'first-token.SIGNATURE', { exp: exp(), token: 'first' })
+  t.equal(cache.get('other-token.SIGNATURE'), undefined, 'same fingerprint, another token: a miss')
+  t.equal(cache.get('first-token.SIGNATURE')?.token, 'first', 'the kept one still hits')
+
+  // Three tokens whose fingerprints fall in one set of two (4 entries: 32 slots, 16 sets).
+  const setOf = (token: string): number => (fingerprint(token) & 31) & ~1
+  const target = setOf('probe-0')
+  const crowd: string[] = []
+  for (let i = 0; crowd.length < 3; i++) if (setOf(`probe-${i}`) === target) crowd.push(`probe-${i}`)
+  const fresh = new VerifiedTokens(0, 4)
+  for (const token of crowd) keep(fresh, token, { exp: exp(), token })
+  t.equal(fresh.get(crowd[0]), undefined, 'the set\'s oldest fingerprint was pushed out: a miss (its entry is still there)')
+  t.same([fresh.get(crowd[1])?.token, fresh.get(crowd[2])?.token], [crowd[1], crowd[2]], 'the other two hit, each with its own claims')
+  // (The three share the doorkeeper's slots too, so it takes two verifications to be let in again.)
+  keep(fresh, crowd[0], { exp: exp(), token: 'a second payload is not kept: the entry stays as verified first' })
+  t.equal(fresh.get(crowd[0])?.token, crowd[0], 'verified again: back in, with its own claims')
+  t.equal(fresh.get(crowd[1]), undefined, 'and the set\'s oldest is out now')
+  t.equal(fresh.get(crowd[2])?.token, crowd[2])
+})
+
+t.test('an expired entry goes with its fingerprint; a token evicted from the ring is a miss', async (t) => {
+  const cache = new VerifiedTokens(0, 2)
+  keep(cache, 'short-lived', { exp: Math.floor(Date.now() / 1000) - 1 })
+  t.equal(cache.get('short-lived'), undefined, 'past exp: a miss')
+  keep(cache, 'short-lived', { exp: exp(), again: true })
+  t.same(cache.get('short-lived')?.again, true, 'a fresh token of the same text is kept anew')
+  keep(cache, 'b', { exp: exp() })
+  keep(cache, 'c', { exp: exp() })
+  t.equal(cache.get('short-lived'), undefined, 'two newer tokens in a ring of two: evicted')
+  t.same([cache.get('b') !== undefined, cache.get('c') !== undefined], [true, true])
 })
