@@ -112,14 +112,14 @@ export class VerifiedTokens {
     return this.#kept[first] === print ? first : this.#kept[first + 1] === print ? first + 1 : -1
   }
 
-  /** Notes a kept token's fingerprint in its set (in an empty slot, else in place of the set's other one). */
+  /** Notes a kept token's fingerprint in its set: in an empty slot, else in place of the set's first one. */
   #keep (print: number): void {
     if (this.#keptSlot(print) !== -1) return
     const first = (print & (this.#kept.length - 1)) & ~1
     if (this.#kept[first] === 0) this.#kept[first] = print
     else if (this.#kept[first + 1] === 0) this.#kept[first + 1] = print
     else {
-      // Both taken: the second moves up and the newcomer takes its place, so a set's older fingerprint goes first.
+      // Both taken: the first slot's fingerprint goes (the older one, unless a slot was freed in between).
       this.#kept[first] = this.#kept[first + 1]
       this.#kept[first + 1] = print
     }
