@@ -677,7 +677,10 @@ for (const s of results.stores) {
   if (floors.length === 0) continue
   out.push(`\nfloors (${s.kind}): ` + floors.map(([id, floor]) => {
     const { min } = s.cases[id].verdict
-    return `${id} ${fmt(s.cases[id].cpuRatio, 2)} on a floor of ${fmt(s.cases[floor].cpuRatio, 2)} (${floor}${min === undefined ? '' : `; target ${min}`})`
+    const [c, f] = [s.cases[id], s.cases[floor]]
+    // What the case reaches of its floor: the figure a target stated against the floor would judge.
+    return `${id} ${fmt(c.cpuRatio, 2)} on a floor of ${fmt(f.cpuRatio, 2)} (${floor}; ${fmt(c.serverCpuUs)} µs against ${fmt(f.serverCpuUs)}, ` +
+      `${fmt(c.cpuRatio / f.cpuRatio, 2)} of the floor${min === undefined ? '' : `; target ${min}`})`
   }).join('; '))
 }
 const verdicts = results.stores.flatMap((s) => Object.entries(s.cases).filter(([, r]) => r.verdict.met !== null).map(([id, r]) => ({ store: s.kind, id, ...r.verdict })))
