@@ -13,3 +13,14 @@ export function fingerprint (text: string): number {
   hash ^= hash >>> 16
   return hash === 0 ? 1 : hash
 }
+
+/** The first of the two slots of `print`'s set in `prints` (a power-of-two length): tables of sets of two fingerprints. */
+export function setStart (prints: Int32Array, print: number): number {
+  return (print & (prints.length - 1)) & ~1
+}
+
+/** Where `print` sits in its set of two in `prints`, or -1. */
+export function slotOf (prints: Int32Array, print: number): number {
+  const first = setStart(prints, print)
+  return prints[first] === print ? first : prints[first + 1] === print ? first + 1 : -1
+}

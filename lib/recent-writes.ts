@@ -1,4 +1,4 @@
-import { fingerprint } from './fingerprint.js'
+import { fingerprint, setStart, slotOf } from './fingerprint.js'
 
 /**
  * The ids (sessions) this process wrote a last use for within the last `intervalMs`: a refresh asks it before
@@ -33,13 +33,13 @@ export class RecentWrites {
     const prints = this.#prints
     const times = this.#times
     const print = fingerprint(id)
-    const first = (print & (this.#sets - 1)) * 2
-    let slot = prints[first] === print ? first : prints[first + 1] === print ? first + 1 : -1
+    let slot = slotOf(prints, print)
     if (slot !== -1) {
       const age = now - times[slot]
       // A clock set back is not a reason to skip.
       if (age >= 0 && age < this.#intervalMs) return false
     } else {
+      const first = setStart(prints, print)
       slot = times[first] <= times[first + 1] ? first : first + 1
       prints[slot] = print
     }
@@ -50,13 +50,9 @@ export class RecentWrites {
   /** Forgets `id` (its write failed), so its next use writes again. */
   forget (id: string): void {
     if (this.#prints === null || this.#times === null) return
-    const print = fingerprint(id)
-    const first = (print & (this.#sets - 1)) * 2
-    for (const slot of [first, first + 1]) {
-      if (this.#prints[slot] === print) {
-        this.#prints[slot] = 0
-        this.#times[slot] = 0
-      }
-    }
+    const slot = slotOf(this.#prints, fingerprint(id))
+    if (slot === -1) return
+    this.#prints[slot] = 0
+    this.#times[slot] = 0
   }
 }

@@ -256,10 +256,13 @@ export class TokenService {
 
   /** The record of a refresh token the store may not hold (issued elsewhere with the same key, or purged): its session is its family. */
   #recordOf (claims: TokenClaims): NewRefreshToken {
-    const jti = claims[this.#options.jtiClaim] as string
+    return { jti: claims[this.#options.jtiClaim] as string, userId: this.userIdOf(claims) ?? 0, family: this.#familyOf(claims), expiresAt: new Date((claims.exp as number) * 1000) }
+  }
+
+  /** The session (rotation family) of a refresh token: its `sid`, else (simplejwt's tokens) its own jti. */
+  #familyOf (claims: TokenClaims): string {
     const sid = claims[SESSION_CLAIM]
-    const family = typeof sid === 'string' && sid !== '' ? sid : jti
-    return { jti, userId: this.userIdOf(claims) ?? 0, family, expiresAt: new Date((claims.exp as number) * 1000) }
+    return typeof sid === 'string' && sid !== '' ? sid : claims[this.#options.jtiClaim] as string
   }
 
   /** /jwt/verify/: any valid token of a live session; a refresh token is also checked against the blacklist. */
@@ -306,7 +309,7 @@ export class TokenService {
       const userId = this.userIdOf(claims)
       const access = this.#sign('access', carried, now).token
       if (userId !== null) {
-        this.#sessions.noteUse(this.#recordOf(claims).family, userId, 'jwt', startedAt ?? now, now, context)
+        this.#sessions.noteUse(this.#familyOf(claims), userId, 'jwt', startedAt ?? now, now, context)
         this.#events.emit('token.refreshed', { userId, rotated: false }, context)
       }
       return { access }

@@ -1,4 +1,4 @@
-import { fingerprint } from './fingerprint.js'
+import { fingerprint, setStart, slotOf } from './fingerprint.js'
 
 /** A verified JWT payload. */
 type Claims = Record<string, unknown>
@@ -71,7 +71,7 @@ export class VerifiedTokens {
 
   /** A fresh copy of the payload of `token`, verified before and not expired since; undefined otherwise. */
   get (token: string): Claims | undefined {
-    if (this.#keptSlot(fingerprint(token)) === -1) return undefined
+    if (slotOf(this.#kept, fingerprint(token)) === -1) return undefined
     const cached = this.#entries.get(token)
     if (cached === undefined) return undefined
     if (Date.now() <= cached.until) return cached.claims !== null ? { ...cached.claims } : JSON.parse(cached.json as string) as Claims
@@ -106,16 +106,10 @@ export class VerifiedTokens {
     })
   }
 
-  /** The slot of a kept token's fingerprint, or -1. */
-  #keptSlot (print: number): number {
-    const first = (print & (this.#kept.length - 1)) & ~1
-    return this.#kept[first] === print ? first : this.#kept[first + 1] === print ? first + 1 : -1
-  }
-
   /** Notes a kept token's fingerprint in its set: in an empty slot, else in place of the set's first one. */
   #keep (print: number): void {
-    if (this.#keptSlot(print) !== -1) return
-    const first = (print & (this.#kept.length - 1)) & ~1
+    if (slotOf(this.#kept, print) !== -1) return
+    const first = setStart(this.#kept, print)
     if (this.#kept[first] === 0) this.#kept[first] = print
     else if (this.#kept[first + 1] === 0) this.#kept[first + 1] = print
     else {
@@ -128,7 +122,7 @@ export class VerifiedTokens {
   /** Drops a token's entry and its fingerprint. */
   #forget (token: string): void {
     if (!this.#entries.delete(token)) return
-    const slot = this.#keptSlot(fingerprint(token))
+    const slot = slotOf(this.#kept, fingerprint(token))
     if (slot !== -1) this.#kept[slot] = 0
   }
 
