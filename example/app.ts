@@ -243,7 +243,7 @@ export async function buildServer (env: NodeJS.ProcessEnv = process.env, opts: B
       app.log.warn(`HOST is ${env.HOST}: anyone who reaches this server can read /dev/mail and use its links; set SMTP_URL, or listen on 127.0.0.1`)
     }
     const mailerOption: { mailer?: Mailer } = chosenMailer === undefined ? {} : { mailer: chosenMailer }
-    await app.register(accounts, { openApiSecurity: true, ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens, social: stores.social, mfa: stores.mfa } })
+    await app.register(accounts, { openApiSecurity: true, ...options, ...mailerOption, store: { users: stores.users, tokens: stores.tokens, social: stores.social, mfa: stores.mfa, refreshStanding: stores.refreshStanding } })
     logAuditEvents(app)
     const devLinks = mailbox === undefined ? [] : [{ href: '/dev/mail', label: 'Dev mailbox' }]
     if (pages) await app.register(accountsUi, { apiPrefix: options.prefix, navLinks: [...devLinks, { href: '/docs', label: 'API docs' }] })

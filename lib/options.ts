@@ -7,7 +7,7 @@ import {
   checkOptions, defaultsOf, expect, Flag, FromCode, isRecord, Matching, OneOf, Seconds, withDefaults, type DeepReadonly
 } from './option-checks.js'
 import { expectKeyLength, JwtOptionsSchema, resolveJwtKeys, type ResolvedJwtOptions } from './jwt-options.js'
-import type { Mailer, PasswordHasher, TokenStore, UserStore } from './ports.js'
+import type { Mailer, PasswordHasher, RefreshStandingReader, TokenStore, UserStore } from './ports.js'
 import type { CustomPasswordValidator, PasswordValidationOptions } from './passwords/validators.js'
 import { resolveSocialOptions, SocialOptionsSchema, type ResolvedSocialOptions } from './social/options.js'
 import type { SocialAccountStore } from './social/store.js'
@@ -29,6 +29,17 @@ export type LoginField = 'username' | 'email'
 // The values of those types, each once: `satisfies` keeps every one listed (the types keep their names in messages).
 export const DIALECTS = Object.keys({ djoser: 1, 'dj-rest-auth': 1, 'sanic-jwt': 1, 'drf-jwt': 1 } satisfies Record<DialectName, 1>) as readonly DialectName[]
 const LOGIN_FIELDS: readonly LoginField[] = ['username', 'email']
+
+/** The `store` option: what createStores, createSqliteStores and createPostgresStores return fits as it is. */
+export interface AccountStores {
+  users: UserStore
+  tokens: TokenStore
+  social?: SocialAccountStore
+  mfa?: MfaStore
+  /** Only where one database holds both the users and the refresh tokens (lib/ports.ts). */
+  refreshStanding?: RefreshStandingReader | undefined
+  close?: () => Promise<void>
+}
 
 /** A mailed link's path: both placeholders, anywhere. */
 const LINK = /^(?=[\s\S]*\{uid\})(?=[\s\S]*\{token\})/
@@ -104,8 +115,9 @@ export const CoreOptionsSchema = Type.Object({
     default: defaultsOf(RateLimitOptionsSchema),
     description: 'Limits on logins, `current_password` checks, registration, resets and activation (see "Rate limits"); `false` turns them off.'
   })),
-  store: Type.Optional(FromCode<{ users: UserStore, tokens: TokenStore, social?: SocialAccountStore, mfa?: MfaStore, close?: () => Promise<void> }>('{ users: UserStore, tokens: TokenStore, social?: SocialAccountStore, mfa?: MfaStore }',
-    'Stores for users and tokens (and social accounts), e.g. `await createSqliteStores(path)`; a `createStores()` result fits as it is (its `close` closes both). ' +
+  store: Type.Optional(FromCode<AccountStores>('{ users: UserStore, tokens: TokenStore, social?: SocialAccountStore, mfa?: MfaStore, refreshStanding?: RefreshStandingReader }',
+    'Stores for users and tokens (and social accounts), e.g. `await createSqliteStores(path)`; a `createStores()` result fits as it is (its `close` closes both, ' +
+    'its `refreshStanding` reads a refresh\'s blacklist and session checks in one statement). ' +
     'Default: in-memory stores (lost on restart: for tests and trying out).')),
   closeResources: Type.Optional(Flag(false, 'On `app.close()`, after the mails on their way are sent, close `store` and `mailer` too. ' +
     "Off: what you pass in stays yours to close (as with @fastify/redis's `closeClient`).")),

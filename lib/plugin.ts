@@ -73,7 +73,9 @@ async function accountsPlugin (app: FastifyInstance, input: AccountsOptions): Pr
   const keys = new JwtKeyRing(o)
 
   const events = new AccountsEventEmitter((error, event) => app.log.error({ err: error, event }, 'fastify-accounts: an event listener failed'))
-  const tokens = new TokenService({ keys, store: stores.tokens, users: stores.users, events, options, log: app.log })
+  const tokens = new TokenService({
+    keys, store: stores.tokens, users: stores.users, refreshStanding: options.store?.refreshStanding, events, options, log: app.log
+  })
   const mfa = setUpMfa(app, { options, users: stores.users, events })
   const users = accountService({
     users: stores.users,

@@ -34,6 +34,21 @@ export interface User {
 /** The session cut-off of a user row, as the authenticators read it. */
 export type SessionCutoff = Pick<User, 'sessionsValidAfter' | 'keptSession'>
 
+/** What a refresh (or a /jwt/verify/ of a refresh token) checks against the stores, read in one statement. */
+export interface RefreshStanding {
+  /** The refresh token is blacklisted (a token with no record is not). */
+  revoked: boolean
+  /** The user's session cut-off; null when there is no such user. */
+  cutoff: SessionCutoff | null
+}
+
+/**
+ * Reads a refresh token's standing (`jti`) and its user's session cut-off (`userId`) in one statement, for
+ * stores whose one database holds both the users and the refresh tokens: `createStores` (SQLite or
+ * PostgreSQL without Redis), `createSqliteStores` and `createPostgresStores` give one beside their stores.
+ */
+export type RefreshStandingReader = (jti: string, userId: number) => Promise<RefreshStanding>
+
 /**
  * A user as routes and `request.user` see it: every field but the password hash. The session cut-off
  * fields are the services' too: `toAccountUser` leaves them out.

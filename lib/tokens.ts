@@ -4,10 +4,11 @@ import type { AccountsEventEmitter, AccountsEvents } from './events.js'
 import type { JwtKeyRing } from './jwt.js'
 import type { ResolvedJwtOptions, ResolvedOptions } from './options.js'
 import type { RequestContext } from './request-context.js'
-import type { AuthTokenRecord, NewRefreshToken, SessionCutoff, TokenStore, User, UserStore } from './ports.js'
+import type { AuthTokenRecord, NewRefreshToken, RefreshStandingReader, SessionCutoff, TokenStore, User, UserStore } from './ports.js'
 import { isSessionLive, newSessionId, SESSION_CLAIM, sessionOfClaims, sessionStartOf } from './session-ids.js'
 import { SessionRecords, TOUCH_INTERVAL_MS, type SessionView, type TokenServiceLogger } from './session-records.js'
 import { userIdFromClaim, type RefreshResult, type RequestAuth, type TokenClaims, type TokenPair, type TokenType } from './token-claims.js'
+import { sessionAlive, TokenStanding } from './token-standing.js'
 import { VerifiedTokens } from './verified-tokens.js'
 
 export type { SessionView, TokenServiceLogger } from './session-records.js'
@@ -44,6 +45,8 @@ export interface TokenServiceDeps {
    * one when a user ends their other sessions.
    */
   users: Pick<UserStore, 'findUserById' | 'findSessionCutoff' | 'updateUser'>
+  /** Where one database holds `store`'s tokens and `users`'s users: a refresh's two checks in one read. */
+  refreshStanding?: RefreshStandingReader | undefined
   events: AccountsEventEmitter
   options: Pick<ResolvedOptions, 'jwt' | 'authTokenLifetime'>
   /** Default: process warnings. The plugin passes the app's logger. */
@@ -55,6 +58,8 @@ export class TokenService {
   readonly #keys: JwtKeyRing
   readonly #store: TokenStore
   readonly #users: Pick<UserStore, 'findUserById' | 'findSessionCutoff' | 'updateUser'>
+  /** The blacklist and session checks of refresh and /jwt/verify/ (lib/token-standing.ts). */
+  readonly #standing: TokenStanding
   readonly #events: AccountsEventEmitter
   readonly #options: ResolvedJwtOptions
   /** The session records behind the sessions routes (lib/session-records.ts). */
@@ -77,6 +82,9 @@ export class TokenService {
     this.#options = options
     this.#notCarried = new Set([options.tokenTypeClaim, options.jtiClaim, ...NOT_CARRIED])
     this.#verified = new VerifiedTokens(options.leeway)
+    this.#standing = new TokenStanding({
+      store: deps.store, users: deps.users, refreshStanding: deps.refreshStanding, jtiClaim: options.jtiClaim, userIdOf: (claims) => this.userIdOf(claims)
+    })
     this.#sessions = new SessionRecords({
       store: deps.store, users: deps.users, events: deps.events, log: deps.log,
       sessionLifetime: options.sessionLifetime, authTokenLifetime: deps.options.authTokenLifetime ?? null
@@ -110,7 +118,7 @@ export class TokenService {
 
   /** Whether the session of a JWT (its claims) outlives the user's cut-off (on every authenticated request: no cut-off, nothing parsed). */
   sessionAlive (claims: TokenClaims, user: SessionCutoff): boolean {
-    return user.sessionsValidAfter == null || isSessionLive(user, sessionOfClaims(claims))
+    return sessionAlive(claims, user)
   }
 
   /** Whether an opaque token (its own session, since its creation) outlives the user's cut-off. */
@@ -127,15 +135,6 @@ export class TokenService {
     if (auth.scheme === 'token') return hashAuthToken(auth.key)
     const sid = auth.claims[SESSION_CLAIM]
     return typeof sid === 'string' && sid !== '' ? sid : null
-  }
-
-  /** For the routes that have no user at hand (refresh, verify): one lookup of the user the token names. */
-  async #assertSessionAlive (claims: TokenClaims): Promise<void> {
-    const id = this.userIdOf(claims)
-    if (id === null) return
-    const users = this.#users
-    const user = users.findSessionCutoff === undefined ? await users.findUserById(id) : await users.findSessionCutoff(id)
-    if (user !== null && !this.sessionAlive(claims, user)) throw new TokenNotValidError('Token has been revoked')
   }
 
   /**
@@ -268,20 +267,7 @@ export class TokenService {
   /** /jwt/verify/: any valid token of a live session; a refresh token is also checked against the blacklist. */
   async verifyForClient (token: string): Promise<void> {
     const claims = this.verify(token)
-    await this.#assertUsable(claims, claims[this.#options.tokenTypeClaim] === 'refresh')
-  }
-
-  /** The session check and, with `recorded`, the blacklist: both lookups at once, the blacklist's verdict first. */
-  async #assertUsable (claims: TokenClaims, recorded: boolean): Promise<void> {
-    // An access token has only the session check: no settling of a pair on every verify.
-    if (!recorded) return await this.#assertSessionAlive(claims)
-    const checks = await Promise.allSettled([this.#assertNotRevoked(claims), this.#assertSessionAlive(claims)])
-    for (const check of checks) if (check.status === 'rejected') throw check.reason
-  }
-
-  async #assertNotRevoked (claims: TokenClaims): Promise<void> {
-    const record = await this.#store.findRefreshToken(claims[this.#options.jtiClaim] as string)
-    if (record?.revokedAt != null) throw new TokenNotValidError('Token is blacklisted')
+    await this.#standing.assertUsable(claims, claims[this.#options.tokenTypeClaim] === 'refresh')
   }
 
   /**
@@ -305,7 +291,7 @@ export class TokenService {
       carried.orig_iat = Math.floor(startedAt / 1000)
     }
     if (!o.rotateRefreshTokens) {
-      await this.#assertUsable(claims, true)
+      await this.#standing.assertUsable(claims, true)
       const userId = this.userIdOf(claims)
       const access = this.#sign('access', carried, now).token
       if (userId !== null) {
@@ -315,7 +301,7 @@ export class TokenService {
       return { access }
     }
     // Before the claim: a token of an ended session must not rotate (nor count as reuse).
-    await this.#assertSessionAlive(claims)
+    await this.#standing.assertSessionAlive(claims)
     const fallback = this.#recordOf(claims)
     // Signed before the claim so the store can record it in the same atomic step: a failure in between
     // cannot leave the old token used and no successor (the client's retry would look like reuse).
@@ -340,7 +326,7 @@ export class TokenService {
   /** /jwt/blacklist/: a refresh token is blacklisted once; using it again is 401. */
   async blacklist (token: string, context?: RequestContext): Promise<void> {
     const claims = this.verify(token, 'refresh')
-    await this.#assertNotRevoked(claims)
+    await this.#standing.assertNotRevoked(claims)
     const record = this.#recordOf(claims)
     await this.#store.revokeRefreshToken(record.jti, record)
     this.#events.emit('token.revoked', { userId: this.userIdOf(claims), reason: 'blacklist' }, context)

@@ -25,6 +25,7 @@ await serviceTest(t, 'postgres', ['postgres'], async (t) => {
     return {
       users: stores.users,
       tokens: stores.tokens,
+      refreshStanding: stores.refreshStanding,
       close: async () => {
         await stores.close()
         await dropSchema(schema)

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path'
 import type { Kysely } from 'kysely'
 import { loadOptional } from '../optional-package.js'
-import type { StoreLogger, TokenStore, UserStore } from '../ports.js'
+import type { RefreshStandingReader, StoreLogger, TokenStore, UserStore } from '../ports.js'
 import type { SocialAccountStore } from '../social/store.js'
 import type { MfaStore } from '../mfa/store.js'
 import type { PostgresStoreOptions, RedisTokenStoreOptions, SqliteStoreOptions } from './driver-options.js'
@@ -47,6 +47,11 @@ export interface Stores {
   mfa: MfaStore
   /** The SQL database of the user store (and of the token store unless Redis keeps the tokens). */
   db: Kysely<Database>
+  /**
+   * A refresh's two checks (blacklist, session cut-off) in one statement, when the SQL database holds the
+   * tokens too; undefined when Redis keeps them.
+   */
+  refreshStanding: RefreshStandingReader | undefined
   kind: { users: 'sqlite' | 'postgres', tokens: 'sqlite' | 'postgres' | 'redis' }
   /** The SQL migrations this open applied. */
   applied: string[]
@@ -95,7 +100,7 @@ export async function createStores (options: CreateStoresOptions): Promise<Store
   }
   // Every driver the URLs need is loaded before anything is opened, so a missing one leaves nothing open.
   const redisModule = redisUrl === undefined ? undefined : await loadRedis()
-  let sqlStores: { users: UserStore, tokens: TokenStore, db: Kysely<Database>, applied: string[], close: () => Promise<void> }
+  let sqlStores: { users: UserStore, tokens: TokenStore, db: Kysely<Database>, refreshStanding: RefreshStandingReader, applied: string[], close: () => Promise<void> }
   if (sqlKind === 'sqlite') {
     const filename = sqliteFilenameOf(databaseUrl)
     const { createSqliteStores } = await loadSqlite()
@@ -127,6 +132,7 @@ export async function createStores (options: CreateStoresOptions): Promise<Store
     mfa: new KyselyMfaStore(sqlStores.db),
     tokens: redis ?? sqlStores.tokens,
     db: sqlStores.db,
+    refreshStanding: redis === undefined ? sqlStores.refreshStanding : undefined,
     applied: sqlStores.applied,
     kind: { users: sqlKind, tokens: redis === undefined ? sqlKind : 'redis' },
     close: async () => {

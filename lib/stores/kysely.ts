@@ -18,6 +18,18 @@ export function authTokenLookup (db: Kysely<Database>, hash: string) {
 }
 
 /**
+ * A refresh token's revocation and its user's session cut-off (lib/ports.ts RefreshStanding) in one
+ * statement: one row always, its token columns null when the token has no record, its user columns null
+ * when there is no such user.
+ */
+export function refreshStandingQuery (db: Kysely<Database>, jti: string, userId: number) {
+  return db.selectFrom(sql<{ one: number }>`(select 1)`.as('one'))
+    .leftJoin('accounts_refresh_token as t', (join) => join.on('t.jti', '=', jti))
+    .leftJoin('accounts_user as u', (join) => join.on('u.id', '=', userId))
+    .select(['t.revoked_at', 'u.id', 'u.sessions_valid_after', 'u.kept_session'])
+}
+
+/**
  * A session's last use, as one conditional statement: the record whole when missing (a session from before
  * migration 0004), else its last use when the stored one is older than `staleBefore` (ms), so that across
  * instances at most one write per interval changes the row.

@@ -1,9 +1,12 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { DatabaseIntrospector, DatabaseMetadata, Dialect, PostgresPool, PostgresPoolClient, SchemaMetadata, TableMetadata } from 'kysely'
 import pg from 'pg'
-import type { AuthTokenRecord, RefreshTokenRecord, StoreLogger, User } from '../ports.js'
-import { authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, usernameIgnoringCase } from './kysely.js'
-import { everyColumn, toAuthToken, toRefresh, toUserFromValues, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type UserValues } from './rows.js'
+import type { AuthTokenRecord, RefreshStanding, RefreshStandingReader, RefreshTokenRecord, StoreLogger, User } from '../ports.js'
+import { authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, refreshStandingQuery, usernameIgnoringCase } from './kysely.js'
+import {
+  everyColumn, toAuthToken, toRefresh, toRefreshStanding, toUserFromValues, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type RefreshStandingValues,
+  type UserValues
+} from './rows.js'
 import { isUnavailableError, storeError, withStoreErrors } from './sql-errors.js'
 import { LookupBatch } from './lookup-batch.js'
 import { migrateToLatest } from './migrations.js'
@@ -16,6 +19,8 @@ export interface PostgresStores {
   users: PostgresUserStore
   tokens: PostgresTokenStore
   db: Kysely<Database>
+  /** A refresh's two checks (blacklist, session cut-off) in one query: pass it on with the stores (`store`). */
+  refreshStanding: RefreshStandingReader
   /** The schema the tables live in. */
   schema: string
   /** The migrations this open applied (none when the schema was up to date or `migrate: false`). */
@@ -151,13 +156,13 @@ class NamedLookup<R> {
     this.#rowMode = rowMode
   }
 
-  async get (value: number | string | number[]): Promise<R | undefined> {
-    return (await this.all(value))[0]
+  async get (...values: Array<number | string | number[]>): Promise<R | undefined> {
+    return (await this.all(...values))[0]
   }
 
-  async all (value: number | string | number[]): Promise<R[]> {
+  async all (...values: Array<number | string | number[]>): Promise<R[]> {
     try {
-      const result = await this.#pool.query({ name: this.#name, text: this.#text, values: [value], rowMode: this.#rowMode })
+      const result = await this.#pool.query({ name: this.#name, text: this.#text, values, rowMode: this.#rowMode })
       return result.rows as R[]
     } catch (error) {
       throw storeError(error)
@@ -213,6 +218,7 @@ export class PostgresUserStore extends KyselyUserStore {
 export class PostgresTokenStore extends KyselyTokenStore {
   readonly #refresh: NamedLookup<RefreshRow>
   readonly #auth: NamedLookup<AuthTokenRow>
+  readonly #standing: NamedLookup<RefreshStandingValues>
 
   constructor (db: Kysely<Database>, pool: NamedQueryPool) {
     super(db)
@@ -220,11 +226,20 @@ export class PostgresTokenStore extends KyselyTokenStore {
       db.selectFrom('accounts_refresh_token').select(REFRESH_COLUMNS).where('jti', '=', '').compile().sql)
     // With its session's last use (migration 0004): a name of its own, so no connection reuses the plan of the older statement.
     this.#auth = new NamedLookup(pool, 'auth_with_session_by_hash', authTokenLookup(db, '').compile().sql)
+    this.#standing = new NamedLookup(pool, 'refresh_standing', refreshStandingQuery(db, '', 0).compile().sql, 'array')
   }
 
   override async findRefreshToken (jti: string): Promise<RefreshTokenRecord | null> {
     const row = await this.#refresh.get(jti)
     return orNull(row, toRefresh)
+  }
+
+  /**
+   * Reads the user table of this store's own database: only for the user store opened with it (the
+   * `refreshStanding` of createPostgresStores).
+   */
+  async findRefreshStanding (jti: string, userId: number): Promise<RefreshStanding> {
+    return toRefreshStanding(await this.#standing.get(jti, userId) as RefreshStandingValues)
   }
 
   override async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
@@ -353,10 +368,12 @@ export async function createPostgresStores (url: string, options: PostgresStoreO
   const pool = createPool(settings)
   const { db, close } = kyselyOn(pool)
   let closed: Promise<void> | undefined
+  const tokens = new PostgresTokenStore(db, pool)
   return {
     users: new PostgresUserStore(db, pool),
-    tokens: new PostgresTokenStore(db, pool),
+    tokens,
     db,
+    refreshStanding: tokens.findRefreshStanding.bind(tokens),
     schema,
     applied,
     close: async () => {

@@ -1,5 +1,5 @@
 import type { Insertable, Selectable } from 'kysely'
-import type { AuthTokenRecord, RefreshTokenRecord, SessionCutoff, SessionRecord, User } from '../ports.js'
+import type { AuthTokenRecord, RefreshStanding, RefreshTokenRecord, SessionCutoff, SessionRecord, User } from '../ports.js'
 import type { AuthTokenTable, Flag, RefreshTokenTable, SessionTable, UserTable } from './schema.js'
 
 // The SQL stores' rows and the ports' records, both ways: what SQLite and PostgreSQL read (numbers or
@@ -64,6 +64,13 @@ export type SessionCutoffValues = [sessionsValidAfter: number | string | null, k
 /** A user's session cut-off from its two columns. */
 export function toSessionCutoff (v: SessionCutoffValues): SessionCutoff {
   return { sessionsValidAfter: nullableDate(v[0]), keptSession: v[1] }
+}
+
+/** refreshStandingQuery's columns in order: the token's revoked_at, the user's id (null: no such user) and cut-off. */
+export type RefreshStandingValues = [revokedAt: number | string | null, userId: number | null, ...cutoff: SessionCutoffValues]
+
+export function toRefreshStanding (v: RefreshStandingValues): RefreshStanding {
+  return { revoked: v[0] !== null, cutoff: v[1] === null ? null : { sessionsValidAfter: nullableDate(v[2]), keptSession: v[3] } }
 }
 
 /** A user from its row keyed by column name (the Kysely queries' rows). */

@@ -2,9 +2,12 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect, type CompiledQuery, type SqliteDatabase } from 'kysely'
-import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshSuccessor, RefreshTokenRecord, SessionCutoff, SessionRecord, User } from '../ports.js'
-import { authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, touchSessionQuery, usernameIgnoringCase } from './kysely.js'
-import { sessionRow, toAuthToken, toRefresh, toSessionCutoff, toUserFromValues, USER_COLUMNS, type AuthTokenRow, type RefreshRow, type SessionCutoffValues, type UserValues } from './rows.js'
+import type { AuthTokenRecord, NewRefreshToken, RefreshClaim, RefreshStanding, RefreshStandingReader, RefreshSuccessor, RefreshTokenRecord, SessionCutoff, SessionRecord, User } from '../ports.js'
+import { authTokenLookup, KyselyTokenStore, KyselyUserStore, orNull, refreshStandingQuery, touchSessionQuery, usernameIgnoringCase } from './kysely.js'
+import {
+  sessionRow, toAuthToken, toRefresh, toRefreshStanding, toSessionCutoff, toUserFromValues, USER_COLUMNS, type AuthTokenRow, type RefreshRow,
+  type RefreshStandingValues, type SessionCutoffValues, type UserValues
+} from './rows.js'
 import { storeError, withStoreErrors } from './sql-errors.js'
 import { migrateToLatest } from './migrations.js'
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './sqlite-checkpointer.js'
@@ -17,6 +20,8 @@ export interface SqliteStores {
   users: SqliteUserStore
   tokens: SqliteTokenStore
   db: Kysely<Database>
+  /** A refresh's two checks (blacklist, session cut-off) in one statement: pass it on with the stores (`store`). */
+  refreshStanding: RefreshStandingReader
   /** The migrations this open applied (none when the file was up to date or `migrate: false`). */
   applied: string[]
   /** Closes the database; the stores are unusable afterwards. */
@@ -145,6 +150,7 @@ export class SqliteTokenStore extends KyselyTokenStore {
   readonly #insertUsed: Statement<RefreshValues, RefreshRow>
   readonly #findAuth: Statement<[string], AuthTokenRow>
   readonly #touch: Statement<TouchValues, unknown>
+  readonly #standing: Statement<[string, number], RefreshStandingValues>
   readonly #atomically: SQLite.Transaction<(queries: CompiledQuery[]) => number[]>
 
   constructor (db: Kysely<Database>, database: BetterSqlite3Database) {
@@ -161,6 +167,7 @@ export class SqliteTokenStore extends KyselyTokenStore {
       .onConflict((oc) => oc.column('jti').doNothing()).returningAll().compile().sql)
     this.#findAuth = new Statement(sqlite, () => authTokenLookup(db, '').compile().sql)
     this.#touch = new Statement(sqlite, () => touchSessionQuery(db, SAMPLE_SESSION, 0).compile().sql)
+    this.#standing = new Statement(sqlite, () => refreshStandingQuery(db, '', 0).compile().sql, true)
     // Session endings are rare: each statement prepared anew, the pair in one synchronous transaction.
     this.#atomically = sqlite.transaction((queries: CompiledQuery[]) =>
       queries.map((query) => sqlite.prepare(query.sql).run(...query.parameters).changes))
@@ -203,6 +210,14 @@ export class SqliteTokenStore extends KyselyTokenStore {
     const r = sessionRow(record)
     run(() => this.#touch.statement.run(r.id, r.user_id, r.kind, r.created_at, r.last_used_at, r.expires_at ?? null, r.ip ?? null, r.user_agent ?? null,
       r.last_used_at, staleBefore.getTime()))
+  }
+
+  /**
+   * Reads the user table of this store's own database: only for the user store opened with it (the
+   * `refreshStanding` of createSqliteStores).
+   */
+  async findRefreshStanding (jti: string, userId: number): Promise<RefreshStanding> {
+    return toRefreshStanding(run(() => this.#standing.statement.get(jti, userId)) as RefreshStandingValues)
   }
 
   override async findAuthToken (hash: string): Promise<AuthTokenRecord | null> {
@@ -262,10 +277,12 @@ export async function createSqliteStores (filename: string, options: SqliteStore
   }
   const checkpointer = inMemory ? null : startWalCheckpointer(filename)
   let closed = false
+  const tokens = new SqliteTokenStore(db, sqlite)
   return {
     users: new SqliteUserStore(db, sqlite),
-    tokens: new SqliteTokenStore(db, sqlite),
+    tokens,
     db,
+    refreshStanding: tokens.findRefreshStanding.bind(tokens),
     applied,
     close: async () => {
       if (closed) return

@@ -1,5 +1,5 @@
 import { DuplicateUserError } from '../ports.js'
-import type { NewUser, TokenStore, UserStore } from '../ports.js'
+import type { NewUser, RefreshStandingReader, TokenStore, UserStore } from '../ports.js'
 import type { ContractTest } from './contract-test.js'
 import { sessionContract } from './session-contract.js'
 import { tokenContract } from './token-contract.js'
@@ -10,6 +10,8 @@ export type { AssertionMessage, ContractTest } from './contract-test.js'
 export interface ContractStores {
   users: UserStore
   tokens: TokenStore
+  /** Where the stores have one (one database holding users and tokens): checked against what the two ports read. */
+  refreshStanding?: RefreshStandingReader | undefined
   close (): Promise<void>
 }
 
@@ -327,6 +329,39 @@ export function storeContract (t: ContractTest, name: string, factory: () => Pro
       t.equal(await users.findSessionCutoff(alice.id + 1000), null, 'no such user: null')
       await users.deleteUser(alice.id)
       t.equal(await users.findSessionCutoff(alice.id), null, 'a deleted user: null')
+    })
+
+    t.test('refreshStanding (optional): the blacklist findRefreshToken reads and the cut-off findUserById reads, in one', async (t) => {
+      const { users, tokens, refreshStanding: standing } = await open(t)
+      if (standing === undefined) {
+        t.pass(`${name} has no refreshStanding: a refresh asks each store`)
+        return
+      }
+      const alice = await users.createUser(newUser('alice'))
+      const expiresAt = new Date(Date.now() + 3_600_000)
+      const token = (jti: string) => ({ jti, userId: alice.id, family: 'fam', expiresAt })
+      await tokens.saveRefreshToken(token('t1'))
+      await tokens.saveRefreshToken(token('t2'))
+      const none = { sessionsValidAfter: null, keptSession: null }
+      t.same(await standing('t1', alice.id), { revoked: false, cutoff: none }, 'a recorded token, a user with no cut-off')
+      t.same(await standing('never-recorded', alice.id), { revoked: false, cutoff: none }, 'a token with no record is not blacklisted')
+      t.same(await standing('t1', alice.id + 1000), { revoked: false, cutoff: null }, 'no such user: no cut-off')
+      t.same(await standing('never-recorded', alice.id + 1000), { revoked: false, cutoff: null }, 'neither: still one answer')
+      await tokens.claimRefreshToken('t2', token('t2'))
+      t.equal((await standing('t2', alice.id)).revoked, false, 'used by a rotation is not blacklisted (findRefreshToken: usedAt, no revokedAt)')
+      await tokens.revokeRefreshToken('t1', token('t1'))
+      t.equal((await standing('t1', alice.id)).revoked, true, 'blacklisted')
+      t.equal((await standing('t1', alice.id + 1000)).revoked, true, 'blacklisted, whoever the token names')
+      const sid = '0190f3a2b4c57d6e8f90a1b2c3d4e5f6'
+      await users.updateUser(alice.id, { sessionsValidAfter: new Date('2024-02-29T12:34:56.789Z'), keptSession: sid })
+      const { cutoff } = await standing('t2', alice.id)
+      t.equal(cutoff?.sessionsValidAfter?.getTime(), Date.parse('2024-02-29T12:34:56.789Z'), 'the cut-off, to the millisecond')
+      t.equal(cutoff?.keptSession, sid, 'with the kept session')
+      t.same(cutoff, { sessionsValidAfter: (await users.findUserById(alice.id))?.sessionsValidAfter, keptSession: sid }, 'as findUserById reads it')
+      await tokens.revokeRefreshFamily('fam')
+      t.equal((await standing('t2', alice.id)).revoked, true, 'a revoked family')
+      await users.deleteUser(alice.id)
+      t.equal((await standing('t2', alice.id)).cutoff, null, 'a deleted user: no cut-off')
     })
 
     t.test('users are returned as copies', async (t) => {
