@@ -71,7 +71,8 @@ const FLOORS = {
   'app-auth-many': 'floor-lookup-many',
   'me-many': 'floor-lookup-many',
   'verify-many': 'floor-verify-body-many',
-  'refresh-many': 'floor-refresh-many'
+  'refresh-many': 'floor-refresh-many',
+  'refresh-rotate-many': 'floor-rotate-many'
 }
 
 /** The `-many` cases cycle through one access token per user (BENCH_USERS), so no cache answers. */
@@ -86,6 +87,7 @@ const CASES = [
   { id: 'floor-lookup-many', label: `floor: fast-jwt verify + one SQLite row, ${USERS} tokens`, stores: ['sqlite'] },
   { id: 'floor-verify-body-many', label: `floor: fast-jwt on a POSTed token + one row, ${USERS} tokens`, stores: ['sqlite'] },
   { id: 'floor-refresh-many', label: `floor: a refresh, no plugin code, ${USERS} sessions`, stores: ['sqlite'] },
+  { id: 'floor-rotate-many', label: `floor: a rotation, no plugin code, ${USERS} sessions`, stores: ['sqlite'] },
   { id: 'app-open-many', label: `the app route without app.authenticate, ${USERS} tokens sent` },
   { id: 'app-open', label: 'the app route without app.authenticate, one token sent' },
   { id: 'verify', label: 'POST /jwt/verify/, one token' },
@@ -206,7 +208,7 @@ async function startServer (kind, extraEnv = {}, label = kind) {
       }
     })
   })
-  const { address, userIds, refreshTokens, rotatingRefreshTokens } = await ready
+  const { address, userIds, refreshTokens, rotatingRefreshTokens, floorRotatingRefreshTokens } = await ready
   const exited = new Promise((resolve) => child.once('exit', resolve))
   return {
     address,
@@ -214,6 +216,8 @@ async function startServer (kind, extraEnv = {}, label = kind) {
     /** One session per user (logged in by the server), for refresh-many and refresh-rotate-many. */
     refreshTokens,
     rotatingRefreshTokens,
+    /** The sessions of floor-rotate-many, recorded by the server with no plugin code. */
+    floorRotatingRefreshTokens,
     pid: child.pid,
     stats: (opts = {}) => new Promise((resolve, reject) => {
       const id = nextId++
@@ -359,6 +363,10 @@ async function loadOf (server, id, tokens) {
   if (id === 'refresh-rotate-many') {
     // A session per user, each rotated in turn: queue order, so no session is rotated twice in a row.
     const pool = await rotationPool(server.address, '/rot/auth', 0, server.rotatingRefreshTokens)
+    return { opts: { url: server.address, requests: [pool.request] }, pool }
+  }
+  if (id === 'floor-rotate-many') {
+    const pool = await rotationPool(server.address, '/floor-rot', 0, server.floorRotatingRefreshTokens)
     return { opts: { url: server.address, requests: [pool.request] }, pool }
   }
   if (id.endsWith('-many')) return manyTokens(server, id.slice(0, -'-many'.length))

@@ -141,7 +141,8 @@ if (kind === 'bare') {
 
 async function main () {
   const stores = await openStores()
-  const store = { users: stores.users, tokens: stores.tokens }
+  // As an app passes a createStores() result: refreshStanding (SQLite, PostgreSQL without Redis) reads a refresh's two checks at once.
+  const store = { users: stores.users, tokens: stores.tokens, refreshStanding: stores.refreshStanding }
 
   // The default hasher, as the plugin builds it without a passwordHasher option: argon2id at its defaults.
   const hasher = new Argon2Hasher()
@@ -171,6 +172,7 @@ async function main () {
   // The sessions of the refresh-many cases: one login per user, as jwt/create/ opens one (the hashing aside).
   const sessionsOf = (scope) => async () => (await Promise.all(userIds.map((id) => scope.accounts.tokens.issuePair(id)))).map((pair) => pair.refresh)
   let plainSessions, rotatingSessions
+  let floorRotatingSessions = async () => []
   await app.register(async function plain (scope) {
     await scope.register(accounts, { ...common, prefix: '/auth', jwt })
     plainSessions = sessionsOf(scope)
@@ -219,6 +221,42 @@ async function main () {
       const input = header + Buffer.from(JSON.stringify({ user_id: claims.user_id, sid: claims.sid, token_type: 'access', exp: iat + 3600, iat, jti: randomUUID().replaceAll('-', '') })).toString('base64url')
       return { access: `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}` }
     })
+    // A rotation as simplejwt makes it with ROTATE_REFRESH_TOKENS and BLACKLIST_AFTER_ROTATION: the refresh token
+    // verified, its user's row read, the old token marked and its successor recorded in one write transaction
+    // (the same table and indexes as the plugin's), two HS256 tokens signed. Its sessions are its own (floorRotating).
+    const floorDb2 = new Database(join(env.BENCH_DIR, 'bench.db'))
+    floorDb2.pragma('busy_timeout = 5000')
+    app.addHook('onClose', async () => { floorDb2.close() })
+    const markUsed = floorDb2.prepare('update accounts_refresh_token set used_at = ? where jti = ? and used_at is null and revoked_at is null returning user_id, family').raw()
+    const insert = floorDb2.prepare('insert into accounts_refresh_token (jti, user_id, family, expires_at, used_at, revoked_at) values (?, ?, ?, ?, null, null)')
+    const claim = floorDb2.transaction((jti, successor, expiresAt, now) => {
+      const row = markUsed.get(now, jti)
+      if (row !== undefined) insert.run(successor, row[0], row[1], expiresAt)
+      return row !== undefined
+    })
+    const signed = (claims) => {
+      const input = header + Buffer.from(JSON.stringify(claims)).toString('base64url')
+      return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`
+    }
+    app.post('/floor-rot/jwt/refresh/', async (request, reply) => {
+      const claims = verifyToken(request.body.refresh)
+      const user = userRow.get(claims.user_id)
+      if (claims.token_type !== 'refresh' || user === undefined) return await reply.code(401).send({ detail: 'no' })
+      const now = Date.now()
+      const iat = Math.floor(now / 1000)
+      const jti = randomUUID().replaceAll('-', '')
+      if (!claim.immediate(claims.jti, jti, (iat + refreshLifetime) * 1000, now)) return await reply.code(401).send({ detail: 'no' })
+      return {
+        access: signed({ user_id: claims.user_id, sid: claims.sid, token_type: 'access', exp: iat + 3600, iat, jti: randomUUID().replaceAll('-', '') }),
+        refresh: signed({ user_id: claims.user_id, sid: claims.sid, token_type: 'refresh', exp: iat + refreshLifetime, iat, jti })
+      }
+    })
+    floorRotatingSessions = async () => {
+      const iat = Math.floor(Date.now() / 1000)
+      const sessions = userIds.map((id) => ({ user_id: id, sid: randomUUID().replaceAll('-', ''), token_type: 'refresh', exp: iat + refreshLifetime, iat, jti: randomUUID().replaceAll('-', '') }))
+      floorDb2.transaction(() => { for (const c of sessions) insert.run(c.jti, c.user_id, c.sid, c.exp * 1000) })()
+      return sessions.map(signed)
+    }
   }
 
   await app.register(async function stateless (scope) {
@@ -316,5 +354,7 @@ async function main () {
   })
 
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
-  process.send({ type: 'ready', address, kind, userIds, refreshTokens: await plainSessions(), rotatingRefreshTokens: await rotatingSessions() })
+  process.send({
+    type: 'ready', address, kind, userIds, refreshTokens: await plainSessions(), rotatingRefreshTokens: await rotatingSessions(), floorRotatingRefreshTokens: await floorRotatingSessions()
+  })
 }
