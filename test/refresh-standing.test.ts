@@ -16,20 +16,31 @@ type Store = NonNullable<AccountsOptions['store']>
 
 interface Reads { standing: number, findRefreshToken: number, findSessionCutoff: number, findUserById: number }
 
-/** Counts the store reads a request makes: the plugin is given `store`, whose methods are wrapped in place. */
-function countReads (store: Store): Reads {
+/** Replaces a method of a store shared by the subtests, for the subtest `t` only. */
+function replace<T extends object, K extends keyof T> (t: Test, target: T, key: K, replacement: T[K]): void {
+  const own = Object.hasOwn(target, key)
+  const original = target[key]
+  target[key] = replacement
+  t.teardown(() => { if (own) target[key] = original; else delete target[key] })
+}
+
+/** Counts the store reads the requests of subtest `t` make. */
+function countReads (t: Test, store: Store): Reads {
   const reads: Reads = { standing: 0, findRefreshToken: 0, findSessionCutoff: 0, findUserById: 0 }
   const { users, tokens } = store
   const findRefreshToken = tokens.findRefreshToken.bind(tokens)
-  tokens.findRefreshToken = async (jti) => { reads.findRefreshToken++; return await findRefreshToken(jti) }
+  replace(t, tokens, 'findRefreshToken', async (jti) => { reads.findRefreshToken++; return await findRefreshToken(jti) })
   const findUserById = users.findUserById.bind(users)
-  users.findUserById = async (id) => { reads.findUserById++; return await findUserById(id) }
+  replace(t, users, 'findUserById', async (id) => { reads.findUserById++; return await findUserById(id) })
   const findSessionCutoff = users.findSessionCutoff?.bind(users)
-  if (findSessionCutoff !== undefined) users.findSessionCutoff = async (id) => { reads.findSessionCutoff++; return await findSessionCutoff(id) }
+  if (findSessionCutoff !== undefined) replace(t, users, 'findSessionCutoff', async (id) => { reads.findSessionCutoff++; return await findSessionCutoff(id) })
   const standing = store.refreshStanding
   if (standing !== undefined) store.refreshStanding = async (jti, userId) => { reads.standing++; return await standing(jti, userId) }
   return reads
 }
+
+/** Usernames are unique across the file: the subtests of a backend share its stores. */
+let usersMade = 0
 
 async function appOn (t: Test, store: Store) {
   const app = Fastify({ logger: false })
@@ -39,10 +50,9 @@ async function appOn (t: Test, store: Store) {
   const refreshed: number[] = []
   app.accounts.events.on('token.refreshed', ({ userId }) => { refreshed.push(userId) })
   const post = async (url: string, payload: Record<string, string>): Promise<LightMyRequestResponse> => await app.inject({ method: 'POST', url: `/auth${url}`, payload })
-  let n = 0
   /** A new user, logged in `sessions` times: its id and each session's pair. */
   const user = async (sessions = 1) => {
-    const username = `user${++n}`
+    const username = `user${++usersMade}`
     const { id } = await store.users.createUser({ username, email: `${username}@example.com`, password: await fastHasher.hash(PASSWORD), isActive: true })
     const pairs: Array<{ access: string, refresh: string }> = []
     for (let i = 0; i < sessions; i++) {
@@ -61,10 +71,10 @@ function refused (t: Test, res: LightMyRequestResponse, detail: string, what: st
 }
 
 /** The same answers whichever way the store reads; `oneRead` says which way it must. */
-function behaviour (t: Test, open: (t: Test) => Promise<Store>, oneRead: boolean): void {
+function behaviour (t: Test, open: () => Promise<Store>, oneRead: boolean): void {
   t.test(oneRead ? 'a refresh makes one read: refreshStanding' : 'a refresh asks each store: findRefreshToken and the cut-off', async (t) => {
-    const store = await open(t)
-    const reads = countReads(store)
+    const store = await open()
+    const reads = countReads(t, store)
     const { post, user, refreshed } = await appOn(t, store)
     const { id, pairs: [pair] } = await user()
     Object.assign(reads, { standing: 0, findRefreshToken: 0, findSessionCutoff: 0, findUserById: 0 })
@@ -79,7 +89,7 @@ function behaviour (t: Test, open: (t: Test) => Promise<Store>, oneRead: boolean
   })
 
   t.test('a blacklisted refresh token is refused at refresh and at verify', async (t) => {
-    const store = await open(t)
+    const store = await open()
     const { post, user, refreshed } = await appOn(t, store)
     const { pairs: [pair] } = await user()
     t.equal((await post('/jwt/blacklist/', { refresh: pair.refresh })).statusCode, 200, 'blacklisted')
@@ -89,7 +99,7 @@ function behaviour (t: Test, open: (t: Test) => Promise<Store>, oneRead: boolean
   })
 
   t.test('a session the cut-off ended is refused; the session it keeps goes on', async (t) => {
-    const store = await open(t)
+    const store = await open()
     const { post, user } = await appOn(t, store)
     const { id, pairs: [ended, kept] } = await user(2)
     const keptSession = decodeJwt(kept.refresh).payload.sid as string
@@ -100,7 +110,7 @@ function behaviour (t: Test, open: (t: Test) => Promise<Store>, oneRead: boolean
   })
 
   t.test('blacklisted and cut off: the blacklist answers first', async (t) => {
-    const store = await open(t)
+    const store = await open()
     const { post, user } = await appOn(t, store)
     const { id, pairs: [pair] } = await user()
     t.equal((await post('/jwt/blacklist/', { refresh: pair.refresh })).statusCode, 200)
@@ -109,10 +119,10 @@ function behaviour (t: Test, open: (t: Test) => Promise<Store>, oneRead: boolean
   })
 
   t.test('a store that cannot answer: 503 {detail}, no token, no event', async (t) => {
-    const store = await open(t)
+    const store = await open()
     const failing = new StoreUnavailableError('database unavailable')
     if (store.refreshStanding !== undefined) store.refreshStanding = async () => { throw failing }
-    else store.tokens.findRefreshToken = async () => { throw failing }
+    else replace(t, store.tokens, 'findRefreshToken', async () => { throw failing })
     const { post, user, refreshed } = await appOn(t, store)
     const { pairs: [pair] } = await user()
     const res = await post('/jwt/refresh/', { refresh: pair.refresh })
@@ -123,11 +133,14 @@ function behaviour (t: Test, open: (t: Test) => Promise<Store>, oneRead: boolean
   })
 }
 
-/** A fresh set of stores per subtest, closed at its teardown. */
-const opener = (create: (t: Test) => Promise<Stores>, assemble: (stores: Stores) => Store = (stores) => stores) => async (t: Test): Promise<Store> => {
-  const stores = await create(t)
-  t.teardown(stores.close)
-  return assemble(stores)
+/**
+ * The stores of one backend, opened once for the subtests of `t` (opening PostgreSQL migrates a schema) and
+ * closed at its end; each subtest gets a `store` object of its own over them.
+ */
+function opener (t: Test, create: () => Promise<Stores>, assemble: (stores: Stores) => Store = ({ users, tokens, refreshStanding }) => ({ users, tokens, refreshStanding })) {
+  let stores: Promise<Stores> | undefined
+  t.teardown(async () => { if (stores !== undefined) await (await stores).close() })
+  return async (): Promise<Store> => assemble(await (stores ??= create()))
 }
 
 t.test('SQLite', async (t) => {
@@ -137,23 +150,20 @@ t.test('SQLite', async (t) => {
     t.teardown(stores.close)
     t.type(stores.refreshStanding, 'function')
   })
-  behaviour(t, opener(sqlite), true)
+  behaviour(t, opener(t, sqlite), true)
   t.test('stores assembled by hand (no refreshStanding)', async (t) => {
-    behaviour(t, opener(sqlite, ({ users, tokens }) => ({ users, tokens })), false)
+    behaviour(t, opener(t, sqlite, ({ users, tokens }) => ({ users, tokens })), false)
   })
 })
 
 await serviceTest(t, 'PostgreSQL', ['postgres'], async (t) => {
-  behaviour(t, opener(async (t) => await createStores({ databaseUrl: PG_URL, postgres: { schema: testSchema(t) } })), true)
+  behaviour(t, opener(t, async () => await createStores({ databaseUrl: PG_URL, postgres: { schema: testSchema(t) } })), true)
 })
 
 await serviceTest(t, 'SQLite users, Redis tokens', ['redis'], async (t) => {
-  const create = async (t: Test): Promise<Stores> =>
-    await createStores({ databaseUrl: 'sqlite::memory:', redisUrl: REDIS_URL, redis: { keyPrefix: testKeyPrefix(t) } })
+  const open = opener(t, async () => await createStores({ databaseUrl: 'sqlite::memory:', redisUrl: REDIS_URL, redis: { keyPrefix: testKeyPrefix(t) } }))
   t.test('no refreshStanding: the SQL database does not hold the tokens', async (t) => {
-    const stores = await create(t)
-    t.teardown(stores.close)
-    t.equal(stores.refreshStanding, undefined)
+    t.equal((await open()).refreshStanding, undefined)
   })
-  behaviour(t, opener(create), false)
+  behaviour(t, open, false)
 })
