@@ -91,13 +91,15 @@ let compiledA: Run
 let compiledNegative: Run
 let compiledB: Run
 
+/** With `emit`, strictly and with the libraries' declarations checked too; without, only the listed files' errors matter. */
 const tsconfig = (include: string[], emit: boolean): string => JSON.stringify({
   compilerOptions: {
     target: 'ES2022',
     module: 'NodeNext',
     moduleResolution: 'NodeNext',
     strict: true,
-    skipLibCheck: false,
+    // consumer A's own compile checks every declaration already; the negative compile only looks for its three errors.
+    skipLibCheck: !emit,
     types: ['node'],
     rootDir: '.',
     ...(emit ? { outDir: 'dist' } : { noEmit: true })
