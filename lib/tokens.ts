@@ -57,7 +57,8 @@ export interface TokenServiceDeps {
 export class TokenService {
   readonly #keys: JwtKeyRing
   readonly #store: TokenStore
-  readonly #users: Pick<UserStore, 'findUserById' | 'findSessionCutoff' | 'updateUser'>
+  /** For issuePair given a bare id (the session checks read users through #standing, the writes through #sessions). */
+  readonly #users: Pick<UserStore, 'findUserById'>
   /** The blacklist and session checks of refresh and /jwt/verify/ (lib/token-standing.ts). */
   readonly #standing: TokenStanding
   readonly #events: AccountsEventEmitter
