@@ -17,6 +17,8 @@
 //                              user's row: the floor of /jwt/verify/ (a POST, which reads the user for the session cut-off)
 //   POST /floor/refresh        (SQLite) a refresh without rotation with no plugin code: fast-jwt's verification,
 //                              the blacklist row and the user row read straight from SQLite, one HS256 signature
+//   POST /floor-rot/jwt/refresh/  (SQLite) a rotation with no plugin code: the same verification and user row, the old
+//                              token marked used and its successor recorded in one transaction, two HS256 signatures
 //   /rot/auth/...              the plugin again (sibling scope, same stores), with refresh rotation
 //                              (rotateRefreshTokens; reuse detection on, as by default)
 //   /blocking/auth/...         the plugin with a hasher that blocks the event loop for as long as one
@@ -55,6 +57,8 @@ import { PASSWORD, SECRET, USERNAME } from './common.js'
 const env = process.env
 const kind = env.BENCH_STORE ?? 'memory'
 const refreshLifetime = Number(env.BENCH_REFRESH_LIFETIME ?? 86400)
+/** simplejwt's jti: a uuid4 in hex. */
+const newJti = () => randomUUID().replaceAll('-', '')
 const grace = Number(env.BENCH_GRACE ?? 300)
 const sweep = Number(env.BENCH_SWEEP ?? 60)
 const redisPrefix = env.BENCH_REDIS_PREFIX ?? `fastify-accounts-bench:${process.pid}:`
@@ -183,7 +187,7 @@ async function main () {
     // plugin's access tokens, with the plugin's key, and answers it; no verification, no store.
     scope.post('/app/sign', async () => {
       const iat = Math.floor(Date.now() / 1000)
-      return { access: scope.accounts.jwt.sign({ user_id: 1, sid: SESSION, token_type: 'access', exp: iat + 3600, iat, jti: randomUUID().replaceAll('-', '') }) }
+      return { access: scope.accounts.jwt.sign({ user_id: 1, sid: SESSION, token_type: 'access', exp: iat + 3600, iat, jti: newJti() }) }
     })
   })
   // The floors: what fast-jwt's verification (and, on SQLite, one user row) costs on a route with no plugin code.
@@ -212,49 +216,48 @@ async function main () {
     // A refresh without rotation as simplejwt 5.3+ makes it: the refresh token verified, its blacklist row and its
     // user's row read, one HS256 access token signed (header encoded once, one HMAC); nothing written.
     const header = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url')}.`
+    const signed = (claims) => {
+      const input = header + Buffer.from(JSON.stringify(claims)).toString('base64url')
+      return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`
+    }
     app.post('/floor/refresh', async (request, reply) => {
       const claims = verifyToken(request.body.refresh)
       const record = refreshRow.get(claims.jti)
       const user = userRow.get(claims.user_id)
       if (claims.token_type !== 'refresh' || record === undefined || user === undefined) return await reply.code(401).send({ detail: 'no' })
       const iat = Math.floor(Date.now() / 1000)
-      const input = header + Buffer.from(JSON.stringify({ user_id: claims.user_id, sid: claims.sid, token_type: 'access', exp: iat + 3600, iat, jti: randomUUID().replaceAll('-', '') })).toString('base64url')
-      return { access: `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}` }
+      return { access: signed({ user_id: claims.user_id, sid: claims.sid, token_type: 'access', exp: iat + 3600, iat, jti: newJti() }) }
     })
     // A rotation as simplejwt makes it with ROTATE_REFRESH_TOKENS and BLACKLIST_AFTER_ROTATION: the refresh token
     // verified, its user's row read, the old token marked and its successor recorded in one write transaction
     // (the same table and indexes as the plugin's), two HS256 tokens signed. Its sessions are its own (floorRotating).
-    const floorDb2 = new Database(join(env.BENCH_DIR, 'bench.db'))
-    floorDb2.pragma('busy_timeout = 5000')
-    app.addHook('onClose', async () => { floorDb2.close() })
-    const markUsed = floorDb2.prepare('update accounts_refresh_token set used_at = ? where jti = ? and used_at is null and revoked_at is null returning user_id, family').raw()
-    const insert = floorDb2.prepare('insert into accounts_refresh_token (jti, user_id, family, expires_at, used_at, revoked_at) values (?, ?, ?, ?, null, null)')
-    const claim = floorDb2.transaction((jti, successor, expiresAt, now) => {
+    const floorWriter = new Database(join(env.BENCH_DIR, 'bench.db'))
+    floorWriter.pragma('busy_timeout = 5000')
+    app.addHook('onClose', async () => { floorWriter.close() })
+    const markUsed = floorWriter.prepare('update accounts_refresh_token set used_at = ? where jti = ? and used_at is null and revoked_at is null returning user_id, family').raw()
+    const insert = floorWriter.prepare('insert into accounts_refresh_token (jti, user_id, family, expires_at, used_at, revoked_at) values (?, ?, ?, ?, null, null)')
+    const claim = floorWriter.transaction((jti, successor, expiresAt, now) => {
       const row = markUsed.get(now, jti)
       if (row !== undefined) insert.run(successor, row[0], row[1], expiresAt)
       return row !== undefined
     })
-    const signed = (claims) => {
-      const input = header + Buffer.from(JSON.stringify(claims)).toString('base64url')
-      return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`
-    }
     app.post('/floor-rot/jwt/refresh/', async (request, reply) => {
       const claims = verifyToken(request.body.refresh)
       const user = userRow.get(claims.user_id)
       if (claims.token_type !== 'refresh' || user === undefined) return await reply.code(401).send({ detail: 'no' })
       const now = Date.now()
       const iat = Math.floor(now / 1000)
-      const jti = randomUUID().replaceAll('-', '')
+      const jti = newJti()
       if (!claim.immediate(claims.jti, jti, (iat + refreshLifetime) * 1000, now)) return await reply.code(401).send({ detail: 'no' })
       return {
-        access: signed({ user_id: claims.user_id, sid: claims.sid, token_type: 'access', exp: iat + 3600, iat, jti: randomUUID().replaceAll('-', '') }),
+        access: signed({ user_id: claims.user_id, sid: claims.sid, token_type: 'access', exp: iat + 3600, iat, jti: newJti() }),
         refresh: signed({ user_id: claims.user_id, sid: claims.sid, token_type: 'refresh', exp: iat + refreshLifetime, iat, jti })
       }
     })
     floorRotatingSessions = async () => {
       const iat = Math.floor(Date.now() / 1000)
-      const sessions = userIds.map((id) => ({ user_id: id, sid: randomUUID().replaceAll('-', ''), token_type: 'refresh', exp: iat + refreshLifetime, iat, jti: randomUUID().replaceAll('-', '') }))
-      floorDb2.transaction(() => { for (const c of sessions) insert.run(c.jti, c.user_id, c.sid, c.exp * 1000) })()
+      const sessions = userIds.map((id) => ({ user_id: id, sid: newJti(), token_type: 'refresh', exp: iat + refreshLifetime, iat, jti: newJti() }))
+      floorWriter.transaction(() => { for (const c of sessions) insert.run(c.jti, c.user_id, c.sid, c.exp * 1000) })()
       return sessions.map(signed)
     }
   }
