@@ -52,7 +52,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('Continue with an OpenID Connect provider: its sign-in and consent pages, then back signed in', async t => {
-    const { page, problems } = await newPage(t, browser, base, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
+    const { page, problems } = await newPage(t, browser, base, { emptyStyles: 'https://fonts.googleapis.com/**' })
     await page.goto(`${base}/`)
     await heading(t, page, 'Log in')
     const buttons = page.locator('.social').getByRole('button')
@@ -88,7 +88,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('Continue with GitHub from the sign-up page', async t => {
-    const { page, problems } = await newPage(t, browser, base, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
+    const { page, problems } = await newPage(t, browser, base, { emptyStyles: 'https://fonts.googleapis.com/**' })
     await page.goto(`${base}/#/signup`)
     await heading(t, page, 'Create an account')
     await shot(page, 'social-signup')
@@ -100,7 +100,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('cancel at the provider: the log-in page says so, nobody is signed in', async t => {
-    const { page, problems } = await newPage(t, browser, base, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
+    const { page, problems } = await newPage(t, browser, base, { emptyStyles: 'https://fonts.googleapis.com/**' })
     await page.goto(`${base}/`)
     // With the keyboard: Tab from the password form's button reaches the first provider's, Enter presses it.
     await page.getByRole('button', { name: 'Log in', exact: true }).focus()
@@ -120,7 +120,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('a state changed on the way back is refused', async t => {
-    const { page, problems } = await newPage(t, browser, base, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
+    const { page, problems } = await newPage(t, browser, base, { emptyStyles: 'https://fonts.googleapis.com/**' })
     // The provider's redirect reaches the pages with another state (a forged link, a mixed-up tab). Playwright
     // does not intercept redirects: the provider's answer is taken at its authorize endpoint and changed.
     await page.route((url) => url.href.startsWith(`${gh.url}/login/oauth/authorize`), async (route) => {
@@ -138,7 +138,7 @@ async function browserTests (executablePath: string): Promise<void> {
   })
 
   t.test('a provider\'s answer in a tab that did not start the sign-in', async t => {
-    const { page, problems } = await newPage(t, browser, base, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
+    const { page, problems } = await newPage(t, browser, base, { emptyStyles: 'https://fonts.googleapis.com/**' })
     await page.goto(`${base}/?code=abc&state=def`)
     await socialError(t, page, /not started in this tab/)
     t.equal(page.url(), `${base}/#/login`)
@@ -148,7 +148,7 @@ async function browserTests (executablePath: string): Promise<void> {
   t.test('pages opened at an address the server does not allow as redirect_uri: the button says why', async t => {
     // The server allows http://localhost:PORT/ only; the same pages at 127.0.0.1 cannot start a sign-in.
     const other = `http://127.0.0.1:${port}`
-    const { page, problems } = await newPage(t, browser, other, { timeout: 8000, emptyStyles: 'https://fonts.googleapis.com/**' })
+    const { page, problems } = await newPage(t, browser, other, { emptyStyles: 'https://fonts.googleapis.com/**' })
     await page.goto(`${other}/`)
     await page.getByRole('button', { name: 'Continue with Acme' }).click()
     const box = page.locator('#social-acme-error')

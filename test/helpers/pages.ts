@@ -9,11 +9,17 @@ export const SHOTS = resolve('.tap', 'screenshots')
 export interface PageOptions {
   /** Where the API answers: Chromium logs every 4xx answer of fetch(), and the API's are expected (the pages show them). */
   api?: string
-  /** Playwright's default timeout for this page, ms. */
+  /** Playwright's default timeout for this page, ms (PAGE_TIMEOUT_MS unless given). */
   timeout?: number
   /** Answer these URLs with an empty stylesheet (pages that import a web font: there is no internet here). */
   emptyStyles?: string
 }
+
+/**
+ * How long a page step may wait. It only bounds a step that never succeeds, so it is generous: on a VM in a slow
+ * phase a first navigation (the browser process, the page's modules) has taken seconds.
+ */
+export const PAGE_TIMEOUT_MS = 15_000
 
 /** A fresh browser context (its own sessionStorage) and page, collecting console errors and page errors. */
 export async function newPage (t: Test, browser: Browser, base: string, options: PageOptions = {}): Promise<{ page: Page, problems: string[] }> {
@@ -24,7 +30,7 @@ export async function newPage (t: Test, browser: Browser, base: string, options:
     await context.route(options.emptyStyles, (route) => route.fulfill({ status: 200, contentType: 'text/css', body: '' }))
   }
   const page = await context.newPage()
-  page.setDefaultTimeout(options.timeout ?? 5000)
+  page.setDefaultTimeout(options.timeout ?? PAGE_TIMEOUT_MS)
   const problems: string[] = []
   page.on('console', (message: ConsoleMessage) => {
     if (message.type() !== 'error') return
