@@ -25,8 +25,8 @@ function escapeRegExp (text: string): string {
  * True when `error` is Node's "not found" for the package `name` itself: ESM's ERR_MODULE_NOT_FOUND
  * (`Cannot find package 'name' imported from …`) or CommonJS's MODULE_NOT_FOUND (`Cannot find module
  * 'name'`). False for a missing file inside an installed package or a missing dependency of it. An error
- * without a code counts too: a resolver hook running off-thread (ts-node's, under tap) hands the error back
- * without it; an error with any other code does not.
+ * without a code counts too: a resolver hook running off-thread (a TypeScript loader's, under tap) hands the
+ * error back without it; an error with any other code does not.
  */
 export function isMissingPackage (error: unknown, name: string): boolean {
   if (!(error instanceof Error)) return false

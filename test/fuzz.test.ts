@@ -29,7 +29,7 @@
  * A longer run (lift tap's per-file timeout):
  *   FUZZ_RUNS=2000 FUZZ_SEED=$RANDOM npx tap test/fuzz.test.ts --disable-coverage --timeout=0
  * A failure prints fast-check's counterexample (shrunk) with its seed and path, and the answer. The
- * default run is about 2,300 requests, a few seconds of the file's time (ts-node startup is most of it).
+ * default run is about 2,300 requests, a few seconds of the file's time (loading the TypeScript is most of it).
  */
 import fc from 'fast-check'
 import t, { type Test } from 'tap'

@@ -83,7 +83,7 @@ t.test('isMissingPackage: ESM and CommonJS "not found" for that package only', a
   t.notOk(isMissingPackage(esm, 'fastify-accounts-absent'), 'not for a package whose name is a prefix of the missing one')
   t.notOk(isMissingPackage(esm, `${ABSENT}-too`), 'nor for a longer name')
   t.notOk(isMissingPackage(Object.assign(new Error(`Cannot find package '${ABSENT}'`), { code: 'EACCES' }), ABSENT), 'other codes are other failures')
-  // Node's own errors carry the code; off-thread resolver hooks (ts-node's, here) may hand them back without.
+  // Node's own errors carry the code; off-thread resolver hooks (the TypeScript loader's, here) may hand them back without.
   t.ok(isMissingPackage(Object.assign(new Error(`Cannot find package '${ABSENT}' imported from /x.js`), { code: 'ERR_MODULE_NOT_FOUND' }), ABSENT))
   t.notOk(isMissingPackage(`Cannot find package '${ABSENT}'`, ABSENT), 'not an Error')
   // A file missing inside an installed package is a broken package, not a missing one.
