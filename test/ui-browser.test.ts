@@ -62,7 +62,9 @@ async function browserTests (executablePath: string): Promise<void> {
 
     // ---- the activation mail, in the dev mailbox
     await page.getByRole('link', { name: 'Dev mailbox' }).click()
-    t.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Mails sent')
+    // A page of its own (a full navigation): wait for it rather than read whichever h1 is there first.
+    await page.getByRole('heading', { level: 1, name: 'Mails sent' }).waitFor()
+    t.equal(await page.title(), 'Dev mailbox', 'the dev mailbox')
     await shot(page, 'dev-mailbox')
     const activation = await mailLink(page, 'Account activation', /#\/activate\//, undefined, true)
     await heading(t, page, 'Activate your account')
