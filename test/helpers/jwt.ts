@@ -48,7 +48,7 @@ export function claims (userId: number, type: 'access' | 'refresh', options: { i
   }
 }
 
-/** Replaces the last character of the signature so the token no longer verifies. */
+/** Changes a character of the part after the last dot (a JWT's signature, a sealed value's ciphertext) so it no longer verifies. */
 export function tamperSignature (token: string): string {
   const i = token.lastIndexOf('.')
   const signature = token.slice(i + 1)
